@@ -1,0 +1,17 @@
+export {
+  CURRENCY_SCALES,
+  MAX_MINOR_UNITS,
+  MIN_MINOR_UNITS,
+  Money,
+  addMinor,
+  currencyScale,
+  isCurrency,
+  parseCurrency,
+} from './money';
+export type { Currency } from './money';
+export { DomainError, InvariantViolation, assert, assertNever } from './errors';
+export { ok, fail } from './result';
+export type { Result } from './result';
+export { isUuid, newId } from './ids';
+export { ManualClock, systemClock } from './clock';
+export type { Clock } from './clock';
