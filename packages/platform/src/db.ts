@@ -1,0 +1,150 @@
+import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Client, type PoolClient } from 'pg';
+import type { Logger } from './logger';
+
+/** Connections per service process; the ledger batches, so a few connections carry its load. */
+export const DEFAULT_POOL_MAX = 10;
+/** Serialization failures and deadlocks are retried this many times before the error surfaces. */
+export const MAX_TRANSACTION_RETRIES = 5;
+const RETRY_BASE_DELAY_MS = 5;
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+export const STATEMENT_TIMEOUT_MS = 30_000;
+
+/** The raw pg client of a MikroORM connection: `query(text, values)` with $n parameters. */
+export type SqlClient = Pick<PoolClient, 'query'>;
+
+export interface DatabaseOptions {
+  clientUrl: string;
+  migrations: readonly MigrationObject[];
+  entities?: readonly EntitySchema[];
+  poolMax?: number;
+  logger: Logger;
+}
+
+export function isRetryableSqlError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && RETRYABLE_SQLSTATES.has(String((e as { code?: unknown }).code));
+}
+
+/**
+ * A service's database: MikroORM owns the pool, the migrations and the entity repositories. Hot
+ * paths (ledger batches, outbox relay) borrow the pool's raw pg client through `transaction`, so
+ * that array parameters and multi-row statements go to Postgres as they are written.
+ */
+export class Database {
+  private constructor(
+    readonly orm: MikroORM,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(opts: DatabaseOptions): Promise<Database> {
+    const orm = await MikroORM.init({
+      driver: PostgreSqlDriver,
+      clientUrl: opts.clientUrl,
+      entities: opts.entities ? [...opts.entities] : [],
+      discovery: { warnWhenNoEntities: false },
+      extensions: [Migrator],
+      migrations: { migrationsList: [...opts.migrations], transactional: true, allOrNothing: true, tableName: 'schema_migrations' },
+      pool: { min: 0, max: opts.poolMax ?? DEFAULT_POOL_MAX },
+      driverOptions: { connection: { statement_timeout: STATEMENT_TIMEOUT_MS } },
+      allowGlobalContext: false,
+      debug: false,
+      logger: (message: string) => opts.logger.debug({ orm: true }, message),
+    });
+    return new Database(orm, opts.logger);
+  }
+
+  /** Applies pending migrations; returns the names applied. */
+  async migrate(): Promise<string[]> {
+    const applied = await this.orm.getMigrator().up();
+    if (applied.length > 0) this.logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    return applied.map((m) => m.name);
+  }
+
+  /** Borrows a raw client from MikroORM's pool for the duration of `fn`. */
+  async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const knex = this.orm.em.getConnection().getKnex();
+    const client = (await knex.client.acquireConnection()) as PoolClient;
+    try {
+      return await fn(client);
+    } finally {
+      await knex.client.releaseConnection(client);
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction; serialization failures and deadlocks are retried a bounded
+   * number of times, with a short jittered back-off, since the whole transaction can be replayed.
+   */
+  async transaction<T>(fn: (client: SqlClient) => Promise<T>, isolation: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE' = 'READ COMMITTED'): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.withClient(async (client) => {
+          await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
+          try {
+            const result = await fn(client);
+            await client.query('COMMIT');
+            return result;
+          } catch (e) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw e;
+          }
+        });
+      } catch (e) {
+        if (!isRetryableSqlError(e) || attempt >= MAX_TRANSACTION_RETRIES) throw e;
+        await new Promise((r) => setTimeout(r, RETRY_BASE_DELAY_MS * 2 ** attempt * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.withClient((c) => c.query('SELECT 1'));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.orm.close(true);
+  }
+}
+
+/** Creates the database named in `url` when it does not exist (local stack and tests). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to create a database named ${JSON.stringify(name)}`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name}"`).catch((e: { code?: string }) => {
+        // Two processes may race to create it; the loser finds it there.
+        if (e.code !== '42P04' && e.code !== '23505') throw e;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to drop a database named ${JSON.stringify(name)}`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,52 @@
+import { v } from './config';
+
+/**
+ * Every environment variable any part of the bank reads. A variable with a bank prefix outside
+ * this list is refused at start (a typo would otherwise be silently ignored); a unit test keeps
+ * this list, the apps' schemas and .env.example in step.
+ */
+export const KNOWN_ENV_VARS = [
+  'LOG_LEVEL',
+  'SERVICE_TOKEN',
+  'REDIS_URL',
+  'BIND_HOST',
+  'AUTH_DATABASE_URL',
+  'AUTH_GRPC_PORT',
+  'AUTH_GRPC_ADDR',
+  'USER_DATABASE_URL',
+  'USER_GRPC_PORT',
+  'USER_GRPC_ADDR',
+  'LEDGER_DATABASE_URL',
+  'LEDGER_GRPC_PORT',
+  'LEDGER_GRPC_ADDR',
+  'LEDGER_BATCH_WINDOW_MS',
+  'LEDGER_BATCH_MAX_TRANSFERS',
+  'LEDGER_PENDING_TIMEOUT_S',
+  'LEDGER_EXPIRY_SWEEP_MS',
+  'PAYMENT_DATABASE_URL',
+  'PAYMENT_GRPC_PORT',
+  'PAYMENT_GRPC_ADDR',
+  'NOTIFICATION_DATABASE_URL',
+  'NOTIFICATION_GRPC_PORT',
+  'NOTIFICATION_GRPC_ADDR',
+  'SMTP_URL',
+  'MAIL_FROM',
+  'JWT_PRIVATE_KEY',
+  'JWT_KEY_ID',
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
+  'GATEWAY_PORT',
+  'BANK_DATA_DIR',
+] as const;
+
+/** Variables every service reads. */
+export const commonSchema = {
+  LOG_LEVEL: v.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  SERVICE_TOKEN: v.string('shared credential that internal gRPC peers present (>= 32 characters)', { secret: true, minLength: 32 }),
+  REDIS_URL: v.url('Redis for queues and rate limits', ['redis', 'rediss'], { default: 'redis://127.0.0.1:6379' }),
+  BIND_HOST: v.string('address the servers listen on', { default: '127.0.0.1' }),
+};
+
+export function databaseUrl(doc: string) {
+  return v.url(doc, ['postgres', 'postgresql'], { secret: true });
+}

@@ -1,0 +1,313 @@
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { health } from '@bank/contracts';
+import { DomainError, InvariantViolation, newId } from '@bank/kernel';
+import type { Logger } from './logger';
+import { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, grpcStatusForCode } from './status';
+
+/** Metadata keys every internal call carries. */
+export const SERVICE_TOKEN_HEADER = 'x-service-token';
+export const CALLER_USER_HEADER = 'x-caller-user-id';
+export const CALLER_ROLES_HEADER = 'x-caller-roles';
+export const REQUEST_ID_HEADER = 'x-request-id';
+export const TRACEPARENT_HEADER = 'traceparent';
+
+/**
+ * Keepalive must match on both sides: a client that pings more often than the server's
+ * min_ping_interval gets GOAWAY(too_many_pings), so the server permits exactly the client's rate.
+ */
+export const KEEPALIVE_TIME_MS = 30_000;
+export const KEEPALIVE_TIMEOUT_MS = 10_000;
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
+/** How long a SIGTERM waits for in-flight calls before cutting them. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+export const SERVER_OPTIONS: grpc.ChannelOptions = {
+  'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+  'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': KEEPALIVE_TIME_MS,
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+};
+
+export const CLIENT_OPTIONS: grpc.ChannelOptions = {
+  'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+  'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+};
+
+/** What a handler knows about the call it serves. */
+export interface CallContext {
+  readonly deadline: Date;
+  readonly requestId: string;
+  readonly traceparent: string;
+  readonly callerUserId: string | undefined;
+  readonly callerRoles: readonly string[];
+  readonly logger: Logger;
+}
+
+interface UnaryMethod {
+  readonly path: string;
+  readonly requestStream: false;
+  readonly responseStream: false;
+  requestDeserialize(b: Buffer): unknown;
+  responseDeserialize(b: Buffer): unknown;
+}
+type RequestOf<M> = M extends { requestDeserialize(b: Buffer): infer R } ? R : never;
+type ResponseOf<M> = M extends { responseDeserialize(b: Buffer): infer R } ? R : never;
+type UnaryKeys<S> = { [K in keyof S]: S[K] extends UnaryMethod ? K : never }[keyof S];
+
+export type Handlers<S> = { [K in UnaryKeys<S>]: (request: RequestOf<S[K]>, ctx: CallContext) => Promise<ResponseOf<S[K]>> };
+
+export interface ServiceBinding {
+  readonly definition: grpc.ServiceDefinition;
+  readonly implementation: grpc.UntypedServiceImplementation;
+}
+
+function firstString(md: grpc.Metadata, key: string): string | undefined {
+  const value = md.get(key)[0];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function tokenMatches(presented: string | undefined, expected: string): boolean {
+  if (presented === undefined) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Turns a thrown error into a gRPC status: one table for every service. */
+export function toServiceError(error: unknown, logger: Logger, path: string): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  if (error instanceof DomainError) {
+    metadata.set(ERROR_CODE_METADATA_KEY, error.code);
+    if (error.details.fields !== undefined) {
+      metadata.set(ERROR_FIELDS_METADATA_KEY, Buffer.from(JSON.stringify(error.details.fields)));
+    }
+    return { code: grpcStatusForCode(error.code), details: error.message, metadata };
+  }
+  if (error instanceof InvariantViolation) {
+    logger.error({ err: error, path }, 'invariant violated');
+    return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
+  }
+  logger.error({ err: error, path }, 'call failed');
+  return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
+}
+
+/**
+ * Adapts promise-returning handlers to grpc-js: checks the service credential and the deadline,
+ * builds the call context and maps errors through the status table.
+ */
+export function implement<S extends grpc.ServiceDefinition>(
+  definition: S,
+  handlers: Handlers<S>,
+  opts: { serviceToken: string; logger: Logger },
+): ServiceBinding {
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const handler = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
+    if (!handler) throw new Error(`no handler for ${method.path}`);
+    implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const md = call.metadata;
+      if (!tokenMatches(firstString(md, SERVICE_TOKEN_HEADER), opts.serviceToken)) {
+        callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong service credential' });
+        return;
+      }
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+      if (!Number.isFinite(deadlineMs)) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: 'every call must carry a deadline' });
+        return;
+      }
+      const requestId = firstString(md, REQUEST_ID_HEADER) ?? newId();
+      const ctx: CallContext = {
+        deadline: new Date(deadlineMs),
+        requestId,
+        traceparent: firstString(md, TRACEPARENT_HEADER) ?? '',
+        callerUserId: firstString(md, CALLER_USER_HEADER),
+        callerRoles: (firstString(md, CALLER_ROLES_HEADER) ?? '').split(',').filter(Boolean),
+        logger: opts.logger.child({ requestId, rpc: method.path }),
+      };
+      handler(call.request, ctx).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toServiceError(error, ctx.logger, method.path)),
+      );
+    }) as grpc.handleUnaryCall<unknown, unknown>;
+  }
+  return { definition, implementation };
+}
+
+type ServingStatus = health.HealthCheckResponse_ServingStatus;
+const { SERVING, NOT_SERVING, SERVICE_UNKNOWN } = health.HealthCheckResponse_ServingStatus;
+
+/** grpc.health.v1: open to every peer (orchestrators probe it without the service credential). */
+class HealthRegistry {
+  private readonly statuses = new Map<string, ServingStatus>();
+  private readonly watchers = new Set<{ service: string; write: (s: ServingStatus) => void }>();
+
+  set(service: string, status: ServingStatus): void {
+    this.statuses.set(service, status);
+    for (const w of this.watchers) if (w.service === service) w.write(status);
+  }
+
+  setAll(status: ServingStatus): void {
+    for (const service of this.statuses.keys()) this.set(service, status);
+  }
+
+  binding(): ServiceBinding {
+    const implementation: health.HealthServer = {
+      check: (call, callback) => {
+        const status = this.statuses.get(call.request.service);
+        if (status === undefined) callback({ code: grpc.status.NOT_FOUND, details: 'unknown service' });
+        else callback(null, { status });
+      },
+      watch: (call) => {
+        const service = call.request.service;
+        const watcher = { service, write: (status: ServingStatus) => call.write({ status }) };
+        this.watchers.add(watcher);
+        call.on('cancelled', () => this.watchers.delete(watcher));
+        watcher.write(this.statuses.get(service) ?? SERVICE_UNKNOWN);
+      },
+    };
+    return { definition: health.HealthService, implementation };
+  }
+}
+
+export interface RunningGrpcServer {
+  readonly port: number;
+  setServing(serving: boolean): void;
+  /** Stops taking calls, lets in-flight ones finish (up to the grace period), then closes. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export async function startGrpcServer(opts: {
+  host: string;
+  port: number;
+  services: readonly ServiceBinding[];
+  logger: Logger;
+}): Promise<RunningGrpcServer> {
+  const server = new grpc.Server(SERVER_OPTIONS);
+  const healthRegistry = new HealthRegistry();
+  for (const s of opts.services) {
+    server.addService(s.definition, s.implementation);
+    const first = Object.values(s.definition)[0];
+    const serviceName = first ? first.path.split('/')[1] ?? '' : '';
+    healthRegistry.set(serviceName, NOT_SERVING);
+  }
+  healthRegistry.set('', NOT_SERVING);
+  const health = healthRegistry.binding();
+  server.addService(health.definition, health.implementation);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  opts.logger.info({ port }, 'gRPC server listening');
+  return {
+    port,
+    setServing: (serving) => healthRegistry.setAll(serving ? SERVING : NOT_SERVING),
+    shutdown: (graceMs = SHUTDOWN_GRACE_MS) =>
+      new Promise<void>((resolve) => {
+        healthRegistry.setAll(NOT_SERVING);
+        const timer = setTimeout(() => {
+          opts.logger.warn('in-flight calls outlived the grace period; forcing shutdown');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+/** An error answered by a peer, with its stable code when the peer sent one. */
+export class RemoteCallError extends Error {
+  constructor(
+    readonly grpcCode: grpc.status,
+    readonly code: string,
+    message: string,
+    readonly fields: readonly { field: string; message: string }[] = [],
+  ) {
+    super(message);
+    this.name = 'RemoteCallError';
+  }
+}
+
+function toRemoteError(err: grpc.ServiceError): RemoteCallError {
+  const code = err.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
+  const fieldsRaw = err.metadata?.get(ERROR_FIELDS_METADATA_KEY)[0];
+  let fields: { field: string; message: string }[] = [];
+  if (Buffer.isBuffer(fieldsRaw)) {
+    try {
+      fields = JSON.parse(fieldsRaw.toString('utf8')) as typeof fields;
+    } catch {
+      fields = [];
+    }
+  }
+  return new RemoteCallError(err.code, typeof code === 'string' ? code : grpc.status[err.code] ?? 'UNKNOWN', err.details || err.message, fields);
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  /** The call being served, whose deadline and identity propagate downstream. */
+  parent?: CallContext;
+  callerUserId?: string;
+  callerRoles?: readonly string[];
+  requestId?: string;
+}
+
+type UnaryInvoker<Res> = (
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: (error: grpc.ServiceError | null, response: Res) => void,
+) => unknown;
+
+/**
+ * Makes internal calls: attaches the service credential, the caller identity and a deadline that
+ * never outlives the parent call's, and turns failures into RemoteCallError.
+ */
+export class GrpcCaller {
+  constructor(private readonly serviceToken: string) {}
+
+  unary<Res>(invoke: UnaryInvoker<Res>, opts: CallOptions = {}): Promise<Res> {
+    const md = new grpc.Metadata();
+    md.set(SERVICE_TOKEN_HEADER, this.serviceToken);
+    const requestId = opts.requestId ?? opts.parent?.requestId;
+    if (requestId) md.set(REQUEST_ID_HEADER, requestId);
+    if (opts.parent?.traceparent) md.set(TRACEPARENT_HEADER, opts.parent.traceparent);
+    const userId = opts.callerUserId ?? opts.parent?.callerUserId;
+    if (userId) md.set(CALLER_USER_HEADER, userId);
+    const roles = opts.callerRoles ?? opts.parent?.callerRoles;
+    if (roles && roles.length > 0) md.set(CALLER_ROLES_HEADER, roles.join(','));
+    let deadlineMs = Date.now() + (opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+    if (opts.parent) deadlineMs = Math.min(deadlineMs, opts.parent.deadline.getTime());
+    return new Promise<Res>((resolve, reject) => {
+      invoke(md, { deadline: new Date(deadlineMs) }, (err, res) => (err ? reject(toRemoteError(err)) : resolve(res)));
+    });
+  }
+}
+
+type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C;
+
+export function createClient<C extends grpc.Client>(ctor: ClientCtor<C>, address: string): C {
+  return new ctor(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+}
+
+/** Asks a peer's grpc.health.v1 whether it is SERVING. */
+export async function checkHealth(address: string, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, service = ''): Promise<boolean> {
+  const client = createClient(health.HealthClient, address);
+  try {
+    const res = await new Promise<health.HealthCheckResponse>((resolve, reject) =>
+      client.check({ service }, new grpc.Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, r) => (err ? reject(err) : resolve(r))),
+    );
+    return res.status === SERVING;
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,38 @@
+export { ConfigError, loadConfig, loadConfigOrExit, v } from './config';
+export type { ConfigOf, Schema, VarSpec } from './config';
+export { KNOWN_ENV_VARS, commonSchema, databaseUrl } from './env';
+export { REDACT_PATHS, createLogger } from './logger';
+export type { Logger } from './logger';
+export { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, grpcStatusForCode } from './status';
+export {
+  CALLER_ROLES_HEADER,
+  CALLER_USER_HEADER,
+  CLIENT_OPTIONS,
+  DEFAULT_CALL_TIMEOUT_MS,
+  GrpcCaller,
+  KEEPALIVE_TIME_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  REQUEST_ID_HEADER,
+  RemoteCallError,
+  SERVER_OPTIONS,
+  SERVICE_TOKEN_HEADER,
+  TRACEPARENT_HEADER,
+  checkHealth,
+  createClient,
+  implement,
+  startGrpcServer,
+  toServiceError,
+} from './grpc';
+export type { CallContext, CallOptions, Handlers, RunningGrpcServer, ServiceBinding } from './grpc';
+export { DEFAULT_POOL_MAX, Database, MAX_TRANSACTION_RETRIES, dropDatabase, ensureDatabase, isRetryableSqlError } from './db';
+export type { DatabaseOptions, SqlClient } from './db';
+export { platformMigrations } from './migrations';
+export { OUTBOX_BATCH_SIZE, OutboxRelay, appendToOutbox, toEnvelope } from './outbox';
+export type { NewEvent } from './outbox';
+export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, QUEUE_PREFIX, createEventQueue } from './queue';
+export type { EventPublisher, EventQueue, QueueConnection } from './queue';
+export { EventConsumer, claimInbox, handleEvent, listDeadLetters, requeueDeadLetter } from './inbox';
+export type { DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from './inbox';
+export { SHUTDOWN_TIMEOUT_MS, runService } from './lifecycle';
+export type { Running } from './lifecycle';
+export { createMailTransport } from './mail';

@@ -1,0 +1,55 @@
+import type { Logger } from './logger';
+
+/** After SIGTERM a service gets this long to drain before it exits anyway. */
+export const SHUTDOWN_TIMEOUT_MS = 20_000;
+
+export interface Running {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a service until SIGTERM or SIGINT, then stops it gracefully: stop taking work, finish
+ * in-flight work, close pools. A failure to start, or an unhandled rejection, exits non-zero.
+ */
+export async function runService(name: string, logger: Logger, start: () => Promise<Running>): Promise<void> {
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled rejection');
+    logger.flush();
+    process.exit(1);
+  });
+  let running: Running;
+  try {
+    running = await start();
+  } catch (e) {
+    logger.fatal({ err: e }, `${name} failed to start`);
+    logger.flush();
+    process.exit(1);
+  }
+  logger.info(`${name} started`);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${name} stopping`);
+    const timer = setTimeout(() => {
+      logger.error('graceful shutdown timed out; exiting');
+      logger.flush();
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    running.stop().then(
+      () => {
+        logger.info(`${name} stopped`);
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,221 @@
+import type { EventEnvelope } from '@bank/contracts';
+import { newId } from '@bank/kernel';
+import { TEST_REDIS_URL, captureLogger, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+import { Database, type SqlClient } from './db';
+import { EventConsumer, handleEvent, listDeadLetters, requeueDeadLetter, type EventHandlers } from './inbox';
+import { platformMigrations } from './migrations';
+import { OutboxRelay, appendToOutbox, type NewEvent } from './outbox';
+import { BeeQueuePublisher, createEventQueue, type EventPublisher, type QueueConnection } from './queue';
+
+const { logger } = captureLogger('messaging-test');
+let db: Database;
+let drop: () => Promise<void>;
+
+beforeAll(async () => {
+  const t = await createTestDatabase('messaging');
+  drop = t.drop;
+  db = await Database.open({ clientUrl: t.url, migrations: platformMigrations, logger, poolMax: 8 });
+  await db.migrate();
+  await db.transaction((c) => c.query('CREATE TABLE effects (event_id uuid NOT NULL, account_id text NOT NULL)'));
+});
+
+afterAll(async () => {
+  await db.close();
+  await drop();
+});
+
+beforeEach(async () => {
+  await db.transaction((c) => c.query('TRUNCATE outbox, inbox, dead_letter, effects'));
+});
+
+function opened(n: number): NewEvent<'account.opened'>[] {
+  return Array.from({ length: n }, () => {
+    const accountId = newId();
+    return { type: 'account.opened' as const, aggregateId: accountId, payload: { accountId, ownerId: newId(), currency: 'USD' } };
+  });
+}
+
+async function append(events: NewEvent[]): Promise<void> {
+  await db.transaction((c) => appendToOutbox(c, events));
+}
+
+async function unpublishedCount(): Promise<number> {
+  const { rows } = await db.transaction((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL'));
+  return Number(rows[0]?.n);
+}
+
+/** Records every envelope handed to it, per consumer, and can fail after publishing. */
+class RecordingPublisher implements EventPublisher {
+  readonly published: { consumer: string; id: string }[] = [];
+  crashAfterPublishing = 0;
+  constructor(private readonly inner?: EventPublisher) {}
+  async publish(consumer: Parameters<EventPublisher['publish']>[0], envelopes: readonly EventEnvelope[]): Promise<void> {
+    if (this.inner) await this.inner.publish(consumer, envelopes);
+    for (const e of envelopes) this.published.push({ consumer, id: e.id });
+    if (this.crashAfterPublishing > 0) {
+      this.crashAfterPublishing--;
+      throw new Error('simulated crash between publish and mark');
+    }
+  }
+}
+
+const applyEffect: EventHandlers = {
+  'account.opened': async (payload, envelope, client: SqlClient) => {
+    await client.query('INSERT INTO effects (event_id, account_id) VALUES ($1, $2)', [envelope.id, payload.accountId]);
+  },
+};
+
+async function effectCounts(): Promise<Map<string, number>> {
+  const { rows } = await db.transaction((c) => c.query<{ event_id: string; n: string }>('SELECT event_id, count(*) AS n FROM effects GROUP BY event_id'));
+  return new Map(rows.map((r) => [r.event_id, Number(r.n)]));
+}
+
+describe('outbox relay', () => {
+  it('fans each committed event out to every consuming service once and marks it published', async () => {
+    await append(opened(3));
+    const publisher = new RecordingPublisher();
+    const relay = new OutboxRelay(db, publisher, logger, 100);
+    expect(await relay.relayOnce()).toBe(3);
+    expect(await relay.relayOnce()).toBe(0);
+    expect(await unpublishedCount()).toBe(0);
+    // account.opened goes to transaction-, payment- and notification-service.
+    expect(publisher.published).toHaveLength(9);
+    expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(['transaction-service', 'payment-service', 'notification-service']));
+  });
+
+  it('does not publish what a rolled-back transaction wrote', async () => {
+    await expect(
+      db.transaction(async (c) => {
+        await appendToOutbox(c, opened(2));
+        throw new Error('business rule failed');
+      }),
+    ).rejects.toThrow('business rule failed');
+    expect(await unpublishedCount()).toBe(0);
+  });
+
+  it('a crash between publish and mark gives a duplicate, never a loss, and the inbox applies it once', async () => {
+    const prefix = testQueuePrefix('relay-crash');
+    const conn: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix };
+    const real = new BeeQueuePublisher(conn);
+    const publisher = new RecordingPublisher(real);
+    const consumer = new EventConsumer('transaction-service', db, applyEffect, conn, logger, 4);
+    consumer.start();
+    try {
+      const events = opened(20);
+      await append(events);
+      const relay = new OutboxRelay(db, publisher, logger, 100);
+      publisher.crashAfterPublishing = 1;
+      await expect(relay.relayOnce()).rejects.toThrow('simulated crash');
+      expect(await unpublishedCount()).toBe(20);
+      // Let the first copies be consumed, so the re-published ones are real second deliveries.
+      await waitFor(async () => (await effectCounts()).size === 20);
+      expect(await relay.relayOnce()).toBe(20);
+      expect(await unpublishedCount()).toBe(0);
+      const toLedger = publisher.published.filter((p) => p.consumer === 'transaction-service');
+      expect(toLedger).toHaveLength(40);
+      await new Promise((r) => setTimeout(r, 500));
+      const counts = await effectCounts();
+      expect(counts.size).toBe(20);
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    } finally {
+      await consumer.stop();
+      await real.close();
+    }
+  });
+
+  it('two relays racing never publish the same row twice', async () => {
+    await append(opened(1500));
+    const second = await Database.open({ clientUrl: (db.orm.config.get('clientUrl') as string), migrations: platformMigrations, logger, poolMax: 4 });
+    try {
+      const publisher = new RecordingPublisher();
+      const slow: EventPublisher = {
+        publish: async (consumer, envelopes) => {
+          await new Promise((r) => setTimeout(r, 5));
+          await publisher.publish(consumer, envelopes);
+        },
+      };
+      const relays = [new OutboxRelay(db, slow, logger, 50), new OutboxRelay(second, slow, logger, 50), new OutboxRelay(db, slow, logger, 50)];
+      const moved = await Promise.all(
+        relays.map(async (r) => {
+          let total = 0;
+          for (let n = await r.relayOnce(); n > 0; n = await r.relayOnce()) total += n;
+          return total;
+        }),
+      );
+      expect(moved.reduce((a, b) => a + b, 0)).toBe(1500);
+      expect(moved.filter((n) => n > 0).length).toBeGreaterThan(1);
+      const ledger = publisher.published.filter((p) => p.consumer === 'transaction-service').map((p) => p.id);
+      expect(ledger).toHaveLength(1500);
+      expect(new Set(ledger).size).toBe(1500);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('inbox', () => {
+  const envelope = (): EventEnvelope => {
+    const accountId = newId();
+    return { id: newId(), type: 'account.opened', aggregateId: accountId, sequence: 1, occurredAt: new Date().toISOString(), traceparent: '', payload: { accountId, ownerId: newId(), currency: 'USD' } };
+  };
+
+  it('applies a duplicate event once, also when both copies arrive at the same time', async () => {
+    const e = envelope();
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => handleEvent(db, 'transaction-service', applyEffect, e, { lastAttempt: false, attempts: 1, logger })));
+    expect(outcomes.filter((o) => o === 'applied')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(4);
+    expect(await handleEvent(db, 'transaction-service', applyEffect, e, { lastAttempt: false, attempts: 2, logger })).toBe('duplicate');
+    expect((await effectCounts()).get(e.id)).toBe(1);
+  });
+
+  it('leaves no inbox row when the handler fails, so a retry can apply it', async () => {
+    const e = envelope();
+    let failures = 1;
+    const flaky: EventHandlers = {
+      'account.opened': async (p, env, c) => {
+        await applyEffect['account.opened']!(p, env, c);
+        if (failures-- > 0) throw new Error('transient');
+      },
+    };
+    await expect(handleEvent(db, 'transaction-service', flaky, e, { lastAttempt: false, attempts: 1, logger })).rejects.toThrow('transient');
+    expect(await effectCounts()).toEqual(new Map());
+    expect(await handleEvent(db, 'transaction-service', flaky, e, { lastAttempt: false, attempts: 2, logger })).toBe('applied');
+    expect((await effectCounts()).get(e.id)).toBe(1);
+  });
+
+  it('dead-letters a poison event after its last attempt, and requeue delivers it again', async () => {
+    const prefix = testQueuePrefix('dead-letter');
+    const conn: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix };
+    let poisoned = true;
+    const handlers: EventHandlers = {
+      'account.opened': async (p, env, c) => {
+        if (poisoned) throw new Error('cannot apply');
+        await applyEffect['account.opened']!(p, env, c);
+      },
+    };
+    const publisher = new BeeQueuePublisher(conn);
+    const consumer = new EventConsumer('transaction-service', db, handlers, conn, logger, 2);
+    consumer.start();
+    try {
+      const e = envelope();
+      // Fewer retries than production so that the test finishes quickly; the path is the same.
+      const q = createEventQueue('transaction-service', conn, 'producer');
+      await q.createJob(e).setId(e.id).retries(2).backoff('fixed', 50).save();
+      const letters = await waitFor(async () => {
+        const l = await listDeadLetters(db);
+        return l.length > 0 ? l : undefined;
+      });
+      expect(letters[0]).toMatchObject({ consumer: 'transaction-service', eventId: e.id, type: 'account.opened', error: 'Error: cannot apply' });
+      expect(await effectCounts()).toEqual(new Map());
+      poisoned = false;
+      expect(await requeueDeadLetter(db, publisher, letters[0]!.id)).toBe(true);
+      expect(await requeueDeadLetter(db, publisher, letters[0]!.id)).toBe(false);
+      await waitFor(async () => (await effectCounts()).get(e.id) === 1);
+      expect(await listDeadLetters(db)).toEqual([]);
+      await q.close();
+    } finally {
+      await consumer.stop();
+      await publisher.close();
+    }
+  });
+});

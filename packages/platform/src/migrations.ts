@@ -1,0 +1,49 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration } from '@mikro-orm/migrations';
+
+/** The outbox, inbox and dead-letter tables that every service database holds. */
+class PlatformMessaging extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE outbox (
+        position     bigserial PRIMARY KEY,
+        id           uuid NOT NULL UNIQUE,
+        type         text NOT NULL,
+        aggregate_id text NOT NULL,
+        occurred_at  timestamptz NOT NULL,
+        traceparent  text NOT NULL DEFAULT '',
+        payload      jsonb NOT NULL,
+        published_at timestamptz
+      )`);
+    // The relay scans only what is still to send; the partial index stays small.
+    this.addSql('CREATE INDEX outbox_unpublished ON outbox (position) WHERE published_at IS NULL');
+    this.addSql(`
+      CREATE TABLE inbox (
+        consumer     text NOT NULL,
+        event_id     uuid NOT NULL,
+        processed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (consumer, event_id)
+      )`);
+    this.addSql(`
+      CREATE TABLE dead_letter (
+        id          uuid PRIMARY KEY,
+        consumer    text NOT NULL,
+        event_id    uuid NOT NULL,
+        event       jsonb NOT NULL,
+        error       text NOT NULL,
+        attempts    integer NOT NULL,
+        failed_at   timestamptz NOT NULL DEFAULT now(),
+        requeued_at timestamptz
+      )`);
+    this.addSql('CREATE INDEX dead_letter_open ON dead_letter (failed_at) WHERE requeued_at IS NULL');
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('DROP TABLE dead_letter');
+    this.addSql('DROP TABLE inbox');
+    this.addSql('DROP TABLE outbox');
+  }
+}
+
+/** Every service lists these first in its migrations. */
+export const platformMigrations: readonly MigrationObject[] = [{ name: '0000_platform_messaging', class: PlatformMessaging }];

@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createLogger, dropDatabase, ensureDatabase, type Logger } from '@bank/platform';
+
+/** The server integration tests use; CI and the dev machines run one on loopback with trust auth. */
+export const TEST_DATABASE_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_SERVICE_TOKEN = 'test-service-token-0123456789abcdef0123456789';
+
+function suffix(): string {
+  return `${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
+/** A fresh database for one suite, so suites never see each other's rows. */
+export async function createTestDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const url = new URL(TEST_DATABASE_ADMIN_URL);
+  url.pathname = `/t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${suffix()}`;
+  const text = url.toString();
+  await ensureDatabase(text);
+  return { url: text, drop: () => dropDatabase(text) };
+}
+
+/** A Redis key prefix of its own for one suite's queues. */
+export function testQueuePrefix(label: string): string {
+  return `test:${label}:${suffix()}`;
+}
+
+/** A logger whose lines are kept in memory, for tests that check what gets logged. */
+export function captureLogger(service = 'test'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { logger: createLogger(service, 'debug', sink), lines };
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
