@@ -36,3 +36,5 @@ export type { DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from '
 export { SHUTDOWN_TIMEOUT_MS, runService } from './lifecycle';
 export type { Running } from './lifecycle';
 export { createMailTransport } from './mail';
+export { startServiceRuntime } from './runtime';
+export type { ServiceRuntimeOptions, StartedService } from './runtime';

@@ -1,0 +1,15 @@
+import { KNOWN_ENV_VARS, commonSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
+
+export const SERVICE_NAME = 'user-service';
+
+export const schema = {
+  ...commonSchema,
+  USER_DATABASE_URL: databaseUrl('PostgreSQL database of user-service'),
+  USER_GRPC_PORT: v.port('gRPC port of user-service', 50052),
+};
+
+export type Config = ConfigOf<typeof schema>;
+
+export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfigOrExit(SERVICE_NAME, schema, env, KNOWN_ENV_VARS);
+}

@@ -1,0 +1,72 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import type { Consumer } from '@bank/contracts';
+import { Database } from './db';
+import { startGrpcServer, type ServiceBinding } from './grpc';
+import { EventConsumer, type EventHandlers } from './inbox';
+import type { Running } from './lifecycle';
+import type { Logger } from './logger';
+import { OutboxRelay } from './outbox';
+import { BeeQueuePublisher, type QueueConnection } from './queue';
+
+/** One lock id for "migrating this database": replicas starting together migrate one at a time. */
+const MIGRATION_LOCK_ID = 7_246_001;
+
+export interface ServiceRuntimeOptions {
+  name: string;
+  logger: Logger;
+  databaseUrl: string;
+  migrations: readonly MigrationObject[];
+  poolMax?: number;
+  grpc: { host: string; port: number };
+  queues: QueueConnection;
+  /** The gRPC services, built once the database is open. */
+  services(db: Database, relay: OutboxRelay): readonly ServiceBinding[];
+  /** Present when the service consumes integration events. */
+  consumer?: { name: Consumer; handlers(db: Database): EventHandlers; concurrency?: number };
+  /** Background work (sweepers, timers) started after the server, stopped before the pool closes. */
+  background?(db: Database, relay: OutboxRelay): readonly Running[];
+}
+
+export interface StartedService extends Running {
+  readonly db: Database;
+  readonly grpcPort: number;
+}
+
+/**
+ * Starts a service the same way everywhere: database and migrations, outbox relay, event
+ * consumer, gRPC server with health. Stop reverses it: stop taking calls, finish in-flight work,
+ * then close the queues and the pool.
+ */
+export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<StartedService> {
+  const db = await Database.open({ clientUrl: opts.databaseUrl, migrations: opts.migrations, logger: opts.logger, poolMax: opts.poolMax });
+  await db.withClient(async (c) => {
+    await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    try {
+      await db.migrate();
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+    }
+  });
+  const publisher = new BeeQueuePublisher(opts.queues);
+  const relay = new OutboxRelay(db, publisher, opts.logger);
+  relay.start();
+  const consumer = opts.consumer
+    ? new EventConsumer(opts.consumer.name, db, opts.consumer.handlers(db), opts.queues, opts.logger, opts.consumer.concurrency)
+    : undefined;
+  consumer?.start();
+  const server = await startGrpcServer({ host: opts.grpc.host, port: opts.grpc.port, services: opts.services(db, relay), logger: opts.logger });
+  const background = opts.background?.(db, relay) ?? [];
+  server.setServing(true);
+  return {
+    db,
+    grpcPort: server.port,
+    async stop() {
+      await server.shutdown();
+      await Promise.all(background.map((b) => b.stop()));
+      await consumer?.stop();
+      await relay.stop();
+      await publisher.close();
+      await db.close();
+    },
+  };
+}
