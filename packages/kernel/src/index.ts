@@ -12,6 +12,6 @@ export type { Currency } from './money';
 export { DomainError, InvariantViolation, assert, assertNever } from './errors';
 export { ok, fail } from './result';
 export type { Result } from './result';
-export { isUuid, newId } from './ids';
+export { deterministicId, isUuid, newId } from './ids';
 export { ManualClock, systemClock } from './clock';
 export type { Clock } from './clock';

@@ -1,4 +1,4 @@
-import { DomainError, MAX_MINOR_UNITS, Money, MIN_MINOR_UNITS, ManualClock, isUuid, newId } from './index';
+import { DomainError, MAX_MINOR_UNITS, Money, MIN_MINOR_UNITS, ManualClock, deterministicId, isUuid, newId } from './index';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -99,6 +99,15 @@ describe('ids and clock', () => {
     expect(a[14]).toBe('7');
     expect(a < b).toBe(true);
     expect(new Set(Array.from({ length: 1000 }, () => newId())).size).toBe(1000);
+  });
+
+  it('derives the same v5 UUID from the same name, and different ones from different names', () => {
+    const a = deterministicId('system-account', 'USD:settlement');
+    expect(isUuid(a)).toBe(true);
+    expect(a[14]).toBe('5');
+    expect(deterministicId('system-account', 'USD:settlement')).toBe(a);
+    expect(deterministicId('system-account', 'EUR:settlement')).not.toBe(a);
+    expect(deterministicId('other', 'USD:settlement')).not.toBe(a);
   });
 
   it('moves a manual clock only when told', () => {

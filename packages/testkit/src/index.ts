@@ -1,1 +1,2 @@
 export { TEST_DATABASE_ADMIN_URL, TEST_REDIS_URL, TEST_SERVICE_TOKEN, captureLogger, createTestDatabase, testQueuePrefix, waitFor } from './infra';
+export { InMemoryLedgerStore } from './ledger-memory';

@@ -1,0 +1,56 @@
+import { KNOWN_ENV_VARS, commonSchema, loadConfigOrExit, v, type ConfigOf, type VarSpec } from '@bank/platform';
+
+export const SERVICE_NAME = 'api-gateway';
+
+const MIN_PEER_PORT = 1;
+const MAX_PEER_PORT = 65_535;
+/** A DNS name, an IPv4 address or a bracketed IPv6 address, then a port. */
+const HOST_PORT_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+/**
+ * The address of a gRPC peer as `host:port`. A URL or a bare host is refused at start, because
+ * grpc-js would otherwise accept it and only fail on the first call, far from the typo.
+ */
+export function hostPort(doc: string, defaultAddress: string): VarSpec<string> {
+  return {
+    doc,
+    default: defaultAddress,
+    parse: (raw) => {
+      const match = HOST_PORT_PATTERN.exec(raw);
+      const port = match ? Number(match[2]) : NaN;
+      if (!match || port < MIN_PEER_PORT || port > MAX_PEER_PORT) {
+        throw new Error(`must be host:port with a port between ${MIN_PEER_PORT} and ${MAX_PEER_PORT}`);
+      }
+      return raw;
+    },
+  };
+}
+
+export const schema = {
+  ...commonSchema,
+  GATEWAY_PORT: v.port('HTTP port of the api-gateway', 8080),
+  AUTH_GRPC_ADDR: hostPort('gRPC address of auth-service', '127.0.0.1:50051'),
+  USER_GRPC_ADDR: hostPort('gRPC address of user-service', '127.0.0.1:50052'),
+  LEDGER_GRPC_ADDR: hostPort('gRPC address of transaction-service (the ledger)', '127.0.0.1:50053'),
+  PAYMENT_GRPC_ADDR: hostPort('gRPC address of payment-service', '127.0.0.1:50054'),
+  NOTIFICATION_GRPC_ADDR: hostPort('gRPC address of notification-service', '127.0.0.1:50055'),
+};
+
+export type Config = ConfigOf<typeof schema>;
+
+/** The gRPC peers by the name that /readyz reports them under. */
+export type PeerAddresses = Readonly<Record<'auth' | 'user' | 'ledger' | 'payment' | 'notification', string>>;
+
+export function peerAddresses(config: Config): PeerAddresses {
+  return {
+    auth: config.AUTH_GRPC_ADDR,
+    user: config.USER_GRPC_ADDR,
+    ledger: config.LEDGER_GRPC_ADDR,
+    payment: config.PAYMENT_GRPC_ADDR,
+    notification: config.NOTIFICATION_GRPC_ADDR,
+  };
+}
+
+export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfigOrExit(SERVICE_NAME, schema, env, KNOWN_ENV_VARS);
+}

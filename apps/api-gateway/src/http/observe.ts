@@ -1,0 +1,89 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '@bank/platform';
+import { requestIdOf } from './request-id';
+
+/**
+ * The label of a request that matched no route (404s, and rejections before routing such as 413
+ * or 429). Raw paths are never used as labels: every distinct URL would become a new time
+ * series, and a scanner would blow up the metrics store.
+ */
+export const UNMATCHED_ROUTE = '(unmatched)';
+
+/** Seconds; up to 30 s because `Prefer: wait=30` keeps a payment request open that long. */
+export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+const NS_PER_MS = 1e6;
+const MS_PER_S = 1e3;
+
+/** Marks requests served by a mounted handler (static files) with a fixed route label. */
+export function routeLabel(label: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.routeLabel = label;
+    next();
+  };
+}
+
+/** The route template (`/v1/accounts/:id`), never the concrete path. */
+export function routeTemplateOf(req: Request, res: Response): string {
+  const fixed: unknown = res.locals.routeLabel;
+  if (typeof fixed === 'string') return fixed;
+  const path: unknown = req.route?.path;
+  return typeof path === 'string' ? `${req.baseUrl}${path}` : UNMATCHED_ROUTE;
+}
+
+export interface HttpMetrics {
+  readonly requests: Counter<'method' | 'route' | 'status'>;
+  readonly duration: Histogram<'method' | 'route' | 'status'>;
+}
+
+export function createHttpMetrics(registry: Registry): HttpMetrics {
+  return {
+    requests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from receiving an HTTP request to finishing its response, by method, route template and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: DURATION_BUCKETS_SECONDS,
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * One access-log line and one metrics sample per request, taken when the response is done (or
+ * the client went away). The line names the route and never carries bodies, query strings or
+ * headers, so tokens and personal data stay out of the logs.
+ */
+export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHandler {
+  return (req, res, next) => {
+    const startedNs = process.hrtime.bigint();
+    res.once('close', () => {
+      const durationMs = Number(process.hrtime.bigint() - startedNs) / NS_PER_MS;
+      const route = routeTemplateOf(req, res);
+      const status = res.statusCode;
+      const labels = { method: req.method, route, status: String(status) };
+      metrics.requests.inc(labels);
+      metrics.duration.observe(labels, durationMs / MS_PER_S);
+      logger.info(
+        {
+          requestId: requestIdOf(res),
+          method: req.method,
+          route,
+          path: req.path,
+          status,
+          durationMs: Number(durationMs.toFixed(1)),
+          // The client hung up before the response was complete.
+          ...(res.writableFinished ? {} : { aborted: true }),
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,42 @@
+export {
+  AccountFlags,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_PENDING_TIMEOUT_SECONDS,
+  MAX_REFERENCE_LENGTH,
+  MAX_TRANSFERS_PER_REQUEST,
+  TRANSFER_RESULTS,
+  TransferFlags,
+  isSuccess,
+  validAccountFlags,
+  validTransferFlags,
+} from './model';
+export type {
+  AccountKind,
+  AccountState,
+  CreateAccountResult,
+  Entry,
+  EntryKind,
+  LedgerAccount,
+  NewAccount,
+  Resolution,
+  ResolutionKind,
+  Transfer,
+  TransferRequest,
+  TransferResult,
+} from './model';
+export { applyTransfers, batchFootprint, expireHolds } from './apply';
+export type { ApplyOptions, BatchChanges, BatchState, LedgerEvent, LedgerEventType } from './apply';
+export { TransferBatcher } from './batcher';
+export type { BatcherOptions } from './batcher';
+export {
+  CREATE_ACCOUNTS_MAX,
+  EXPIRY_BATCH_SIZE,
+  LOOKUP_MAX_IDS,
+  Ledger,
+  STATEMENT_DEFAULT_PAGE,
+  STATEMENT_MAX_PAGE,
+  SYSTEM_KINDS,
+  systemAccountId,
+} from './ledger';
+export type { TransferStatus, TransferView } from './ledger';
+export type { Balances, Footprint, InvariantReport, InvariantViolation, LedgerStore, LineStatus, StatementLine } from './ports';
