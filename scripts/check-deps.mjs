@@ -1,6 +1,7 @@
 // Enforces the dependency rules of the monorepo on every workspace's src/**/*.ts:
 //   core-purity:           a package whose directory ends in /core imports only relative paths and @bank/kernel,
-//                          so the domain model stays free of I/O, frameworks and Node itself.
+//                          so the domain model stays free of I/O, frameworks and Node itself. Its test
+//                          files may also use @bank/testkit, where the in-memory fakes of its ports live.
 //   deep-import:           packages talk through their public entry point only, never through
 //                          `@bank/x/some/file` or a relative path that climbs out of the package.
 //   undeclared-dependency: every bare import is declared in that workspace's package.json, so builds
@@ -16,6 +17,7 @@ const SKIPPED_DIRS = new Set(['node_modules', 'dist']);
 const GENERATED_DIR = 'gen'; // src/gen is ts-proto output, checked by proto:check instead.
 const CORE_DIR_SUFFIX = '/core';
 const KERNEL = '@bank/kernel';
+const TESTKIT = '@bank/testkit';
 const OWN_SCOPE = '@bank/';
 const BUILTINS = new Set(builtinModules);
 const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'peerDependencies'];
@@ -106,14 +108,14 @@ function check({ specifier, file, pkg, rootDevDeps }) {
     return problems;
   }
   const name = packageNameOf(specifier);
-  if (pkg.isCore && specifier !== KERNEL) {
+  const isTest = file.endsWith('.test.ts');
+  if (pkg.isCore && specifier !== KERNEL && !(isTest && specifier === TESTKIT)) {
     problems.push(['core-purity', `'${specifier}' is not allowed in a core package (only relative paths and ${KERNEL})`]);
   }
   if (name.startsWith(OWN_SCOPE) && specifier !== name) {
     problems.push(['deep-import', `'${specifier}' reaches into ${name}; import '${name}' instead`]);
   }
   if (isBuiltin(specifier)) return problems;
-  const isTest = file.endsWith('.test.ts');
   if (!pkg.declared.has(name) && !(isTest && rootDevDeps.has(name))) {
     problems.push(['undeclared-dependency', `'${name}' is not declared in ${pkg.name}'s package.json`]);
   }

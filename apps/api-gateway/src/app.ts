@@ -1,0 +1,108 @@
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from '@bank/platform';
+import { bodyErrors, parseJsonBody, requireJsonBody } from './http/body';
+import { docsRouter } from './http/docs';
+import { errorHandler, notFound } from './http/errors';
+import { createHttpMetrics, observeRequests } from './http/observe';
+import { OPENAPI_DOCUMENT } from './http/openapi';
+import { AUTH_RATE_LIMIT, GENERAL_RATE_LIMIT, RATE_LIMIT_KEY_PREFIX, createRateLimiter, type RateLimitRule } from './http/rate-limit';
+import { createReadinessCheck } from './http/readiness';
+import { requestId } from './http/request-id';
+import { securityHeaders } from './http/security-headers';
+import { createV1Router } from './routes';
+
+export const DOCS_PATH = '/docs';
+export const OPENAPI_PATH = '/openapi.json';
+/** The routes with the stricter limit: where passwords are tried and accounts are mass-created. */
+export const AUTH_LIMITED_PATHS = ['/v1/auth/login', '/v1/auth/signup'] as const;
+
+export interface AppOptions {
+  /** Prefix of the rate-limit counters in Redis; tests give each suite its own. */
+  readonly rateLimitPrefix?: string;
+  readonly generalRateLimit?: RateLimitRule;
+  readonly authRateLimit?: RateLimitRule;
+  /** How long a /readyz result is reused; see READINESS_CACHE_MS. */
+  readonly readinessCacheMs?: number;
+  readonly readinessTimeoutMs?: number;
+  /**
+   * Express's `trust proxy`: which hops may set X-Forwarded-For. Rate limits key on the client
+   * address, so behind a load balancer this must name it (a hop count or its addresses), and it
+   * must never be `true`, which would let any client choose its own address.
+   */
+  readonly trustProxy?: number | string | false;
+}
+
+export interface AppDeps {
+  readonly logger: Logger;
+  readonly redis: Redis;
+  /** gRPC peers by name (host:port), checked by /readyz. */
+  readonly peers: Readonly<Record<string, string>>;
+  readonly options?: AppOptions;
+}
+
+/**
+ * The gateway's HTTP application. Order matters: the request id comes first so that every later
+ * answer (even a 413 or a crash) carries it; the access log wraps everything after it; the body
+ * is parsed before the limiters so that a later limiter can key on it; operability endpoints stay
+ * outside /v1 so that probes and scrapes never spend a client's rate limit.
+ */
+export function createApp(deps: AppDeps): Express {
+  const { logger, redis, options = {} } = deps;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: '', labels: {} });
+  const metrics = createHttpMetrics(registry);
+  const readiness = createReadinessCheck({ peers: deps.peers, redis, timeoutMs: options.readinessTimeoutMs, cacheMs: options.readinessCacheMs });
+  const rateLimitPrefix = options.rateLimitPrefix ?? RATE_LIMIT_KEY_PREFIX;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? false);
+  // Replies are per user and money-bearing; a weak ETag would only invite caching of them.
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(requestId());
+  app.use(securityHeaders());
+  app.use(observeRequests(logger, metrics));
+  app.use(requireJsonBody());
+  app.use(parseJsonBody());
+  app.use(bodyErrors());
+
+  const generalLimiter = createRateLimiter({ name: 'general', rule: options.generalRateLimit ?? GENERAL_RATE_LIMIT, redis, prefix: `${rateLimitPrefix}general:`, logger });
+  const authLimiter = createRateLimiter({ name: 'auth', rule: options.authRateLimit ?? AUTH_RATE_LIMIT, redis, prefix: `${rateLimitPrefix}auth:`, logger });
+  app.use('/v1', generalLimiter);
+  // Registered as routes, not by comparing req.path: the limiter then matches exactly what the
+  // business route will (case, trailing slash), so `/V1/Auth/Login/` cannot slip past it.
+  for (const path of AUTH_LIMITED_PATHS) app.post(path, authLimiter);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const { ready, checks } = await readiness();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  const openApiJson = JSON.stringify(OPENAPI_DOCUMENT);
+  app.get(OPENAPI_PATH, (_req, res) => {
+    res.type('application/json').send(openApiJson);
+  });
+  app.use(DOCS_PATH, docsRouter(DOCS_PATH, OPENAPI_PATH));
+
+  app.use(
+    '/v1',
+    (_req, res, next) => {
+      res.setHeader('Cache-Control', 'no-store');
+      next();
+    },
+    createV1Router({ logger }),
+  );
+
+  app.use(notFound());
+  app.use(errorHandler(logger));
+  return app;
+}

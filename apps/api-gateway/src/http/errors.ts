@@ -1,0 +1,39 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { RemoteCallError, type Logger } from '@bank/platform';
+import { ProblemError, problem, problemFromRemoteError, sendProblem } from './problem';
+import { requestIdOf } from './request-id';
+
+export function notFound(): RequestHandler {
+  return (req, res) => {
+    sendProblem(res, problem('NOT_FOUND', `No route for ${req.method} ${req.path}.`));
+  };
+}
+
+/**
+ * The last stop for every error. Known errors become their problem; anything else is a bug or an
+ * outage, answered with a bare 500 (its message may name internals) and logged with the request
+ * id the client got, so a support ticket leads straight to the log line.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    const requestId = requestIdOf(res);
+    if (res.headersSent) {
+      // Too late for a problem document: express closes the connection, and the log says why.
+      logger.error({ err, requestId, method: req.method, path: req.path }, 'request failed after the response started');
+      next(err);
+      return;
+    }
+    if (err instanceof ProblemError) {
+      sendProblem(res, problem(err.code, err.detail, err.errors), err.headers);
+      return;
+    }
+    if (err instanceof RemoteCallError) {
+      const body = problemFromRemoteError(err);
+      if (body.status >= 500) logger.error({ err, requestId, grpcCode: err.grpcCode, code: err.code }, 'internal call failed');
+      sendProblem(res, body);
+      return;
+    }
+    logger.error({ err, requestId, method: req.method, path: req.path }, 'request failed');
+    sendProblem(res, problem('INTERNAL', 'The request could not be completed.'));
+  };
+}

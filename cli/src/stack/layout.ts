@@ -1,0 +1,54 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The repository root. This file compiles to cli/dist/stack/layout.js, three levels below it;
+ * the apps are started from their build output there, wherever the command is run from.
+ */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** Where the local stack keeps its data unless BANK_DATA_DIR says otherwise (git-ignored). */
+export const DEFAULT_DATA_DIR = path.join(REPO_ROOT, '.data');
+
+export function dataDirFrom(env: NodeJS.ProcessEnv): string {
+  const configured = env.BANK_DATA_DIR;
+  return configured !== undefined && configured !== '' ? path.resolve(configured) : DEFAULT_DATA_DIR;
+}
+
+/** The environment-variable prefix of each gRPC service (AUTH_DATABASE_URL, AUTH_GRPC_PORT, ...). */
+export type ServicePrefix = 'AUTH' | 'USER' | 'LEDGER' | 'PAYMENT' | 'NOTIFICATION';
+
+export interface GrpcServiceDef {
+  /** The directory under apps/, also the name its output lines carry. */
+  readonly name: string;
+  readonly prefix: ServicePrefix;
+  /** The port its config.ts defaults to; the stack takes the next free one when it is taken. */
+  readonly defaultPort: number;
+  /** The database it gets on the embedded PostgreSQL. */
+  readonly database: string;
+}
+
+/** The five gRPC services, in the order they are started and listed. */
+export const GRPC_SERVICES: readonly GrpcServiceDef[] = [
+  { name: 'auth-service', prefix: 'AUTH', defaultPort: 50051, database: 'bank_auth' },
+  { name: 'user-service', prefix: 'USER', defaultPort: 50052, database: 'bank_user' },
+  { name: 'transaction-service', prefix: 'LEDGER', defaultPort: 50053, database: 'bank_ledger' },
+  { name: 'payment-service', prefix: 'PAYMENT', defaultPort: 50054, database: 'bank_payment' },
+  { name: 'notification-service', prefix: 'NOTIFICATION', defaultPort: 50055, database: 'bank_notification' },
+];
+
+export const GATEWAY = { name: 'api-gateway', portVar: 'GATEWAY_PORT', defaultPort: 8080, readinessPath: '/readyz', docsPath: '/docs' } as const;
+
+export const databaseUrlVar = (prefix: ServicePrefix): string => `${prefix}_DATABASE_URL`;
+export const grpcPortVar = (prefix: ServicePrefix): string => `${prefix}_GRPC_PORT`;
+export const grpcAddrVar = (prefix: ServicePrefix): string => `${prefix}_GRPC_ADDR`;
+
+/** The compiled entry point of an app, as `npx tsc -b` writes it. */
+export function appEntry(name: string): string {
+  return path.join(REPO_ROOT, 'apps', name, 'dist', 'main.js');
+}
+
+/** The apps whose build output is missing, relative to the repository root. */
+export function missingEntries(names: readonly string[]): string[] {
+  return names.map(appEntry).filter((entry) => !existsSync(entry)).map((entry) => path.relative(REPO_ROOT, entry));
+}

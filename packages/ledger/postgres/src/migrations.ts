@@ -1,0 +1,84 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration } from '@mikro-orm/migrations';
+import { platformMigrations } from '@bank/platform';
+
+/**
+ * The ledger schema. Balances live on the account row (one row lock per account per batch);
+ * transfers and entries are append-only. CHECK constraints repeat the core's rules so that even
+ * a bug in the application cannot store a negative or flag-breaking balance.
+ */
+class LedgerSchema extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE ledger_accounts (
+        id              uuid PRIMARY KEY,
+        currency        char(3) NOT NULL,
+        kind            text NOT NULL CHECK (kind IN ('customer', 'settlement', 'fees', 'suspense')),
+        state           text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'frozen', 'closed')),
+        flags           integer NOT NULL CHECK (flags BETWEEN 0 AND 2),
+        overdraft_limit bigint NOT NULL DEFAULT 0 CHECK (overdraft_limit >= 0),
+        debits_posted   bigint NOT NULL DEFAULT 0 CHECK (debits_posted >= 0),
+        credits_posted  bigint NOT NULL DEFAULT 0 CHECK (credits_posted >= 0),
+        debits_pending  bigint NOT NULL DEFAULT 0 CHECK (debits_pending >= 0),
+        credits_pending bigint NOT NULL DEFAULT 0 CHECK (credits_pending >= 0),
+        owner_id        uuid,
+        created_at      timestamptz NOT NULL,
+        CONSTRAINT debits_within_credits CHECK (flags & 1 = 0 OR debits_posted + debits_pending <= credits_posted + overdraft_limit),
+        CONSTRAINT credits_within_debits CHECK (flags & 2 = 0 OR credits_posted + credits_pending <= debits_posted)
+      )`);
+    // No foreign keys on the append-only tables: every batch locks and checks the accounts it
+    // touches, and per-row FK probes would cost the hot path a lookup per transfer.
+    this.addSql(`
+      CREATE TABLE transfers (
+        id                uuid PRIMARY KEY,
+        debit_account_id  uuid NOT NULL,
+        credit_account_id uuid NOT NULL,
+        amount            bigint NOT NULL CHECK (amount >= 0),
+        currency          char(3) NOT NULL,
+        flags             integer NOT NULL,
+        pending_id        uuid,
+        timeout_seconds   integer NOT NULL,
+        expires_at        timestamptz,
+        reference         text NOT NULL,
+        description       text NOT NULL,
+        created_at        timestamptz NOT NULL
+      )`);
+    // The primary key is the "at most one resolution per hold" invariant, enforced by the database.
+    this.addSql(`
+      CREATE TABLE pending_resolutions (
+        pending_id  uuid PRIMARY KEY,
+        kind        text NOT NULL CHECK (kind IN ('posted', 'voided', 'expired')),
+        transfer_id uuid,
+        amount      bigint NOT NULL CHECK (amount >= 0),
+        resolved_at timestamptz NOT NULL
+      )`);
+    // The holds still open, by expiry: what the sweeper scans. Rows leave when a hold resolves.
+    this.addSql('CREATE TABLE open_holds (pending_id uuid PRIMARY KEY, expires_at timestamptz NOT NULL)');
+    this.addSql('CREATE INDEX open_holds_expiry ON open_holds (expires_at)');
+    this.addSql('CREATE SEQUENCE entry_sequence AS bigint');
+    this.addSql(`
+      CREATE TABLE entries (
+        account_id            uuid NOT NULL,
+        sequence              bigint NOT NULL DEFAULT nextval('entry_sequence'),
+        transfer_id           uuid NOT NULL,
+        line_transfer_id      uuid NOT NULL,
+        kind                  text NOT NULL CHECK (kind IN ('posted', 'pending', 'post_pending', 'void_pending', 'expired')),
+        side                  text NOT NULL CHECK (side IN ('debit', 'credit')),
+        posted_delta          bigint NOT NULL,
+        pending_delta         bigint NOT NULL,
+        debits_posted_after   bigint NOT NULL,
+        credits_posted_after  bigint NOT NULL,
+        debits_pending_after  bigint NOT NULL,
+        credits_pending_after bigint NOT NULL,
+        created_at            timestamptz NOT NULL,
+        PRIMARY KEY (account_id, sequence)
+      )`);
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('DROP TABLE entries, open_holds, pending_resolutions, transfers, ledger_accounts');
+    this.addSql('DROP SEQUENCE entry_sequence');
+  }
+}
+
+export const ledgerMigrations: readonly MigrationObject[] = [...platformMigrations, { name: '0001_ledger_schema', class: LedgerSchema }];

@@ -1,0 +1,378 @@
+import type { Currency } from '@bank/kernel';
+import { TransferFlags, type AccountState, type Balances, type BatchChanges, type BatchState, type CreateAccountResult, type Footprint, type InvariantReport, type InvariantViolation, type LedgerAccount, type LedgerEvent, type LedgerStore, type LineStatus, type NewAccount, type Resolution, type StatementLine, type Transfer } from '@bank/ledger-core';
+import { appendToOutbox, type Database, type NewEvent, type SqlClient } from '@bank/platform';
+
+/** A batch that lost a race (same transfer id, same hold) to a concurrent one is replayed this often. */
+export const MAX_BATCH_CONFLICT_RETRIES = 8;
+/** Violations of one kind reported by verify; the first ones tell the story. */
+export const MAX_VIOLATIONS_REPORTED = 100;
+const UNIQUE_VIOLATION = '23505';
+
+type Row = Record<string, unknown>;
+const big = (v: unknown): bigint => BigInt(v as string);
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string));
+const str = (v: bigint): string => v.toString();
+
+function toAccount(r: Row): LedgerAccount {
+  return {
+    id: r.id as string,
+    currency: (r.currency as string) as Currency,
+    kind: r.kind as LedgerAccount['kind'],
+    state: r.state as AccountState,
+    flags: Number(r.flags),
+    overdraftLimit: big(r.overdraft_limit),
+    debitsPosted: big(r.debits_posted),
+    creditsPosted: big(r.credits_posted),
+    debitsPending: big(r.debits_pending),
+    creditsPending: big(r.credits_pending),
+    ownerId: (r.owner_id as string | null) ?? null,
+    createdAt: date(r.created_at),
+  };
+}
+
+function toTransfer(r: Row): Transfer {
+  return {
+    id: r.id as string,
+    debitAccountId: r.debit_account_id as string,
+    creditAccountId: r.credit_account_id as string,
+    amount: big(r.amount),
+    currency: (r.currency as string) as Currency,
+    flags: Number(r.flags),
+    pendingId: (r.pending_id as string | null) ?? null,
+    timeoutSeconds: Number(r.timeout_seconds),
+    expiresAt: r.expires_at === null ? null : date(r.expires_at),
+    reference: r.reference as string,
+    description: r.description as string,
+    createdAt: date(r.created_at),
+  };
+}
+
+function toResolution(r: Row): Resolution {
+  return { pendingId: r.pending_id as string, kind: r.kind as Resolution['kind'], transferId: (r.transfer_id as string | null) ?? null, amount: big(r.amount), resolvedAt: date(r.resolved_at) };
+}
+
+const ACCOUNT_COLUMNS = 'id, currency, kind, state, flags, overdraft_limit, debits_posted, credits_posted, debits_pending, credits_pending, owner_id, created_at';
+const TRANSFER_COLUMNS = 'id, debit_account_id, credit_account_id, amount, currency, flags, pending_id, timeout_seconds, expires_at, reference, description, created_at';
+
+function toEvent(e: LedgerEvent): NewEvent {
+  const t = e.transfer;
+  return {
+    type: e.type,
+    aggregateId: t.pendingId ?? t.id,
+    occurredAt: t.createdAt,
+    payload: { transferId: t.id, debitAccountId: t.debitAccountId, creditAccountId: t.creditAccountId, amount: t.amount, currency: t.currency, pendingId: t.pendingId ?? '', reference: t.reference },
+  };
+}
+
+/**
+ * The ledger on PostgreSQL. The write path is raw SQL on the pg client that MikroORM's pool lends
+ * out, on purpose: a batch of thousands of transfers is written with one multi-row statement per
+ * table (arrays bound through unnest), which an ORM unit of work would turn into thousands of
+ * statements. Reads that serve one account use the same client for the same reason: one query.
+ */
+export class PostgresLedgerStore implements LedgerStore {
+  /** Called after a batch with events committed, so the outbox relay publishes without waiting. */
+  onEventsCommitted: (() => void) | undefined;
+
+  constructor(private readonly db: Database) {}
+
+  async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { value, events } = await this.db.transaction(async (c) => {
+          const state = await this.load(c, footprint);
+          const { changes, value } = decide(state);
+          await this.write(c, changes);
+          return { value, events: changes.events.length };
+        });
+        if (events > 0) this.onEventsCommitted?.();
+        return value;
+      } catch (e) {
+        // A concurrent batch committed the same transfer id or resolved the same hold first:
+        // replaying the batch from a fresh read turns that into `exists` or `already_posted`.
+        if ((e as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= MAX_BATCH_CONFLICT_RETRIES) throw e;
+      }
+    }
+  }
+
+  private async load(c: SqlClient, footprint: Footprint): Promise<BatchState> {
+    const accountIds = new Set(footprint.accountIds);
+    if (footprint.pendingIds.length > 0) {
+      // Holds are immutable: reading them before locking tells which accounts to lock.
+      const { rows } = await c.query('SELECT debit_account_id, credit_account_id FROM transfers WHERE id = ANY($1::uuid[])', [footprint.pendingIds]);
+      for (const r of rows) {
+        accountIds.add(r.debit_account_id as string);
+        accountIds.add(r.credit_account_id as string);
+      }
+    }
+    // Locking in id order: two batches that share accounts wait for each other, never deadlock.
+    const sorted = [...accountIds].sort();
+    const accounts = new Map<string, LedgerAccount>();
+    if (sorted.length > 0) {
+      const { rows } = await c.query(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [sorted]);
+      for (const r of rows) accounts.set(r.id as string, toAccount(r));
+    }
+    // Read after the locks, so resolutions committed by a batch we waited for are seen.
+    const transfers = new Map<string, Transfer>();
+    const ids = [...new Set([...footprint.transferIds, ...footprint.pendingIds])];
+    if (ids.length > 0) {
+      const { rows } = await c.query(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ANY($1::uuid[])`, [ids]);
+      for (const r of rows) transfers.set(r.id as string, toTransfer(r));
+    }
+    const resolutions = new Map<string, Resolution>();
+    if (footprint.pendingIds.length > 0) {
+      const { rows } = await c.query('SELECT pending_id, kind, transfer_id, amount, resolved_at FROM pending_resolutions WHERE pending_id = ANY($1::uuid[])', [footprint.pendingIds]);
+      for (const r of rows) resolutions.set(r.pending_id as string, toResolution(r));
+    }
+    return { accounts, transfers, resolutions };
+  }
+
+  private async write(c: SqlClient, ch: BatchChanges): Promise<void> {
+    if (ch.transfers.length > 0) {
+      const t = ch.transfers;
+      await c.query(
+        `INSERT INTO transfers (${TRANSFER_COLUMNS})
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::char(3)[], $6::int[], $7::uuid[], $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::timestamptz[])`,
+        [
+          t.map((x) => x.id),
+          t.map((x) => x.debitAccountId),
+          t.map((x) => x.creditAccountId),
+          t.map((x) => str(x.amount)),
+          t.map((x) => x.currency),
+          t.map((x) => x.flags),
+          t.map((x) => x.pendingId),
+          t.map((x) => x.timeoutSeconds),
+          t.map((x) => x.expiresAt),
+          t.map((x) => x.reference),
+          t.map((x) => x.description),
+          t.map((x) => x.createdAt),
+        ],
+      );
+      const holds = t.filter((x) => (x.flags & TransferFlags.PENDING) !== 0);
+      if (holds.length > 0) {
+        await c.query('INSERT INTO open_holds (pending_id, expires_at) SELECT * FROM unnest($1::uuid[], $2::timestamptz[])', [holds.map((h) => h.id), holds.map((h) => h.expiresAt)]);
+      }
+    }
+    if (ch.resolutions.length > 0) {
+      const r = ch.resolutions;
+      await c.query(
+        'INSERT INTO pending_resolutions (pending_id, kind, transfer_id, amount, resolved_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::timestamptz[])',
+        [r.map((x) => x.pendingId), r.map((x) => x.kind), r.map((x) => x.transferId), r.map((x) => str(x.amount)), r.map((x) => x.resolvedAt)],
+      );
+      await c.query('DELETE FROM open_holds WHERE pending_id = ANY($1::uuid[])', [r.map((x) => x.pendingId)]);
+    }
+    if (ch.entries.length > 0) {
+      const e = ch.entries;
+      // WITH ORDINALITY + ORDER BY: sequence numbers follow the order the entries were applied in.
+      await c.query(
+        `INSERT INTO entries (account_id, transfer_id, line_transfer_id, kind, side, posted_delta, pending_delta,
+                              debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
+         SELECT a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+                $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::timestamptz[]) WITH ORDINALITY AS u(a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca, n)
+         ORDER BY n`,
+        [
+          e.map((x) => x.accountId),
+          e.map((x) => x.transferId),
+          e.map((x) => x.lineTransferId),
+          e.map((x) => x.kind),
+          e.map((x) => x.side),
+          e.map((x) => str(x.postedDelta)),
+          e.map((x) => str(x.pendingDelta)),
+          e.map((x) => str(x.debitsPostedAfter)),
+          e.map((x) => str(x.creditsPostedAfter)),
+          e.map((x) => str(x.debitsPendingAfter)),
+          e.map((x) => str(x.creditsPendingAfter)),
+          e.map((x) => x.createdAt),
+        ],
+      );
+    }
+    if (ch.accounts.length > 0) {
+      const a = ch.accounts;
+      await c.query(
+        `UPDATE ledger_accounts AS acc SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
+           FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, dp, cp, dq, cq)
+          WHERE acc.id = u.id`,
+        [a.map((x) => x.id), a.map((x) => str(x.debitsPosted)), a.map((x) => str(x.creditsPosted)), a.map((x) => str(x.debitsPending)), a.map((x) => str(x.creditsPending))],
+      );
+    }
+    await appendToOutbox(c, ch.events.map(toEvent));
+  }
+
+  async dueHolds(now: Date, limit: number): Promise<string[]> {
+    const { rows } = await this.db.withClient((c) => c.query('SELECT pending_id FROM open_holds WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2', [now, limit]));
+    return rows.map((r) => r.pending_id as string);
+  }
+
+  async createAccounts(accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
+    return this.db.transaction(async (c) => {
+      const { rows: inserted } = await c.query(
+        `INSERT INTO ledger_accounts (id, currency, kind, flags, overdraft_limit, owner_id, created_at)
+         SELECT id, cur, kind, flags, od, owner, $7 FROM unnest($1::uuid[], $2::char(3)[], $3::text[], $4::int[], $5::bigint[], $6::uuid[]) AS u(id, cur, kind, flags, od, owner)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [accounts.map((a) => a.id), accounts.map((a) => a.currency), accounts.map((a) => a.kind), accounts.map((a) => a.flags), accounts.map((a) => str(a.overdraftLimit)), accounts.map((a) => a.ownerId), now],
+      );
+      const created = new Set(inserted.map((r) => r.id as string));
+      const others = accounts.filter((a) => !created.has(a.id)).map((a) => a.id);
+      const existing = new Map<string, LedgerAccount>();
+      if (others.length > 0) {
+        const { rows } = await c.query(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[])`, [others]);
+        for (const r of rows) existing.set(r.id as string, toAccount(r));
+      }
+      return accounts.map((a): CreateAccountResult => {
+        if (created.has(a.id)) return 'ok';
+        const e = existing.get(a.id);
+        const same = e && e.currency === a.currency && e.kind === a.kind && e.flags === a.flags && e.overdraftLimit === a.overdraftLimit && e.ownerId === a.ownerId;
+        return same ? 'exists' : 'exists_with_different_fields';
+      });
+    });
+  }
+
+  async setAccountState(id: string, state: AccountState): Promise<boolean> {
+    const res = await this.db.transaction((c) => c.query('UPDATE ledger_accounts SET state = $2 WHERE id = $1', [id, state]));
+    return res.rowCount === 1;
+  }
+
+  async lookupAccounts(ids: readonly string[]): Promise<LedgerAccount[]> {
+    const { rows } = await this.db.withClient((c) => c.query(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[])`, [ids]));
+    const byId = new Map(rows.map((r) => [r.id as string, toAccount(r)]));
+    return ids.flatMap((id) => (byId.has(id) ? [byId.get(id) as LedgerAccount] : []));
+  }
+
+  async getTransfer(id: string): Promise<{ transfer: Transfer; resolution: Resolution | undefined } | undefined> {
+    return this.db.withClient(async (c) => {
+      const { rows } = await c.query(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = $1`, [id]);
+      if (!rows[0]) return undefined;
+      const res = await c.query('SELECT pending_id, kind, transfer_id, amount, resolved_at FROM pending_resolutions WHERE pending_id = $1', [id]);
+      return { transfer: toTransfer(rows[0]), resolution: res.rows[0] ? toResolution(res.rows[0]) : undefined };
+    });
+  }
+
+  async statement(accountId: string, limit: number, beforeSequence: bigint | undefined): Promise<StatementLine[]> {
+    // A hold that has ended is hidden: its resolution's entry is the line, placed when it took effect.
+    const { rows } = await this.db.withClient((c) =>
+      c.query(
+        `SELECT e.sequence, e.line_transfer_id, e.side, e.kind, e.posted_delta, e.pending_delta,
+                e.credits_posted_after - e.debits_posted_after AS balance_after, e.created_at,
+                t.currency, t.reference, t.description
+           FROM entries e JOIN transfers t ON t.id = e.line_transfer_id
+          WHERE e.account_id = $1 AND ($2::bigint IS NULL OR e.sequence < $2)
+            AND NOT (e.kind = 'pending' AND EXISTS (SELECT 1 FROM pending_resolutions r WHERE r.pending_id = e.transfer_id))
+          ORDER BY e.sequence DESC LIMIT $3`,
+        [accountId, beforeSequence === undefined ? null : str(beforeSequence), limit],
+      ),
+    );
+    return rows.map((r): StatementLine => {
+      const kind = r.kind as string;
+      const status: LineStatus = kind === 'pending' ? 'pending' : kind === 'void_pending' || kind === 'expired' ? 'voided' : 'posted';
+      const pending = big(r.pending_delta);
+      return {
+        transferId: r.line_transfer_id as string,
+        side: r.side as 'debit' | 'credit',
+        status,
+        amount: status === 'posted' ? big(r.posted_delta) : pending < 0n ? -pending : pending,
+        currency: r.currency as string,
+        balanceAfter: big(r.balance_after),
+        reference: r.reference as string,
+        description: r.description as string,
+        createdAt: date(r.created_at),
+        sequence: big(r.sequence),
+      };
+    });
+  }
+
+  async balanceAt(accountId: string, at: Date): Promise<Balances | undefined> {
+    return this.db.withClient(async (c) => {
+      const exists = await c.query('SELECT 1 FROM ledger_accounts WHERE id = $1', [accountId]);
+      if (exists.rowCount === 0) return undefined;
+      const { rows } = await c.query(
+        `SELECT debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after FROM entries
+          WHERE account_id = $1 AND created_at <= $2 ORDER BY sequence DESC LIMIT 1`,
+        [accountId, at],
+      );
+      const r = rows[0];
+      if (!r) return { debitsPosted: 0n, creditsPosted: 0n, debitsPending: 0n, creditsPending: 0n };
+      return { debitsPosted: big(r.debits_posted_after), creditsPosted: big(r.credits_posted_after), debitsPending: big(r.debits_pending_after), creditsPending: big(r.credits_pending_after) };
+    });
+  }
+
+  /**
+   * Checks the invariants with set-based queries over the whole ledger, in one REPEATABLE READ
+   * snapshot so that concurrent batches cannot make a consistent ledger look inconsistent.
+   */
+  async verify(): Promise<InvariantReport> {
+    return this.db.transaction(async (c) => {
+      const violations: InvariantViolation[] = [];
+      const add = (invariant: InvariantViolation['invariant'], rows: Row[], describe: (r: Row) => string) => {
+        for (const r of rows) violations.push({ invariant, detail: describe(r) });
+      };
+      const limit = MAX_VIOLATIONS_REPORTED;
+      add(
+        'debits_equal_credits',
+        (await c.query(
+          `SELECT currency, sum(debits_posted) - sum(credits_posted) AS posted_gap, sum(debits_pending) - sum(credits_pending) AS pending_gap
+             FROM ledger_accounts GROUP BY currency HAVING sum(debits_posted) <> sum(credits_posted) OR sum(debits_pending) <> sum(credits_pending)`,
+        )).rows,
+        (r) => `${r.currency as string}: debits − credits = ${r.posted_gap as string} posted, ${r.pending_gap as string} pending`,
+      );
+      add(
+        'balance_equals_entries',
+        (await c.query(
+          `WITH sums AS (
+             SELECT account_id,
+                    coalesce(sum(posted_delta) FILTER (WHERE side = 'debit'), 0) AS dp, coalesce(sum(posted_delta) FILTER (WHERE side = 'credit'), 0) AS cp,
+                    coalesce(sum(pending_delta) FILTER (WHERE side = 'debit'), 0) AS dq, coalesce(sum(pending_delta) FILTER (WHERE side = 'credit'), 0) AS cq
+               FROM entries GROUP BY account_id),
+           last AS (
+             SELECT DISTINCT ON (account_id) account_id, debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after
+               FROM entries ORDER BY account_id, sequence DESC)
+           SELECT a.id FROM ledger_accounts a LEFT JOIN sums s ON s.account_id = a.id LEFT JOIN last l ON l.account_id = a.id
+            WHERE a.debits_posted <> coalesce(s.dp, 0) OR a.credits_posted <> coalesce(s.cp, 0)
+               OR a.debits_pending <> coalesce(s.dq, 0) OR a.credits_pending <> coalesce(s.cq, 0)
+               OR (l.account_id IS NOT NULL AND (a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending)
+                   <> (l.debits_posted_after, l.credits_posted_after, l.debits_pending_after, l.credits_pending_after))
+            LIMIT $1`,
+          [limit],
+        )).rows,
+        (r) => `account ${r.id as string}: balances differ from its entries`,
+      );
+      add(
+        'flags_respected',
+        (await c.query(
+          `SELECT id FROM ledger_accounts
+            WHERE (flags & 1 <> 0 AND debits_posted + debits_pending > credits_posted + overdraft_limit)
+               OR (flags & 2 <> 0 AND credits_posted + credits_pending > debits_posted) LIMIT $1`,
+          [limit],
+        )).rows,
+        (r) => `account ${r.id as string} breaks its flags`,
+      );
+      add(
+        'single_resolution',
+        (await c.query(
+          `SELECT pending_id, count(*) AS n FROM transfers WHERE pending_id IS NOT NULL GROUP BY pending_id HAVING count(*) > 1 LIMIT $1`,
+          [limit],
+        )).rows,
+        (r) => `hold ${r.pending_id as string} has ${r.n as string} resolving transfers`,
+      );
+      add(
+        'holds_match_pending',
+        (await c.query(
+          `WITH open AS (
+             SELECT t.* FROM transfers t WHERE t.flags & 2 <> 0 AND NOT EXISTS (SELECT 1 FROM pending_resolutions r WHERE r.pending_id = t.id)),
+           held AS (
+             SELECT account_id, sum(dq) AS dq, sum(cq) AS cq FROM (
+               SELECT debit_account_id AS account_id, amount AS dq, 0 AS cq FROM open
+               UNION ALL SELECT credit_account_id, 0, amount FROM open) x GROUP BY account_id)
+           SELECT a.id FROM ledger_accounts a LEFT JOIN held h ON h.account_id = a.id
+            WHERE a.debits_pending <> coalesce(h.dq, 0) OR a.credits_pending <> coalesce(h.cq, 0)
+           UNION ALL
+           SELECT o.id FROM open o LEFT JOIN open_holds h ON h.pending_id = o.id WHERE h.pending_id IS NULL
+           LIMIT $1`,
+          [limit],
+        )).rows,
+        (r) => `${r.id as string}: open holds do not match pending balances`,
+      );
+      const counts = await c.query('SELECT (SELECT count(*) FROM ledger_accounts) AS accounts, (SELECT count(*) FROM transfers) AS transfers');
+      return { violations, accountsChecked: Number(counts.rows[0]?.accounts), transfersChecked: Number(counts.rows[0]?.transfers) };
+    }, 'REPEATABLE READ');
+  }
+}
