@@ -1,6 +1,12 @@
 import { Container } from 'inversify';
-import { createLogger, platformMigrations, startServiceRuntime, type Logger, type StartedService } from '@bank/platform';
+import { CURRENCY_SCALES, systemClock, type Currency } from '@bank/kernel';
+import { Ledger } from '@bank/ledger-core';
+import { PostgresLedgerStore, ledgerMigrations } from '@bank/ledger-postgres';
+import { createLogger, startServiceRuntime, type Logger, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
+import { accountEventHandlers } from './events';
+import { ledgerGrpcService } from './grpc';
+import { startHoldExpirySweeper } from './sweeper';
 
 export const TYPES = {
   Config: Symbol.for('Config'),
@@ -8,23 +14,47 @@ export const TYPES = {
   Start: Symbol.for('Start'),
 };
 
+/** Enough connections for the batches in flight, the consumer, the sweeper and the reads. */
+const POOL_MAX = 16;
+
 /** The composition root of transaction-service: the only place that wires its parts together. */
 export function buildContainer(config: Config): Container {
   const container = new Container();
   container.bind<Config>(TYPES.Config).toConstantValue(config);
   container.bind<Logger>(TYPES.Logger).toConstantValue(createLogger(SERVICE_NAME, config.LOG_LEVEL));
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (logger: Logger) => () =>
-      startServiceRuntime({
+    (logger: Logger) => async () => {
+      let ledger: Ledger | undefined;
+      let store: PostgresLedgerStore | undefined;
+      const ledgerOf = (db: ConstructorParameters<typeof PostgresLedgerStore>[0]) => {
+        store ??= new PostgresLedgerStore(db);
+        ledger ??= new Ledger(store, systemClock, {
+          windowMs: config.LEDGER_BATCH_WINDOW_MS,
+          maxTransfers: config.LEDGER_BATCH_MAX_TRANSFERS,
+          maxInFlight: config.LEDGER_BATCH_MAX_IN_FLIGHT,
+          defaultTimeoutSeconds: config.LEDGER_PENDING_TIMEOUT_S,
+        });
+        return { ledger, store };
+      };
+      const started = await startServiceRuntime({
         name: SERVICE_NAME,
         logger,
         databaseUrl: config.LEDGER_DATABASE_URL,
-        migrations: platformMigrations,
+        migrations: ledgerMigrations,
+        poolMax: POOL_MAX,
         grpc: { host: config.BIND_HOST, port: config.LEDGER_GRPC_PORT },
-        queues: { redisUrl: config.REDIS_URL },
-        // Its business RPCs and event handlers arrive with their own issue; until then it serves health only.
-        services: () => [],
-      }),
+        queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
+        services: (db, relay) => {
+          const { ledger: l, store: s } = ledgerOf(db);
+          s.onEventsCommitted = () => relay.nudge();
+          return [ledgerGrpcService(l, { serviceToken: config.SERVICE_TOKEN, logger })];
+        },
+        consumer: { name: 'transaction-service', handlers: (db) => accountEventHandlers(ledgerOf(db).store) },
+        background: (db) => [startHoldExpirySweeper(ledgerOf(db).ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
+      });
+      await ledgerOf(started.db).ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]);
+      return started;
+    },
     [TYPES.Logger],
   );
   return container;

@@ -9,6 +9,7 @@ export const KNOWN_ENV_VARS = [
   'LOG_LEVEL',
   'SERVICE_TOKEN',
   'REDIS_URL',
+  'REDIS_QUEUE_PREFIX',
   'BIND_HOST',
   'AUTH_DATABASE_URL',
   'AUTH_GRPC_PORT',
@@ -23,6 +24,7 @@ export const KNOWN_ENV_VARS = [
   'LEDGER_BATCH_MAX_TRANSFERS',
   'LEDGER_PENDING_TIMEOUT_S',
   'LEDGER_EXPIRY_SWEEP_MS',
+  'LEDGER_BATCH_MAX_IN_FLIGHT',
   'PAYMENT_DATABASE_URL',
   'PAYMENT_GRPC_PORT',
   'PAYMENT_GRPC_ADDR',
@@ -44,6 +46,7 @@ export const commonSchema = {
   LOG_LEVEL: v.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   SERVICE_TOKEN: v.string('shared credential that internal gRPC peers present (>= 32 characters)', { secret: true, minLength: 32 }),
   REDIS_URL: v.url('Redis for queues and rate limits', ['redis', 'rediss'], { default: 'redis://127.0.0.1:6379' }),
+  REDIS_QUEUE_PREFIX: v.string('key prefix of the event queues, so that several banks can share one Redis', { default: 'bank' }),
   BIND_HOST: v.string('address the servers listen on', { default: '127.0.0.1' }),
 };
 

@@ -147,10 +147,13 @@ export function ledgerStoreContract(name: string, open: () => Promise<StoreUnder
     it('enforces account state set from events', async () => {
       const alice = await customer(1_000n);
       const bob = await customer();
-      expect(await ledger.setAccountState(alice, 'frozen')).toBe(true);
-      expect(await ledger.setAccountState(newId(), 'frozen')).toBe(false);
+      expect(await ledger.setAccountState(alice, 'frozen', 5n)).toBe(true);
+      expect(await ledger.setAccountState(newId(), 'frozen', 5n)).toBe(false);
       expect(await ledger.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 1n })])).toEqual(['debit_account_frozen']);
-      await ledger.setAccountState(alice, 'active');
+      // A late redelivery of an older event does not undo a newer change.
+      expect(await ledger.setAccountState(alice, 'active', 4n)).toBe(true);
+      expect((await ledger.lookupAccounts([alice]))[0]?.state).toBe('frozen');
+      await ledger.setAccountState(alice, 'active', 6n);
       expect(await ledger.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 1n })])).toEqual(['ok']);
     });
 

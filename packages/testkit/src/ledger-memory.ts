@@ -124,11 +124,16 @@ export class InMemoryLedgerStore implements LedgerStore {
     );
   }
 
-  setAccountState(id: string, state: AccountState): Promise<boolean> {
+  private readonly stateVersions = new Map<string, bigint>();
+
+  setAccountState(id: string, state: AccountState, version: bigint): Promise<boolean> {
     return this.exclusive(() => {
       const a = this.accounts.get(id);
       if (!a) return false;
-      this.accounts.set(id, { ...a, state });
+      if (version > (this.stateVersions.get(id) ?? 0n)) {
+        this.stateVersions.set(id, version);
+        this.accounts.set(id, { ...a, state });
+      }
       return true;
     });
   }

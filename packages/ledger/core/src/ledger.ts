@@ -106,8 +106,8 @@ export class Ledger {
     assert(bad === undefined, `system account creation failed: ${bad}`);
   }
 
-  async setAccountState(id: string, state: AccountState): Promise<boolean> {
-    return this.store.setAccountState(id, state);
+  async setAccountState(id: string, state: AccountState, version: bigint): Promise<boolean> {
+    return this.store.setAccountState(id, state, version);
   }
 
   async lookupAccounts(ids: readonly string[]): Promise<LedgerAccount[]> {

@@ -57,8 +57,11 @@ export interface LedgerStore {
   /** Holds whose timeout passed and that have no resolution, oldest first. */
   dueHolds(now: Date, limit: number): Promise<string[]>;
   createAccounts(accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]>;
-  /** Sets an account's state; false when there is no such account. */
-  setAccountState(id: string, state: AccountState): Promise<boolean>;
+  /**
+   * Sets an account's state if `version` is newer than the last change applied (events can be
+   * redelivered out of order); false when there is no such account.
+   */
+  setAccountState(id: string, state: AccountState, version: bigint): Promise<boolean>;
   lookupAccounts(ids: readonly string[]): Promise<LedgerAccount[]>;
   getTransfer(id: string): Promise<{ transfer: Transfer; resolution: Resolution | undefined } | undefined>;
   /** Lines newest first, strictly before `beforeSequence` when given. */

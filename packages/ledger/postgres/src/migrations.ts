@@ -15,6 +15,8 @@ class LedgerSchema extends Migration {
         currency        char(3) NOT NULL,
         kind            text NOT NULL CHECK (kind IN ('customer', 'settlement', 'fees', 'suspense')),
         state           text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'frozen', 'closed')),
+        -- The event sequence of the last state change applied: an older event arriving late is ignored.
+        state_version   bigint NOT NULL DEFAULT 0,
         flags           integer NOT NULL CHECK (flags BETWEEN 0 AND 2),
         overdraft_limit bigint NOT NULL DEFAULT 0 CHECK (overdraft_limit >= 0),
         debits_posted   bigint NOT NULL DEFAULT 0 CHECK (debits_posted >= 0),

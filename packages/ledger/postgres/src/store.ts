@@ -203,32 +203,43 @@ export class PostgresLedgerStore implements LedgerStore {
     return rows.map((r) => r.pending_id as string);
   }
 
-  async createAccounts(accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
-    return this.db.transaction(async (c) => {
-      const { rows: inserted } = await c.query(
-        `INSERT INTO ledger_accounts (id, currency, kind, flags, overdraft_limit, owner_id, created_at)
-         SELECT id, cur, kind, flags, od, owner, $7 FROM unnest($1::uuid[], $2::char(3)[], $3::text[], $4::int[], $5::bigint[], $6::uuid[]) AS u(id, cur, kind, flags, od, owner)
-         ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [accounts.map((a) => a.id), accounts.map((a) => a.currency), accounts.map((a) => a.kind), accounts.map((a) => a.flags), accounts.map((a) => str(a.overdraftLimit)), accounts.map((a) => a.ownerId), now],
-      );
-      const created = new Set(inserted.map((r) => r.id as string));
-      const others = accounts.filter((a) => !created.has(a.id)).map((a) => a.id);
-      const existing = new Map<string, LedgerAccount>();
-      if (others.length > 0) {
-        const { rows } = await c.query(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[])`, [others]);
-        for (const r of rows) existing.set(r.id as string, toAccount(r));
-      }
-      return accounts.map((a): CreateAccountResult => {
-        if (created.has(a.id)) return 'ok';
-        const e = existing.get(a.id);
-        const same = e && e.currency === a.currency && e.kind === a.kind && e.flags === a.flags && e.overdraftLimit === a.overdraftLimit && e.ownerId === a.ownerId;
-        return same ? 'exists' : 'exists_with_different_fields';
-      });
+  createAccounts(accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
+    return this.db.transaction((c) => this.createAccountsIn(c, accounts, now));
+  }
+
+  /** Creates accounts inside the caller's transaction (an event consumer's, with its inbox row). */
+  async createAccountsIn(c: SqlClient, accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
+    const { rows: inserted } = await c.query(
+      `INSERT INTO ledger_accounts (id, currency, kind, flags, overdraft_limit, owner_id, created_at)
+       SELECT id, cur, kind, flags, od, owner, $7 FROM unnest($1::uuid[], $2::char(3)[], $3::text[], $4::int[], $5::bigint[], $6::uuid[]) AS u(id, cur, kind, flags, od, owner)
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [accounts.map((a) => a.id), accounts.map((a) => a.currency), accounts.map((a) => a.kind), accounts.map((a) => a.flags), accounts.map((a) => str(a.overdraftLimit)), accounts.map((a) => a.ownerId), now],
+    );
+    const created = new Set(inserted.map((r) => r.id as string));
+    const others = accounts.filter((a) => !created.has(a.id)).map((a) => a.id);
+    const existing = new Map<string, LedgerAccount>();
+    if (others.length > 0) {
+      const { rows } = await c.query(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[])`, [others]);
+      for (const r of rows) existing.set(r.id as string, toAccount(r));
+    }
+    return accounts.map((a): CreateAccountResult => {
+      if (created.has(a.id)) return 'ok';
+      const e = existing.get(a.id);
+      const same = e && e.currency === a.currency && e.kind === a.kind && e.flags === a.flags && e.overdraftLimit === a.overdraftLimit && e.ownerId === a.ownerId;
+      return same ? 'exists' : 'exists_with_different_fields';
     });
   }
 
-  async setAccountState(id: string, state: AccountState): Promise<boolean> {
-    const res = await this.db.transaction((c) => c.query('UPDATE ledger_accounts SET state = $2 WHERE id = $1', [id, state]));
+  setAccountState(id: string, state: AccountState, version: bigint): Promise<boolean> {
+    return this.db.transaction((c) => this.setAccountStateIn(c, id, state, version));
+  }
+
+  async setAccountStateIn(c: SqlClient, id: string, state: AccountState, version: bigint): Promise<boolean> {
+    const res = await c.query(
+      `UPDATE ledger_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = greatest(state_version, $3)
+        WHERE id = $1`,
+      [id, state, str(version)],
+    );
     return res.rowCount === 1;
   }
 

@@ -1,0 +1,184 @@
+import { ledgerV1 } from '@bank/contracts';
+import { newId } from '@bank/kernel';
+import { TransferFlags, systemAccountId } from '@bank/ledger-core';
+import { BeeQueuePublisher, RemoteCallError, loadConfig, type StartedService } from '@bank/platform';
+import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+import { schema } from './config';
+import { buildContainer, TYPES } from './container';
+import { LedgerClient, resultName } from './support/ledger-client';
+
+let service: StartedService;
+let client: LedgerClient;
+let drop: () => Promise<void>;
+let prefix: string;
+const settlement = systemAccountId('USD', 'settlement');
+
+beforeAll(async () => {
+  const t = await createTestDatabase('ledger_service');
+  drop = t.drop;
+  prefix = testQueuePrefix('ledger');
+  const config = loadConfig(schema, {
+    LEDGER_DATABASE_URL: t.url,
+    LEDGER_GRPC_PORT: '0',
+    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    LEDGER_BATCH_WINDOW_MS: '1',
+  });
+  service = await buildContainer(config).get<() => Promise<StartedService>>(TYPES.Start)();
+  client = new LedgerClient(`127.0.0.1:${service.grpcPort}`, TEST_SERVICE_TOKEN);
+});
+
+afterAll(async () => {
+  client.close();
+  await service.stop();
+  await drop();
+});
+
+async function openAccounts(n: number, fundEach: bigint): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => newId());
+  const res = await client.createAccounts(ids.map((id) => ({ id, currency: 'USD', kind: ledgerV1.AccountKind.ACCOUNT_KIND_CUSTOMER, flags: 1, ownerId: newId() })));
+  expect(res.results.every((r) => r === ledgerV1.CreateAccountResult.CREATE_ACCOUNT_RESULT_OK)).toBe(true);
+  if (fundEach > 0n) {
+    const funded = await client.createTransfers(ids.map((id) => ({ id: newId(), debitAccountId: settlement, creditAccountId: id, amount: fundEach, currency: 'USD' })));
+    expect(funded.outcomes.map((o) => resultName(o.result))).toEqual(ids.map(() => 'ok'));
+  }
+  return ids;
+}
+
+describe('transaction-service over gRPC', () => {
+  it('creates the system accounts of every currency at start', async () => {
+    const { accounts } = await client.lookupAccounts([systemAccountId('USD', 'settlement'), systemAccountId('JPY', 'fees'), systemAccountId('EUR', 'suspense')]);
+    expect(accounts.map((a) => [a.currency, a.kind])).toEqual([
+      ['USD', ledgerV1.AccountKind.ACCOUNT_KIND_SETTLEMENT],
+      ['JPY', ledgerV1.AccountKind.ACCOUNT_KIND_FEES],
+      ['EUR', ledgerV1.AccountKind.ACCOUNT_KIND_SUSPENSE],
+    ]);
+  });
+
+  it('answers INVALID_ARGUMENT for an empty or oversized call and changes nothing', async () => {
+    for (const transfers of [[], Array.from({ length: 8_001 }, () => ({ id: newId(), amount: 1n }))]) {
+      const err = await client.createTransfers(transfers).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RemoteCallError);
+      expect((err as RemoteCallError).code).toBe('TOO_MANY_ITEMS');
+      expect((err as RemoteCallError).grpcCode).toBe(3);
+    }
+    const [a] = await openAccounts(1, 0n);
+    const err = await client.createTransfers([{ id: newId(), debitAccountId: settlement, creditAccountId: a, amount: 1n, currency: 'USD', description: 'x'.repeat(501) }]).catch((e: unknown) => e);
+    expect((err as RemoteCallError).fields).toEqual([{ field: 'transfers[0].description', message: 'at most 500 characters' }]);
+    expect((await client.lookupAccounts([a!])).accounts[0]?.creditsPosted).toBe(0n);
+  });
+
+  it('returns a result per transfer and a statement with holds merged into one line', async () => {
+    const [alice, bob] = await openAccounts(2, 10_000n);
+    const hold = newId();
+    const res = await client.createTransfers([
+      { id: hold, debitAccountId: alice, creditAccountId: bob, amount: 4_000n, currency: 'USD', flags: TransferFlags.PENDING, reference: 'pay-9' },
+      { id: newId(), debitAccountId: alice, creditAccountId: bob, amount: 7_000n, currency: 'USD' },
+      { id: newId(), debitAccountId: alice, creditAccountId: bob, amount: 6_000n, currency: 'USD' },
+    ]);
+    expect(res.outcomes.map((o) => resultName(o.result))).toEqual(['ok', 'exceeds_credits', 'ok']);
+    await client.createTransfers([{ id: newId(), flags: TransferFlags.POST_PENDING, pendingId: hold, amount: 2_500n }]);
+    const statement = await client.getStatement(alice!, 10);
+    expect(statement.entries.map((e) => [e.transferId === hold, ledgerV1.entryStatusToJSON(e.status), e.amount, e.balanceAfter])).toEqual([
+      [true, 'ENTRY_STATUS_POSTED', 2_500n, 1_500n],
+      [false, 'ENTRY_STATUS_POSTED', 6_000n, 4_000n],
+      [false, 'ENTRY_STATUS_POSTED', 10_000n, 10_000n],
+    ]);
+    const view = await client.getTransfer(hold);
+    expect([view.status, view.postedAmount]).toEqual([ledgerV1.TransferStatus.TRANSFER_STATUS_POSTED, 2_500n]);
+  });
+
+  it('creates, freezes and closes ledger accounts from user-service events, in order, once', async () => {
+    const publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix });
+    const accountId = newId();
+    const envelope = (type: 'account.opened' | 'account.frozen' | 'account.unfrozen', sequence: number, payload: unknown) => ({
+      id: newId(), type, aggregateId: accountId, sequence, occurredAt: new Date().toISOString(), traceparent: '', payload,
+    });
+    const opened = envelope('account.opened', 10, { accountId, ownerId: newId(), currency: 'EUR' });
+    // The freeze overtakes the opening: it is retried until the account exists.
+    await publisher.publish('transaction-service', [envelope('account.frozen', 11, { accountId, reason: 'fraud check' })]);
+    await new Promise((r) => setTimeout(r, 100));
+    // The opening is delivered twice: the inbox applies it once.
+    await publisher.publish('transaction-service', [opened]);
+    await publisher.publish('transaction-service', [{ ...opened }]);
+    const frozen = await waitFor(async () => {
+      const [a] = (await client.lookupAccounts([accountId])).accounts;
+      return a?.state === ledgerV1.AccountState.ACCOUNT_STATE_FROZEN ? a : undefined;
+    }, 20_000);
+    expect(frozen).toMatchObject({ currency: 'EUR', kind: ledgerV1.AccountKind.ACCOUNT_KIND_CUSTOMER, flags: 1 });
+    const res = await client.createTransfers([{ id: newId(), debitAccountId: systemAccountId('EUR', 'settlement'), creditAccountId: accountId, amount: 5n, currency: 'EUR' }]);
+    expect(resultName(res.outcomes[0]!.result)).toBe('credit_account_frozen');
+    await publisher.close();
+  });
+});
+
+describe('concurrency: thousands of random transfers with duplicates and hot accounts', () => {
+  const TRANSFERS = 5_000;
+  const CALLERS = 64;
+
+  it('keeps every invariant and applies each transfer id exactly once', async () => {
+    const accounts = await openAccounts(40, 50_000n);
+    const hot = accounts.slice(0, 3);
+    const rand = (n: number) => Math.floor(Math.random() * n);
+    const pick = () => (Math.random() < 0.3 ? hot[rand(hot.length)] : accounts[rand(accounts.length)]) as string;
+    type Sent = { id: string; amount: bigint; debit: string; credit: string; flags: number; pendingId: string };
+    const originals: Sent[] = [];
+    const plan: Sent[] = [];
+    for (let i = 0; i < TRANSFERS; i++) {
+      const r = Math.random();
+      if (r < 0.15 && originals.length > 0) {
+        plan.push({ ...(originals[rand(originals.length)] as Sent) }); // exact duplicate of an earlier id
+        continue;
+      }
+      let debit = pick();
+      let credit = pick();
+      while (credit === debit) credit = accounts[rand(accounts.length)] as string;
+      if (Math.random() < 0.5) [debit, credit] = [credit, debit];
+      const t: Sent = { id: newId(), amount: BigInt(1 + rand(4_000)), debit, credit, flags: r < 0.25 ? TransferFlags.PENDING : 0, pendingId: '' };
+      originals.push(t);
+      plan.push(t);
+      if (t.flags === TransferFlags.PENDING && Math.random() < 0.6) {
+        const resolve: Sent = { id: newId(), amount: 0n, debit: '', credit: '', flags: Math.random() < 0.5 ? TransferFlags.POST_PENDING : TransferFlags.VOID_PENDING, pendingId: t.id };
+        originals.push(resolve);
+        plan.push(resolve);
+      }
+    }
+    const outcomes = new Map<string, string[]>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CALLERS }, async () => {
+        while (next < plan.length) {
+          const t = plan[next++] as Sent;
+          const res = await client.createTransfers([{ id: t.id, debitAccountId: t.debit, creditAccountId: t.credit, amount: t.amount, currency: t.pendingId ? '' : 'USD', flags: t.flags, pendingId: t.pendingId }]);
+          const list = outcomes.get(t.id) ?? [];
+          list.push(resultName(res.outcomes[0]!.result));
+          outcomes.set(t.id, list);
+        }
+      }),
+    );
+    const report = await client.verify();
+    expect(report.violations).toEqual([]);
+    expect(report.ok).toBe(true);
+    const { accounts: after } = await client.lookupAccounts(accounts);
+    for (const a of after) expect(a.creditsPosted - a.debitsPosted - a.debitsPending).toBeGreaterThanOrEqual(0n);
+    const { rows } = await service.db.withClient((c) => c.query('SELECT id FROM transfers WHERE id = ANY($1::uuid[])', [[...outcomes.keys()]]));
+    const stored = new Set(rows.map((r) => r.id as string));
+    let duplicates = 0;
+    let succeeded = 0;
+    for (const [id, results] of outcomes) {
+      const oks = results.filter((r) => r === 'ok').length;
+      const exists = results.filter((r) => r === 'exists').length;
+      if (results.length > 1) duplicates++;
+      // An id is applied at most once. A refused transfer is not recorded, so a later copy may
+      // still succeed; but `exists` is only ever said of an id that was applied.
+      expect(oks).toBeLessThanOrEqual(1);
+      expect(stored.has(id)).toBe(oks === 1);
+      if (oks === 0) expect(exists).toBe(0);
+      else succeeded++;
+    }
+    expect(duplicates).toBeGreaterThan(100);
+    expect(succeeded).toBeGreaterThan(TRANSFERS / 2);
+  }, 120_000);
+});
