@@ -21,7 +21,7 @@ export function buildContainer(config: Config): Container {
         databaseUrl: config.NOTIFICATION_DATABASE_URL,
         migrations: platformMigrations,
         grpc: { host: config.BIND_HOST, port: config.NOTIFICATION_GRPC_PORT },
-        queues: { redisUrl: config.REDIS_URL },
+        queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
         // Its business RPCs and event handlers arrive with their own issue; until then it serves health only.
         services: () => [],
       }),
