@@ -26,7 +26,9 @@ export function buildContainer(config: Config): Container {
     (logger: Logger, redis: Redis) => async () => {
       // Redis first: without it no /v1 request can be admitted, so failing here beats serving 503s.
       await redis.connect();
-      const app = createApp({ logger, redis, peers: peerAddresses(config) });
+      // The bank's Redis prefix keeps these counters apart from another bank sharing the server.
+      const rateLimitPrefix = `${config.REDIS_QUEUE_PREFIX}:gateway:rl:`;
+      const app = createApp({ logger, redis, peers: peerAddresses(config), options: { rateLimitPrefix } });
       const server = await startHttpServer(app, { host: config.BIND_HOST, port: config.GATEWAY_PORT, logger });
       logger.info({ url: server.url, docs: `${server.url}/docs` }, `${SERVICE_NAME} listening on ${server.url}`);
       return {

@@ -7,6 +7,11 @@ import type { Logger } from '@bank/platform';
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 500;
 export const REDIS_CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long `disconnect()` waits for the socket to close before destroying it. Nothing is in flight
+ * by then (shutdown uses QUIT, which closes at once), so a dead socket is not worth waiting for.
+ */
+export const REDIS_DISCONNECT_TIMEOUT_MS = 500;
 /** Reconnect backoff: grows per attempt up to this ceiling, and never stops trying. */
 export const REDIS_RECONNECT_STEP_MS = 100;
 export const REDIS_MAX_RECONNECT_DELAY_MS = 2_000;
@@ -23,6 +28,7 @@ export function createRedis(url: string, logger: Logger): Redis {
     maxRetriesPerRequest: 0,
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    disconnectTimeout: REDIS_DISCONNECT_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * REDIS_RECONNECT_STEP_MS, REDIS_MAX_RECONNECT_DELAY_MS),
     connectionName: 'api-gateway',
   });

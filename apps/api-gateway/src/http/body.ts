@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { problem, sendProblem } from './problem';
 
 /** API.md: bodies over 64 KiB get 413. Nothing in the API comes close to it. */
@@ -10,13 +10,22 @@ export const JSON_MEDIA_TYPES = ['application/json', 'application/*+json'];
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
+ * Whether the request carries body bytes. type-is counts `Content-Length: 0` as a body, but that
+ * is what fetch and most clients send with a body-less POST such as /v1/accounts/{id}/close.
+ */
+function hasBody(req: Request): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const lengthBytes = Number(req.headers['content-length']);
+  return Number.isInteger(lengthBytes) && lengthBytes > 0;
+}
+
+/**
  * Refuses a body the JSON parser would silently skip. Without this a form-encoded or text body
  * would reach a handler as "no body" and fail with a misleading validation error.
  */
 export function requireJsonBody(): RequestHandler {
   return (req, res, next) => {
-    // req.is() is null when the request has no body at all, false when it has one of another type.
-    if (METHODS_WITH_BODY.has(req.method) && req.is(JSON_MEDIA_TYPES) === false) {
+    if (METHODS_WITH_BODY.has(req.method) && hasBody(req) && !req.is(JSON_MEDIA_TYPES)) {
       sendProblem(res, problem('UNSUPPORTED_MEDIA_TYPE', `The request body must be JSON (${JSON_MEDIA_TYPES.join(' or ')}).`));
       return;
     }

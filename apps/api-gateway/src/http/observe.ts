@@ -24,12 +24,32 @@ export function routeLabel(label: string): RequestHandler {
   };
 }
 
+/**
+ * Remembers the route template at the moment the router picks a route. Reading req.route and
+ * req.baseUrl once the response is done is not enough: when a handler fails, express leaves the
+ * router (resetting baseUrl) before the error handler answers, so `/v1/accounts/:id` would come out
+ * as `/accounts/:id`. The router assigns req.route when it dispatches, so a setter sees it then.
+ */
+function trackRouteTemplate(req: Request, res: Response): void {
+  let route: unknown = req.route;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set: (value: unknown) => {
+      route = value;
+      const path = (value as { path?: unknown } | undefined)?.path;
+      if (typeof path === 'string') res.locals.routeTemplate = `${req.baseUrl}${path}`;
+    },
+  });
+}
+
 /** The route template (`/v1/accounts/:id`), never the concrete path. */
-export function routeTemplateOf(req: Request, res: Response): string {
+export function routeTemplateOf(res: Response): string {
   const fixed: unknown = res.locals.routeLabel;
   if (typeof fixed === 'string') return fixed;
-  const path: unknown = req.route?.path;
-  return typeof path === 'string' ? `${req.baseUrl}${path}` : UNMATCHED_ROUTE;
+  const template: unknown = res.locals.routeTemplate;
+  return typeof template === 'string' ? template : UNMATCHED_ROUTE;
 }
 
 export interface HttpMetrics {
@@ -63,9 +83,10 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
 export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHandler {
   return (req, res, next) => {
     const startedNs = process.hrtime.bigint();
+    trackRouteTemplate(req, res);
     res.once('close', () => {
       const durationMs = Number(process.hrtime.bigint() - startedNs) / NS_PER_MS;
-      const route = routeTemplateOf(req, res);
+      const route = routeTemplateOf(res);
       const status = res.statusCode;
       const labels = { method: req.method, route, status: String(status) };
       metrics.requests.inc(labels);
@@ -75,7 +96,8 @@ export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHa
           requestId: requestIdOf(res),
           method: req.method,
           route,
-          path: req.path,
+          // The concrete path without the query string, which can carry cursors.
+          path: req.originalUrl.split('?')[0],
           status,
           durationMs: Number(durationMs.toFixed(1)),
           // The client hung up before the response was complete.

@@ -17,7 +17,12 @@ export interface RateLimitRule {
 export const GENERAL_RATE_LIMIT: RateLimitRule = { limit: 300, windowMs: 60_000 };
 /** Login and signup together, per client address: a password-guessing budget, not a usage budget. */
 export const AUTH_RATE_LIMIT: RateLimitRule = { limit: 10, windowMs: 60_000 };
-/** Redis keys of the counters start with this, so they are easy to find and never collide. */
+/**
+ * Clients on IPv6 usually get a whole /56 or /64; counting each address separately would give one
+ * client billions of budgets, so addresses share a counter per /56 (express-rate-limit's default).
+ */
+export const IPV6_SUBNET_PREFIX_BITS = 56;
+/** Redis keys of the counters start with this (the default REDIS_QUEUE_PREFIX, then the gateway's part). */
 export const RATE_LIMIT_KEY_PREFIX = 'bank:gateway:rl:';
 
 export interface RateLimiterOptions {
@@ -56,6 +61,8 @@ export function createRateLimiter(opts: RateLimiterOptions): RequestHandler {
     skipFailedRequests: false,
     skipSuccessfulRequests: false,
     requestPropertyName: 'rateLimit',
+    ipv6Subnet: IPV6_SUBNET_PREFIX_BITS,
+    validate: true,
     logger: {
       error: (err: unknown, message?: string) => opts.logger.error({ err, limiter: opts.name }, message ?? 'rate limiter error'),
       warn: (err: unknown, message?: string) => opts.logger.warn({ err, limiter: opts.name }, message ?? 'rate limiter warning'),

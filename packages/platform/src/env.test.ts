@@ -1,0 +1,26 @@
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { KNOWN_ENV_VARS } from './env';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+describe('the environment variables', () => {
+  it('.env.example documents exactly the variables the bank knows', () => {
+    const documented = readFileSync(path.join(ROOT, '.env.example'), 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z0-9_]+=/.test(l))
+      .map((l) => l.split('=')[0]);
+    expect([...documented].sort()).toEqual([...KNOWN_ENV_VARS].sort());
+  });
+
+  it("every app's config schema reads only known variables", () => {
+    const appsDir = path.join(ROOT, 'apps');
+    for (const app of readdirSync(appsDir)) {
+      const file = path.join(appsDir, app, 'src', 'config.ts');
+      if (!existsSync(file)) continue;
+      const names = [...readFileSync(file, 'utf8').matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]);
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) expect({ app, name, known: (KNOWN_ENV_VARS as readonly string[]).includes(name as string) }).toEqual({ app, name, known: true });
+    }
+  });
+});
