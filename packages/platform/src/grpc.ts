@@ -123,14 +123,23 @@ export function implement<S extends grpc.ServiceDefinition>(
         callback({ code: grpc.status.INVALID_ARGUMENT, details: 'every call must carry a deadline' });
         return;
       }
-      const requestId = firstString(md, REQUEST_ID_HEADER) ?? newId();
+      // The request id and the per-call logger are made only when a handler asks: on the ledger's
+      // hot path a call that logs nothing should cost no random bytes and no pino child.
+      let requestId = firstString(md, REQUEST_ID_HEADER);
+      let logger: Logger | undefined;
       const ctx: CallContext = {
         deadline: new Date(deadlineMs),
-        requestId,
+        get requestId() {
+          requestId ??= newId();
+          return requestId;
+        },
         traceparent: firstString(md, TRACEPARENT_HEADER) ?? '',
         callerUserId: firstString(md, CALLER_USER_HEADER),
         callerRoles: (firstString(md, CALLER_ROLES_HEADER) ?? '').split(',').filter(Boolean),
-        logger: opts.logger.child({ requestId, rpc: method.path }),
+        get logger() {
+          logger ??= opts.logger.child({ requestId: this.requestId, rpc: method.path });
+          return logger;
+        },
       };
       handler(call.request, ctx).then(
         (response) => callback(null, response),

@@ -83,6 +83,20 @@ describe('outbox relay', () => {
     expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(['transaction-service', 'payment-service', 'notification-service']));
   });
 
+  it('publishes each event of a many-event row as its own envelope, in order', async () => {
+    const events = opened(3);
+    await db.transaction((c) => appendToOutbox(c, events, { oneRow: true }));
+    const { rows } = await db.transaction((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM outbox'));
+    expect(rows[0]?.n).toBe('1');
+    const seen: EventEnvelope[] = [];
+    const relay = new OutboxRelay(db, { publish: async (consumer, envelopes) => void (consumer === 'transaction-service' && seen.push(...envelopes)) }, logger, 100);
+    expect(await relay.relayOnce()).toBe(1);
+    expect(seen.map((e) => (e.payload as { accountId: string }).accountId)).toEqual(events.map((e) => e.payload.accountId));
+    expect(new Set(seen.map((e) => e.id)).size).toBe(3);
+    expect(seen.map((e) => e.sequence)).toEqual([...seen.map((e) => e.sequence)].sort((a, b) => a - b));
+    expect(seen[0]!.sequence).toBeLessThan(seen[1]!.sequence);
+  });
+
   it('does not publish what a rolled-back transaction wrote', async () => {
     await expect(
       db.transaction(async (c) => {

@@ -5,7 +5,14 @@ import type { Logger } from './logger';
 import type { EventPublisher } from './queue';
 
 export const OUTBOX_BATCH_SIZE = 500;
+/** Events published per relay transaction; a batch row may carry thousands, so rows are capped too. */
+export const MAX_EVENTS_PER_RELAY = 20_000;
 export const OUTBOX_POLL_INTERVAL_MS = 200;
+/**
+ * Least time between two relay rounds when nudged. A busy writer nudges after every commit; the
+ * gap lets a round carry many rows instead of costing the database one extra commit per write.
+ */
+export const OUTBOX_MIN_ROUND_GAP_MS = 25;
 /** Published rows are kept this long for inspection, then purged by the relay. */
 export const OUTBOX_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const PURGE_EVERY_MS = 60_000;
@@ -19,56 +26,86 @@ export interface NewEvent<T extends EventType = EventType> {
   occurredAt?: Date;
 }
 
+/** A row of this type carries many events (a ledger batch's); the relay publishes each one. */
+export const BATCH_ROW_TYPE = 'batch';
+/** Events one batch row may carry; sequences of a batch row's events are position × this + index. */
+export const MAX_EVENTS_PER_ROW = 10_000;
+
+type StoredEvent = [id: string, type: EventType, aggregateId: string, occurredAt: string, payload: unknown];
+
+function stored(e: NewEvent): StoredEvent {
+  return [newId(), e.type, e.aggregateId, (e.occurredAt ?? new Date()).toISOString(), encodePayload(e.type, e.payload as never)];
+}
+
 /**
  * Records events in the outbox inside the caller's transaction, so that the state change and the
- * event commit together or not at all. Nothing here talks to Redis.
+ * event commit together or not at all. Nothing here talks to Redis. `oneRow` stores all the
+ * events in a single row: a ledger batch of thousands of transfers then costs one outbox insert
+ * instead of thousands, and the relay still publishes one envelope per event.
  */
-export async function appendToOutbox(client: SqlClient, events: readonly NewEvent[]): Promise<void> {
+export async function appendToOutbox(client: SqlClient, events: readonly NewEvent[], opts: { oneRow?: boolean } = {}): Promise<void> {
   if (events.length === 0) return;
-  const ids: string[] = [];
-  const types: string[] = [];
-  const aggregates: string[] = [];
-  const occurred: string[] = [];
-  const traces: string[] = [];
-  const payloads: string[] = [];
-  for (const e of events) {
-    ids.push(newId());
-    types.push(e.type);
-    aggregates.push(e.aggregateId);
-    occurred.push((e.occurredAt ?? new Date()).toISOString());
-    traces.push(e.traceparent ?? '');
-    payloads.push(JSON.stringify(encodePayload(e.type, e.payload as never)));
+  if (opts.oneRow && events.length > 1) {
+    if (events.length > MAX_EVENTS_PER_ROW) throw new Error(`at most ${MAX_EVENTS_PER_ROW} events fit one outbox row`);
+    const first = events[0] as NewEvent;
+    await client.query('INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload) VALUES ($1, $2, $3, $4, $5, $6)', [
+      newId(),
+      BATCH_ROW_TYPE,
+      '',
+      (first.occurredAt ?? new Date()).toISOString(),
+      first.traceparent ?? '',
+      JSON.stringify(events.map(stored)),
+    ]);
+    return;
   }
+  const rows = events.map(stored);
   // unnest keeps one statement text whatever the batch size (no giant parameter lists to plan).
   await client.query(
     `INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])`,
-    [ids, types, aggregates, occurred, traces, payloads],
+    [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), events.map((e) => e.traceparent ?? ''), rows.map((r) => JSON.stringify(r[4]))],
   );
 }
 
 interface OutboxRow {
   position: string;
   id: string;
-  type: EventType;
+  type: EventType | typeof BATCH_ROW_TYPE;
   aggregate_id: string;
   occurred_at: Date | string;
   traceparent: string;
   payload: unknown;
 }
 
-export function toEnvelope(row: OutboxRow): EventEnvelope {
-  return {
-    id: row.id,
-    type: row.type,
-    aggregateId: row.aggregate_id,
-    // The outbox position is a sequence that grows per aggregate in commit order: writes to one
-    // aggregate are serialised by its row lock, so a later event always gets a larger position.
-    sequence: Number(row.position),
-    occurredAt: new Date(row.occurred_at).toISOString(),
-    traceparent: row.traceparent,
-    payload: row.payload,
-  };
+/**
+ * The envelopes of one outbox row. The position is a sequence that grows per aggregate in commit
+ * order: writes to one aggregate are serialised by its row lock, so a later event always gets a
+ * larger position (and inside a batch row, a larger index).
+ */
+export function toEnvelopes(row: OutboxRow): EventEnvelope[] {
+  const position = Number(row.position);
+  if (row.type === BATCH_ROW_TYPE) {
+    return (row.payload as StoredEvent[]).map(([id, type, aggregateId, occurredAt, payload], index) => ({
+      id,
+      type,
+      aggregateId,
+      sequence: position * MAX_EVENTS_PER_ROW + index,
+      occurredAt,
+      traceparent: row.traceparent,
+      payload,
+    }));
+  }
+  return [
+    {
+      id: row.id,
+      type: row.type,
+      aggregateId: row.aggregate_id,
+      sequence: position * MAX_EVENTS_PER_ROW,
+      occurredAt: new Date(row.occurred_at).toISOString(),
+      traceparent: row.traceparent,
+      payload: row.payload,
+    },
+  ];
 }
 
 /**
@@ -82,6 +119,7 @@ export class OutboxRelay {
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private lastPurgeMs = 0;
+  private lastRoundMs = 0;
 
   constructor(
     private readonly db: Database,
@@ -102,17 +140,26 @@ export class OutboxRelay {
       );
       if (rows.length === 0) return 0;
       const byConsumer = new Map<string, EventEnvelope[]>();
+      const taken: string[] = [];
+      let events = 0;
       for (const row of rows) {
-        const envelope = toEnvelope(row);
-        for (const consumer of consumersOf(row.type)) {
-          const list = byConsumer.get(consumer) ?? [];
-          list.push(envelope);
-          byConsumer.set(consumer, list);
+        // Always take the first row; stop before a row that would overrun the event cap. Rows not
+        // taken stay unpublished and come first in the next round.
+        const envelopes = toEnvelopes(row);
+        if (taken.length > 0 && events + envelopes.length > MAX_EVENTS_PER_RELAY) break;
+        taken.push(row.position);
+        events += envelopes.length;
+        for (const envelope of envelopes) {
+          for (const consumer of consumersOf(envelope.type)) {
+            const list = byConsumer.get(consumer) ?? [];
+            list.push(envelope);
+            byConsumer.set(consumer, list);
+          }
         }
       }
       await Promise.all([...byConsumer].map(([consumer, list]) => this.publisher.publish(consumer as never, list)));
-      await client.query('UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])', [rows.map((r) => r.position)]);
-      return rows.length;
+      await client.query('UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])', [taken]);
+      return taken.length;
     });
   }
 
@@ -137,6 +184,7 @@ export class OutboxRelay {
     while (this.running) {
       let moved = 0;
       try {
+        this.lastRoundMs = Date.now();
         moved = await this.relayOnce();
         await this.purgeIfDue();
       } catch (e) {
@@ -147,7 +195,10 @@ export class OutboxRelay {
           const timer = setTimeout(resolve, this.pollIntervalMs);
           this.wakeUp = () => {
             clearTimeout(timer);
-            resolve();
+            const wait = this.lastRoundMs + OUTBOX_MIN_ROUND_GAP_MS - Date.now();
+            if (wait > 0 && this.running) setTimeout(resolve, wait);
+            else resolve();
+            this.wakeUp = undefined;
           };
         });
         this.wakeUp = undefined;

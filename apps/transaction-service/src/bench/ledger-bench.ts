@@ -23,6 +23,10 @@ const FUNDING_PER_ACCOUNT = 1_000_000_000n;
 const SERVICE_PORT = Number(process.env.BENCH_GRPC_PORT ?? 50_993);
 const STARTUP_TIMEOUT_MS = 60_000;
 const TARGETS = { uniform: 1.0, hot: 1.0, batched: 5.0 } as const;
+/** Unmeasured load first: JIT warm-up, the relay's backlog from account set-up, autovacuum. */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
+/** BENCH_SCENARIOS=a,c runs a subset (for profiling); the default runs all three. */
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'a,b,c').split(','));
 
 function dbUrl(name: string): string {
   const u = new URL(ADMIN_URL);
@@ -45,7 +49,9 @@ function pgbench(url: string): number {
 
 async function startService(databaseUrl: string): Promise<ChildProcess> {
   const main = path.resolve(__dirname, '..', 'main.js');
-  const child = spawn(process.execPath, [main], {
+  // BENCH_NODE_ARGS (e.g. --cpu-prof) lets a profiling run instrument the service.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: {
       PATH: process.env.PATH,
       LEDGER_DATABASE_URL: databaseUrl,
@@ -84,12 +90,12 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs `callers` closed loops for the benchmark's duration; each call carries `perCall` transfers. */
-async function scenario(client: LedgerClient, name: string, perCall: number, make: () => Partial<ledgerV1.Transfer>): Promise<ScenarioResult> {
+async function scenario(client: LedgerClient, name: string, perCall: number, make: () => Partial<ledgerV1.Transfer>, durationSeconds = SECONDS): Promise<ScenarioResult> {
   const latencies: number[] = [];
   let transfers = 0;
   let refused = 0;
   const started = process.hrtime.bigint();
-  const endAt = Date.now() + SECONDS * 1000;
+  const endAt = Date.now() + durationSeconds * 1000;
   await Promise.all(
     Array.from({ length: CALLERS }, async () => {
       while (Date.now() < endAt) {
@@ -144,11 +150,21 @@ async function main(): Promise<void> {
     };
     const hotCredit = () => ({ ...uniform(), creditAccountId: hot });
     const results: ScenarioResult[] = [];
-    console.log(`ledger: ${ACCOUNTS} accounts, ${CALLERS} concurrent callers, ${SECONDS} s per scenario ...`);
-    results.push(await scenario(client, '(a) 1 transfer/call, uniform', 1, uniform));
-    results.push(await scenario(client, '(b) 1 transfer/call, hot credit', 1, hotCredit));
-    results.push(await scenario(client, `(c) ${BATCHED_TRANSFERS_PER_CALL} transfers/call`, BATCHED_TRANSFERS_PER_CALL, uniform));
-    const targets = [TARGETS.uniform, TARGETS.hot, TARGETS.batched];
+    const targets: number[] = [];
+    console.log(`ledger: ${ACCOUNTS} accounts, ${CALLERS} concurrent callers, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s per scenario ...`);
+    await scenario(client, 'warm-up', 10, uniform, WARMUP_SECONDS);
+    if (SCENARIOS.has('a')) {
+      results.push(await scenario(client, '(a) 1 transfer/call, uniform', 1, uniform));
+      targets.push(TARGETS.uniform);
+    }
+    if (SCENARIOS.has('b')) {
+      results.push(await scenario(client, '(b) 1 transfer/call, hot credit', 1, hotCredit));
+      targets.push(TARGETS.hot);
+    }
+    if (SCENARIOS.has('c')) {
+      results.push(await scenario(client, `(c) ${BATCHED_TRANSFERS_PER_CALL} transfers/call`, BATCHED_TRANSFERS_PER_CALL, uniform));
+      targets.push(TARGETS.batched);
+    }
     console.log('');
     console.log(`scenario                           transfers/s    p50 ms    p99 ms   vs pgbench   target   refused`);
     results.forEach((r, i) => {

@@ -65,7 +65,8 @@ function toEvent(e: LedgerEvent): NewEvent {
 }
 
 /**
- * The ledger on PostgreSQL. The write path is raw SQL on the pg client that MikroORM's pool lends
+ * The ledger on PostgreSQL. Hot-path statements are named (prepared once per connection), so
+ * Postgres stops parsing and planning the same twelve-array INSERT for every batch. The write path is raw SQL on the pg client that MikroORM's pool lends
  * out, on purpose: a batch of thousands of transfers is written with one multi-row statement per
  * table (arrays bound through unnest), which an ORM unit of work would turn into thousands of
  * statements. Reads that serve one account use the same client for the same reason: one query.
@@ -99,7 +100,7 @@ export class PostgresLedgerStore implements LedgerStore {
     const accountIds = new Set(footprint.accountIds);
     if (footprint.pendingIds.length > 0) {
       // Holds are immutable: reading them before locking tells which accounts to lock.
-      const { rows } = await c.query('SELECT debit_account_id, credit_account_id FROM transfers WHERE id = ANY($1::uuid[])', [footprint.pendingIds]);
+      const { rows } = await c.query({ name: 'ledger_hold_accounts', text: 'SELECT debit_account_id, credit_account_id FROM transfers WHERE id = ANY($1::uuid[])', values: [footprint.pendingIds] });
       for (const r of rows) {
         accountIds.add(r.debit_account_id as string);
         accountIds.add(r.credit_account_id as string);
@@ -109,19 +110,19 @@ export class PostgresLedgerStore implements LedgerStore {
     const sorted = [...accountIds].sort();
     const accounts = new Map<string, LedgerAccount>();
     if (sorted.length > 0) {
-      const { rows } = await c.query(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [sorted]);
+      const { rows } = await c.query({ name: 'ledger_lock_accounts', text: `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, values: [sorted] });
       for (const r of rows) accounts.set(r.id as string, toAccount(r));
     }
     // Read after the locks, so resolutions committed by a batch we waited for are seen.
     const transfers = new Map<string, Transfer>();
     const ids = [...new Set([...footprint.transferIds, ...footprint.pendingIds])];
     if (ids.length > 0) {
-      const { rows } = await c.query(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ANY($1::uuid[])`, [ids]);
+      const { rows } = await c.query({ name: 'ledger_find_transfers', text: `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ANY($1::uuid[])`, values: [ids] });
       for (const r of rows) transfers.set(r.id as string, toTransfer(r));
     }
     const resolutions = new Map<string, Resolution>();
     if (footprint.pendingIds.length > 0) {
-      const { rows } = await c.query('SELECT pending_id, kind, transfer_id, amount, resolved_at FROM pending_resolutions WHERE pending_id = ANY($1::uuid[])', [footprint.pendingIds]);
+      const { rows } = await c.query({ name: 'ledger_find_resolutions', text: 'SELECT pending_id, kind, transfer_id, amount, resolved_at FROM pending_resolutions WHERE pending_id = ANY($1::uuid[])', values: [footprint.pendingIds] });
       for (const r of rows) resolutions.set(r.pending_id as string, toResolution(r));
     }
     return { accounts, transfers, resolutions };
@@ -130,10 +131,11 @@ export class PostgresLedgerStore implements LedgerStore {
   private async write(c: SqlClient, ch: BatchChanges): Promise<void> {
     if (ch.transfers.length > 0) {
       const t = ch.transfers;
-      await c.query(
-        `INSERT INTO transfers (${TRANSFER_COLUMNS})
+      await c.query({
+        name: 'ledger_insert_transfers',
+        text: `INSERT INTO transfers (${TRANSFER_COLUMNS})
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::char(3)[], $6::int[], $7::uuid[], $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::timestamptz[])`,
-        [
+        values: [
           t.map((x) => x.id),
           t.map((x) => x.debitAccountId),
           t.map((x) => x.creditAccountId),
@@ -147,7 +149,7 @@ export class PostgresLedgerStore implements LedgerStore {
           t.map((x) => x.description),
           t.map((x) => x.createdAt),
         ],
-      );
+      });
       const holds = t.filter((x) => (x.flags & TransferFlags.PENDING) !== 0);
       if (holds.length > 0) {
         await c.query('INSERT INTO open_holds (pending_id, expires_at) SELECT * FROM unnest($1::uuid[], $2::timestamptz[])', [holds.map((h) => h.id), holds.map((h) => h.expiresAt)]);
@@ -164,13 +166,14 @@ export class PostgresLedgerStore implements LedgerStore {
     if (ch.entries.length > 0) {
       const e = ch.entries;
       // WITH ORDINALITY + ORDER BY: sequence numbers follow the order the entries were applied in.
-      await c.query(
-        `INSERT INTO entries (account_id, transfer_id, line_transfer_id, kind, side, posted_delta, pending_delta,
+      await c.query({
+        name: 'ledger_insert_entries',
+        text: `INSERT INTO entries (account_id, transfer_id, line_transfer_id, kind, side, posted_delta, pending_delta,
                               debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
          SELECT a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
                 $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::timestamptz[]) WITH ORDINALITY AS u(a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca, n)
          ORDER BY n`,
-        [
+        values: [
           e.map((x) => x.accountId),
           e.map((x) => x.transferId),
           e.map((x) => x.lineTransferId),
@@ -184,18 +187,19 @@ export class PostgresLedgerStore implements LedgerStore {
           e.map((x) => str(x.creditsPendingAfter)),
           e.map((x) => x.createdAt),
         ],
-      );
+      });
     }
     if (ch.accounts.length > 0) {
       const a = ch.accounts;
-      await c.query(
-        `UPDATE ledger_accounts AS acc SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
+      await c.query({
+        name: 'ledger_update_balances',
+        text: `UPDATE ledger_accounts AS acc SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
            FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, dp, cp, dq, cq)
           WHERE acc.id = u.id`,
-        [a.map((x) => x.id), a.map((x) => str(x.debitsPosted)), a.map((x) => str(x.creditsPosted)), a.map((x) => str(x.debitsPending)), a.map((x) => str(x.creditsPending))],
-      );
+        values: [a.map((x) => x.id), a.map((x) => str(x.debitsPosted)), a.map((x) => str(x.creditsPosted)), a.map((x) => str(x.debitsPending)), a.map((x) => str(x.creditsPending))],
+      });
     }
-    await appendToOutbox(c, ch.events.map(toEvent));
+    await appendToOutbox(c, ch.events.map(toEvent), { oneRow: true });
   }
 
   async dueHolds(now: Date, limit: number): Promise<string[]> {
