@@ -26,3 +26,37 @@ ledgerStoreContract(
     await drop();
   },
 );
+
+describe('verify on PostgreSQL', () => {
+  it('reports a ledger that was tampered with outside the application', async () => {
+    const t = await createTestDatabase('ledger_verify');
+    const vdb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    try {
+      await vdb.migrate();
+      const { Ledger, systemAccountId } = await import('@bank/ledger-core');
+      const { ManualClock, newId } = await import('@bank/kernel');
+      const ledger = new Ledger(new PostgresLedgerStore(vdb), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 1, defaultTimeoutSeconds: 60 });
+      await ledger.ensureSystemAccounts(['USD']);
+      const alice = newId();
+      await ledger.openCustomerAccount(alice, 'USD', newId());
+      const hold = newId();
+      await ledger.createTransfers([
+        { id: newId(), debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: alice, amount: 100n, currency: 'USD', flags: 0, pendingId: '', timeoutSeconds: 0, reference: '', description: '' },
+        { id: hold, debitAccountId: alice, creditAccountId: systemAccountId('USD', 'fees'), amount: 10n, currency: 'USD', flags: 2, pendingId: '', timeoutSeconds: 0, reference: '', description: '' },
+      ]);
+      expect((await ledger.verify()).violations).toEqual([]);
+      // Money created from nothing: a balance edited without an entry or a counterpart.
+      await vdb.transaction((c) => c.query('UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = $1', [alice]));
+      // A hold resolved twice.
+      await vdb.transaction((c) => c.query(`INSERT INTO transfers SELECT gen_random_uuid(), debit_account_id, credit_account_id, 1, currency, 8, $1, 0, NULL, '', '', now() FROM transfers WHERE id = $1`, [hold]));
+      await vdb.transaction((c) => c.query(`INSERT INTO transfers SELECT gen_random_uuid(), debit_account_id, credit_account_id, 1, currency, 4, $1, 0, NULL, '', '', now() FROM transfers WHERE id = $1`, [hold]));
+      const found = new Set((await ledger.verify()).violations.map((v) => v.invariant));
+      expect(found).toEqual(new Set(['debits_equal_credits', 'balance_equals_entries', 'single_resolution']));
+      // Breaking the account's flag is refused by the database itself.
+      await expect(vdb.transaction((c) => c.query('UPDATE ledger_accounts SET debits_posted = credits_posted + 1 WHERE id = $1', [alice]))).rejects.toMatchObject({ code: '23514' });
+    } finally {
+      await vdb.close();
+      await t.drop();
+    }
+  });
+});

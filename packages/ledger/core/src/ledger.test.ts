@@ -1,0 +1,69 @@
+import { ManualClock, newId } from '@bank/kernel';
+import { InMemoryLedgerStore, transferRequest } from '@bank/testkit';
+import { Ledger, systemAccountId } from './ledger';
+import type { LedgerStore } from './ports';
+
+const settlement = systemAccountId('USD', 'settlement');
+
+async function setUp(store: LedgerStore, batching: Partial<ConstructorParameters<typeof Ledger>[2]> = {}) {
+  const ledger = new Ledger(store, new ManualClock(), { windowMs: 0, maxTransfers: 8_000, maxInFlight: 1, defaultTimeoutSeconds: 60, ...batching });
+  await ledger.ensureSystemAccounts(['USD']);
+  const accounts = [newId(), newId()];
+  for (const id of accounts) await ledger.openCustomerAccount(id, 'USD', newId());
+  return { ledger, accounts };
+}
+
+/** Counts the store's transactions, to see how calls were coalesced. */
+class CountingStore extends InMemoryLedgerStore {
+  transactions = 0;
+  override transact: InMemoryLedgerStore['transact'] = (footprint, decide) => {
+    this.transactions++;
+    return super.transact(footprint, decide);
+  };
+}
+
+describe('Ledger use cases with the in-memory store', () => {
+  it('coalesces concurrent calls into few batches and answers each call with its own results', async () => {
+    const store = new CountingStore();
+    const { ledger, accounts } = await setUp(store, { windowMs: 5 });
+    const [a, b] = accounts as [string, string];
+    store.transactions = 0;
+    const calls = Array.from({ length: 50 }, (_, i) =>
+      ledger.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: i % 2 ? a : b, amount: BigInt(i + 1) })]),
+    );
+    calls.push(ledger.createTransfers([transferRequest({ debitAccountId: a, creditAccountId: b, amount: 1_000_000n })]));
+    const results = await Promise.all(calls);
+    expect(results.slice(0, 50)).toEqual(Array.from({ length: 50 }, () => ['ok']));
+    expect(results[50]).toEqual(['exceeds_credits']);
+    expect(store.transactions).toBeLessThanOrEqual(2);
+    expect((await ledger.verify()).violations).toEqual([]);
+  });
+
+  it('splits work beyond the batch size cap into several transactions', async () => {
+    const store = new CountingStore();
+    const { ledger, accounts } = await setUp(store, { maxTransfers: 10 });
+    store.transactions = 0;
+    await Promise.all(Array.from({ length: 5 }, () => ledger.createTransfers(Array.from({ length: 8 }, () => transferRequest({ debitAccountId: settlement, creditAccountId: accounts[0], amount: 1n })))));
+    expect(store.transactions).toBe(5);
+  });
+
+  it('rejects every call of a batch whose transaction failed, and applies nothing', async () => {
+    const store = new InMemoryLedgerStore();
+    const { ledger, accounts } = await setUp(store);
+    store.failNextCommit = new Error('connection reset');
+    const call = ledger.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: accounts[0], amount: 5n })]);
+    await expect(call).rejects.toThrow('connection reset');
+    expect((await ledger.lookupAccounts([accounts[0] as string]))[0]?.creditsPosted).toBe(0n);
+    expect(await ledger.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: accounts[0], amount: 5n })])).toEqual(['ok']);
+  });
+
+  it('validates call shape before touching the store', async () => {
+    const { ledger } = await setUp(new InMemoryLedgerStore());
+    await expect(ledger.createTransfers([])).rejects.toMatchObject({ code: 'TOO_MANY_ITEMS' });
+    await expect(ledger.createTransfers([transferRequest({ reference: 'r'.repeat(256) })])).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(ledger.statement(newId(), 101, '')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(ledger.statement(newId(), 10, 'abc')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(ledger.statement(newId(), 10, '')).rejects.toMatchObject({ code: 'ACCOUNT_NOT_FOUND' });
+    await expect(ledger.getTransfer('nope')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+});
