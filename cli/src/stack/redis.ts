@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import Redis from 'ioredis';
-import { startChild, type Child } from './children';
+import { Redis } from 'ioredis';
+import { isAlive, pidFromFile, startChild, type Child } from './children';
 import { delay, describeError, EXIT_UNAVAILABLE, redactUrl, StackError } from './errors';
 
 /** The port of a redis-server the stack starts, when free: clear of a system Redis on 6379. */
@@ -76,6 +76,14 @@ export interface OwnRedis {
  */
 export async function startOwnRedis(opts: { binary: string; dataDir: string; port: number; env: NodeJS.ProcessEnv; onLine: (line: string) => void }): Promise<OwnRedis> {
   await mkdir(opts.dataDir, { recursive: true });
+  // Nothing stops a second redis-server from writing the same append-only files; the pid file does.
+  const pidFile = path.join(opts.dataDir, 'redis-server.pid');
+  const earlier = pidFromFile(pidFile);
+  if (earlier !== undefined && isAlive(earlier)) {
+    throw new StackError(
+      `redis-server (pid ${earlier}) is already running on ${opts.dataDir}: another \`bank-cli up\` is running, or an earlier one did not stop cleanly. Stop it (kill ${earlier}) and try again.`,
+    );
+  }
   const child = startChild({
     name: 'redis',
     command: opts.binary,
@@ -86,6 +94,7 @@ export async function startOwnRedis(opts: { binary: string; dataDir: string; por
       '--dir', opts.dataDir,
       '--appendonly', 'yes',
       '--daemonize', 'no',
+      '--pidfile', pidFile,
       // Warnings only: its startup banner says nothing the stack does not say already.
       '--loglevel', 'warning',
     ],

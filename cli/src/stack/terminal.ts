@@ -75,7 +75,7 @@ export function createTerminal(stream: NodeJS.WriteStream, sourceNames: readonly
           update: (ready, waitingFor) => {
             if (ready === last) return;
             last = ready;
-            write(`${paint(OWN_COLOUR, OWN_SOURCE.padEnd(width))} | ${ready}/${total} ready${waitingFor.length > 0 ? `; waiting for ${waitingFor.join(', ')}` : ''}`);
+            print(OWN_SOURCE, `${ready}/${total} ready${waitingFor.length > 0 ? `; waiting for ${waitingFor.join(', ')}` : ''}`);
           },
           stop: () => undefined,
         };

@@ -1,0 +1,43 @@
+import { Database, appendToOutbox, platformMigrations } from '@bank/platform';
+import { captureLogger, createTestDatabase } from '@bank/testkit';
+import { ledgerMigrations } from './migrations';
+
+const { logger } = captureLogger('ledger-migrations');
+
+describe('ledger migrations', () => {
+  it('run forward on an empty database, and a second run applies nothing', async () => {
+    const t = await createTestDatabase('ledger_migrate_empty');
+    const db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    try {
+      expect(await db.migrate()).toEqual(ledgerMigrations.map((m) => m.name));
+      expect(await db.migrate()).toEqual([]);
+    } finally {
+      await db.close();
+      await t.drop();
+    }
+  });
+
+  it('run forward on a database populated by the earlier migrations, keeping its rows', async () => {
+    const t = await createTestDatabase('ledger_migrate_populated');
+    const early = await Database.open({ clientUrl: t.url, migrations: platformMigrations, logger });
+    try {
+      await early.migrate();
+      await early.transaction((c) =>
+        appendToOutbox(c, [{ type: 'account.opened', aggregateId: 'a1', payload: { accountId: 'a1', ownerId: 'o1', currency: 'USD' } }]),
+      );
+    } finally {
+      await early.close();
+    }
+    const db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    try {
+      expect(await db.migrate()).toEqual(['0001_ledger_schema']);
+      const { rows } = await db.transaction((c) => c.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE type = 'account.opened'"));
+      expect(rows[0]?.n).toBe('1');
+      const tables = await db.transaction((c) => c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"));
+      expect(tables.rows.map((r) => r.t)).toEqual(['dead_letter', 'entries', 'inbox', 'ledger_accounts', 'open_holds', 'outbox', 'pending_resolutions', 'schema_migrations', 'transfers']);
+    } finally {
+      await db.close();
+      await t.drop();
+    }
+  });
+});
