@@ -1,4 +1,4 @@
-import { Database, appendToOutbox, platformMigrations } from '@bank/platform';
+import { Database, appendToOutbox, platformMigrations, type NewEvent } from '@bank/platform';
 import { captureLogger, createTestDatabase } from '@bank/testkit';
 import { ledgerMigrations } from './migrations';
 
@@ -22,9 +22,8 @@ describe('ledger migrations', () => {
     const early = await Database.open({ clientUrl: t.url, migrations: platformMigrations, logger });
     try {
       await early.migrate();
-      await early.transaction((c) =>
-        appendToOutbox(c, [{ type: 'account.opened', aggregateId: 'a1', payload: { accountId: 'a1', ownerId: 'o1', currency: 'USD' } }]),
-      );
+      const opened: NewEvent<'account.opened'> = { type: 'account.opened', aggregateId: 'a1', payload: { accountId: 'a1', ownerId: 'o1', currency: 'USD' } };
+      await early.transaction((c) => appendToOutbox(c, [opened]));
     } finally {
       await early.close();
     }
