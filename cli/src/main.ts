@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { registerDeadLetters, registerVerify } from './commands/operator';
 import { registerUp } from './commands/up';
 
 /** The version of @bank/cli; main.js runs from cli/dist, next to which package.json sits one level up. */
@@ -16,12 +17,14 @@ function packageVersion(): string {
  * is written out before the process ends.
  */
 const program = new Command('bank-cli')
-  .description('operate the bank: run it locally, and more to come')
+  .description('operate the bank: run it locally, verify the ledger, requeue dead letters')
   .version(packageVersion())
   .showHelpAfterError()
   .showSuggestionAfterError();
 
 registerUp(program);
+registerVerify(program);
+registerDeadLetters(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`bank-cli: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -128,12 +128,12 @@ export interface DeadLetterRow {
 
 export async function listDeadLetters(db: Database, limit: number = DEAD_LETTER_PAGE_SIZE): Promise<DeadLetterRow[]> {
   const { rows } = await db.transaction((c) =>
-    c.query<{ id: string; consumer: string; event_id: string; event: EventEnvelope; error: string; attempts: number; failed_at: Date }>(
+    c.query<{ id: string; consumer: string; event_id: string; event: EventEnvelope; error: string; attempts: number; failed_at: Date | string }>(
       'SELECT id, consumer, event_id, event, error, attempts, failed_at FROM dead_letter WHERE requeued_at IS NULL ORDER BY failed_at LIMIT $1',
       [Math.min(limit, DEAD_LETTER_PAGE_SIZE)],
     ),
   );
-  return rows.map((r) => ({ id: r.id, consumer: r.consumer, eventId: r.event_id, type: r.event.type, error: r.error, attempts: r.attempts, failedAt: r.failed_at }));
+  return rows.map((r) => ({ id: r.id, consumer: r.consumer, eventId: r.event_id, type: r.event.type, error: r.error, attempts: r.attempts, failedAt: new Date(r.failed_at) }));
 }
 
 /** Puts a dead-lettered event back on its consumer's queue; false when there was no such open row. */

@@ -220,6 +220,7 @@ describe('inbox', () => {
         return l.length > 0 ? l : undefined;
       });
       expect(letters[0]).toMatchObject({ consumer: 'transaction-service', eventId: e.id, type: 'account.opened', error: 'Error: cannot apply' });
+      expect(letters[0]!.failedAt).toBeInstanceOf(Date);
       expect(await effectCounts()).toEqual(new Map());
       poisoned = false;
       expect(await requeueDeadLetter(db, publisher, letters[0]!.id)).toBe(true);

@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { ledgerV1, type Consumer } from '@bank/contracts';
+import { BeeQueuePublisher, Database, GrpcCaller, createClient, createLogger, listDeadLetters, platformMigrations, requeueDeadLetter } from '@bank/platform';
+import { EXIT_CONFIG, EXIT_FAILURE } from '../stack/errors';
+import { dataDirFrom } from '../stack/layout';
+
+/** Verifying a large ledger scans every account, transfer and entry. */
+export const VERIFY_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_LEDGER_ADDR = '127.0.0.1:50053';
+const SERVICE_PREFIXES: Record<Consumer, string> = {
+  'user-service': 'USER',
+  'transaction-service': 'LEDGER',
+  'payment-service': 'PAYMENT',
+  'notification-service': 'NOTIFICATION',
+};
+
+/** The service credential: SERVICE_TOKEN, else the one `bank-cli up` generated. */
+async function serviceToken(env: NodeJS.ProcessEnv): Promise<string> {
+  if (env.SERVICE_TOKEN) return env.SERVICE_TOKEN;
+  return (await readFile(path.join(dataDirFrom(env), 'service-token'), 'utf8')).trim();
+}
+
+function fail(message: string, code: number): void {
+  console.error(`bank-cli: ${message}`);
+  process.exitCode = code;
+}
+
+/** `bank-cli verify`: checks the ledger invariants through transaction-service. */
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('check the ledger invariants: Σdebits = Σcredits per currency, balances = Σentries, flags, one resolution per hold')
+    .option('--ledger <host:port>', 'transaction-service address (default: LEDGER_GRPC_ADDR or 127.0.0.1:50053)')
+    .action(async (opts: { ledger?: string }) => {
+      const address = opts.ledger ?? process.env.LEDGER_GRPC_ADDR ?? DEFAULT_LEDGER_ADDR;
+      const client = createClient(ledgerV1.LedgerServiceClient, address);
+      try {
+        const caller = new GrpcCaller(await serviceToken(process.env));
+        const report = await caller.unary<ledgerV1.VerifyInvariantsResponse>((md, o, cb) => client.verifyInvariants({}, md, o, cb), { timeoutMs: VERIFY_TIMEOUT_MS });
+        console.log(`checked ${report.accountsChecked} accounts and ${report.transfersChecked} transfers`);
+        for (const v of report.violations) console.log(`VIOLATION ${v.invariant}: ${v.detail}`);
+        console.log(report.ok ? 'invariants hold' : `${report.violations.length} violation(s)`);
+        if (!report.ok) process.exitCode = EXIT_FAILURE;
+      } catch (e) {
+        fail(`verify failed: ${e instanceof Error ? e.message : String(e)}`, EXIT_FAILURE);
+      } finally {
+        client.close();
+      }
+    });
+}
+
+async function withServiceDatabase<T>(service: string, fn: (db: Database, consumer: Consumer) => Promise<T>): Promise<T | undefined> {
+  if (!(service in SERVICE_PREFIXES)) {
+    fail(`--service must be one of ${Object.keys(SERVICE_PREFIXES).join(', ')}`, EXIT_CONFIG);
+    return undefined;
+  }
+  const consumer = service as Consumer;
+  const variable = `${SERVICE_PREFIXES[consumer]}_DATABASE_URL`;
+  const url = process.env[variable];
+  if (!url) {
+    fail(`${variable} must name ${service}'s database`, EXIT_CONFIG);
+    return undefined;
+  }
+  const db = await Database.open({ clientUrl: url, migrations: platformMigrations, logger: createLogger('bank-cli', 'warn'), poolMax: 2 });
+  try {
+    return await fn(db, consumer);
+  } finally {
+    await db.close();
+  }
+}
+
+/** `bank-cli dead-letters list|requeue`: events a consumer gave up on after its retries. */
+export function registerDeadLetters(program: Command): void {
+  const group = program.command('dead-letters').description("list and requeue events a service's consumer gave up on");
+  group
+    .command('list')
+    .requiredOption('--service <name>', 'the consuming service (reads <PREFIX>_DATABASE_URL)')
+    .option('--limit <n>', 'how many (at most 100)', '100')
+    .action(async (opts: { service: string; limit: string }) => {
+      await withServiceDatabase(opts.service, async (db) => {
+        const rows = await listDeadLetters(db, Number(opts.limit));
+        for (const r of rows) console.log(`${r.id}  ${r.failedAt.toISOString()}  ${r.type}  event ${r.eventId}  attempts ${r.attempts}  ${r.error}`);
+        console.log(`${rows.length} dead letter(s)`);
+      });
+    });
+  group
+    .command('requeue <id>')
+    .requiredOption('--service <name>', 'the consuming service (reads <PREFIX>_DATABASE_URL)')
+    .action(async (id: string, opts: { service: string }) => {
+      await withServiceDatabase(opts.service, async (db) => {
+        const publisher = new BeeQueuePublisher({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: process.env.REDIS_QUEUE_PREFIX ?? 'bank' });
+        try {
+          if (await requeueDeadLetter(db, publisher, id)) console.log(`requeued ${id}`);
+          else fail(`no open dead letter ${id}`, EXIT_FAILURE);
+        } finally {
+          await publisher.close();
+        }
+      });
+    });
+}

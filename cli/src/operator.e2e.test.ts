@@ -1,0 +1,96 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { newId } from '@bank/kernel';
+import { checkHealth } from '@bank/platform';
+import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'cli', 'dist', 'main.js');
+const run = promisify(execFile);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, out: err.stdout + err.stderr };
+  }
+}
+
+describe('bank-cli verify and dead-letters against a running transaction-service', () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let service: ChildProcess;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('cli_operator');
+    const port = await freePort();
+    const prefix = testQueuePrefix('cli');
+    env = { SERVICE_TOKEN: TEST_SERVICE_TOKEN, LEDGER_DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LEDGER_GRPC_ADDR: `127.0.0.1:${port}` };
+    service = spawn(process.execPath, [path.join(ROOT, 'apps', 'transaction-service', 'dist', 'main.js')], {
+      env: { PATH: process.env.PATH ?? '', ...env, LEDGER_GRPC_ADDR: '', LEDGER_GRPC_PORT: String(port), LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    await waitFor(() => checkHealth(`127.0.0.1:${port}`, 500), 30_000, 100);
+  });
+
+  afterAll(async () => {
+    service.kill('SIGTERM');
+    await new Promise((r) => service.once('exit', r));
+    await db.drop();
+  });
+
+  it('verify says the invariants hold, and exits 1 naming the violation once the ledger is tampered with', async () => {
+    const good = await cli(['verify'], env);
+    expect(good.code).toBe(0);
+    expect(good.out).toContain('invariants hold');
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      await pg.query("UPDATE ledger_accounts SET credits_posted = credits_posted + 7 WHERE kind = 'fees' AND currency = 'USD'");
+      const bad = await cli(['verify'], env);
+      expect(bad.code).toBe(1);
+      expect(bad.out).toContain('VIOLATION debits_equal_credits: USD');
+      expect(bad.out).toContain('VIOLATION balance_equals_entries');
+      await pg.query("UPDATE ledger_accounts SET credits_posted = credits_posted - 7 WHERE kind = 'fees' AND currency = 'USD'");
+    } finally {
+      await pg.end();
+    }
+  });
+
+  it('dead-letters lists a dead event and requeue delivers it to the consumer', async () => {
+    const accountId = newId();
+    const envelope = { id: newId(), type: 'account.opened', aggregateId: accountId, sequence: 1, occurredAt: new Date().toISOString(), traceparent: '', payload: { accountId, ownerId: newId(), currency: 'GBP' } };
+    const letterId = newId();
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      await pg.query("INSERT INTO dead_letter (id, consumer, event_id, event, error, attempts) VALUES ($1, 'transaction-service', $2, $3, 'Error: boom', 6)", [letterId, envelope.id, JSON.stringify(envelope)]);
+      const list = await cli(['dead-letters', 'list', '--service', 'transaction-service'], env);
+      expect(list.code).toBe(0);
+      expect(list.out).toContain(`${letterId}`);
+      expect(list.out).toContain('account.opened');
+      expect(list.out).toContain('1 dead letter(s)');
+      const requeued = await cli(['dead-letters', 'requeue', letterId, '--service', 'transaction-service'], env);
+      expect(requeued.code).toBe(0);
+      await waitFor(async () => ((await pg.query('SELECT 1 FROM ledger_accounts WHERE id = $1', [accountId])).rowCount === 1 ? true : undefined), 15_000);
+      expect((await cli(['dead-letters', 'list', '--service', 'transaction-service'], env)).out).toContain('0 dead letter(s)');
+      expect((await cli(['dead-letters', 'requeue', letterId, '--service', 'transaction-service'], env)).code).toBe(1);
+    } finally {
+      await pg.end();
+    }
+  });
+});
