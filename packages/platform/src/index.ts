@@ -27,7 +27,7 @@ export type { CallContext, CallOptions, Handlers, RunningGrpcServer, ServiceBind
 export { DEFAULT_POOL_MAX, Database, MAX_TRANSACTION_RETRIES, dropDatabase, ensureDatabase, isRetryableSqlError } from './db';
 export type { DatabaseOptions, SqlClient } from './db';
 export { platformMigrations } from './migrations';
-export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OutboxRelay, appendToOutbox, toEnvelopes } from './outbox';
+export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OutboxRelay, appendToOutbox, outboxBatchRow, toEnvelopes } from './outbox';
 export type { NewEvent } from './outbox';
 export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, QUEUE_PREFIX, createEventQueue } from './queue';
 export type { EventPublisher, EventQueue, QueueConnection } from './queue';

@@ -38,6 +38,15 @@ function stored(e: NewEvent): StoredEvent {
 }
 
 /**
+ * The values of a many-event outbox row, for a writer that inserts it as part of its own
+ * statement (the ledger writes a whole batch in one round trip).
+ */
+export function outboxBatchRow(events: readonly NewEvent[]): { id: string; occurredAt: string; payload: string } {
+  if (events.length > MAX_EVENTS_PER_ROW) throw new Error(`at most ${MAX_EVENTS_PER_ROW} events fit one outbox row`);
+  return { id: newId(), occurredAt: (events[0]?.occurredAt ?? new Date()).toISOString(), payload: JSON.stringify(events.map(stored)) };
+}
+
+/**
  * Records events in the outbox inside the caller's transaction, so that the state change and the
  * event commit together or not at all. Nothing here talks to Redis. `oneRow` stores all the
  * events in a single row: a ledger batch of thousands of transfers then costs one outbox insert

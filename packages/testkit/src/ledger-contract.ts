@@ -144,6 +144,18 @@ export function ledgerStoreContract(name: string, open: () => Promise<StoreUnder
       expect(line).toMatchObject({ transferId: hold.id, status: 'voided', amount: 400n });
     });
 
+    it('settles a hold placed and posted in the same call: nothing is left for the sweeper', async () => {
+      const alice = await customer(1_000n);
+      const bob = await customer();
+      const hold = transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 300n, flags: TransferFlags.PENDING, timeoutSeconds: 5 });
+      const post = transferRequest({ flags: TransferFlags.POST_PENDING, pendingId: hold.id, currency: '' });
+      expect(await ledger.createTransfers([hold, post])).toEqual(['ok', 'ok']);
+      clock.advance(60_000);
+      expect(await ledger.expireDueHolds()).toBe(0);
+      expect((await ledger.getTransfer(hold.id)).status).toBe('posted');
+      expect((await ledger.verify()).violations).toEqual([]);
+    });
+
     it('enforces account state set from events', async () => {
       const alice = await customer(1_000n);
       const bob = await customer();

@@ -1,6 +1,6 @@
 import type { Currency } from '@bank/kernel';
 import { TransferFlags, type AccountState, type Balances, type BatchChanges, type BatchState, type CreateAccountResult, type Footprint, type InvariantReport, type InvariantViolation, type LedgerAccount, type LedgerEvent, type LedgerStore, type LineStatus, type NewAccount, type Resolution, type StatementLine, type Transfer } from '@bank/ledger-core';
-import { appendToOutbox, type Database, type NewEvent, type SqlClient } from '@bank/platform';
+import { BATCH_ROW_TYPE, outboxBatchRow, type Database, type NewEvent, type SqlClient } from '@bank/platform';
 
 /** A batch that lost a race (same transfer id, same hold) to a concurrent one is replayed this often. */
 export const MAX_BATCH_CONFLICT_RETRIES = 8;
@@ -128,78 +128,93 @@ export class PostgresLedgerStore implements LedgerStore {
     return { accounts, transfers, resolutions };
   }
 
+  /**
+   * Writes a batch with one statement: data-modifying CTEs insert the transfers, entries, holds,
+   * resolutions and the outbox row and update the balances, so a batch costs one round trip
+   * whatever its size. All CTEs see one snapshot, so a hold created and resolved in the same
+   * batch is settled here rather than inserted into and deleted from open_holds.
+   */
   private async write(c: SqlClient, ch: BatchChanges): Promise<void> {
-    if (ch.transfers.length > 0) {
-      const t = ch.transfers;
-      await c.query({
-        name: 'ledger_insert_transfers',
-        text: `INSERT INTO transfers (${TRANSFER_COLUMNS})
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::char(3)[], $6::int[], $7::uuid[], $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::timestamptz[])`,
-        values: [
-          t.map((x) => x.id),
-          t.map((x) => x.debitAccountId),
-          t.map((x) => x.creditAccountId),
-          t.map((x) => str(x.amount)),
-          t.map((x) => x.currency),
-          t.map((x) => x.flags),
-          t.map((x) => x.pendingId),
-          t.map((x) => x.timeoutSeconds),
-          t.map((x) => x.expiresAt),
-          t.map((x) => x.reference),
-          t.map((x) => x.description),
-          t.map((x) => x.createdAt),
-        ],
-      });
-      const holds = t.filter((x) => (x.flags & TransferFlags.PENDING) !== 0);
-      if (holds.length > 0) {
-        await c.query('INSERT INTO open_holds (pending_id, expires_at) SELECT * FROM unnest($1::uuid[], $2::timestamptz[])', [holds.map((h) => h.id), holds.map((h) => h.expiresAt)]);
-      }
-    }
-    if (ch.resolutions.length > 0) {
-      const r = ch.resolutions;
-      await c.query(
-        'INSERT INTO pending_resolutions (pending_id, kind, transfer_id, amount, resolved_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::timestamptz[])',
-        [r.map((x) => x.pendingId), r.map((x) => x.kind), r.map((x) => x.transferId), r.map((x) => str(x.amount)), r.map((x) => x.resolvedAt)],
-      );
-      await c.query('DELETE FROM open_holds WHERE pending_id = ANY($1::uuid[])', [r.map((x) => x.pendingId)]);
-    }
-    if (ch.entries.length > 0) {
-      const e = ch.entries;
-      // WITH ORDINALITY + ORDER BY: sequence numbers follow the order the entries were applied in.
-      await c.query({
-        name: 'ledger_insert_entries',
-        text: `INSERT INTO entries (account_id, transfer_id, line_transfer_id, kind, side, posted_delta, pending_delta,
-                              debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
-         SELECT a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::timestamptz[]) WITH ORDINALITY AS u(a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca, n)
-         ORDER BY n`,
-        values: [
-          e.map((x) => x.accountId),
-          e.map((x) => x.transferId),
-          e.map((x) => x.lineTransferId),
-          e.map((x) => x.kind),
-          e.map((x) => x.side),
-          e.map((x) => str(x.postedDelta)),
-          e.map((x) => str(x.pendingDelta)),
-          e.map((x) => str(x.debitsPostedAfter)),
-          e.map((x) => str(x.creditsPostedAfter)),
-          e.map((x) => str(x.debitsPendingAfter)),
-          e.map((x) => str(x.creditsPendingAfter)),
-          e.map((x) => x.createdAt),
-        ],
-      });
-    }
-    if (ch.accounts.length > 0) {
-      const a = ch.accounts;
-      await c.query({
-        name: 'ledger_update_balances',
-        text: `UPDATE ledger_accounts AS acc SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
-           FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, dp, cp, dq, cq)
-          WHERE acc.id = u.id`,
-        values: [a.map((x) => x.id), a.map((x) => str(x.debitsPosted)), a.map((x) => str(x.creditsPosted)), a.map((x) => str(x.debitsPending)), a.map((x) => str(x.creditsPending))],
-      });
-    }
-    await appendToOutbox(c, ch.events.map(toEvent), { oneRow: true });
+    const t = ch.transfers;
+    const e = ch.entries;
+    const a = ch.accounts;
+    const r = ch.resolutions;
+    const resolved = new Set(r.map((x) => x.pendingId));
+    const created = new Set(t.map((x) => x.id));
+    const opened = t.filter((x) => (x.flags & TransferFlags.PENDING) !== 0 && !resolved.has(x.id));
+    const closed = r.filter((x) => !created.has(x.pendingId)).map((x) => x.pendingId);
+    const outbox = ch.events.length > 0 ? outboxBatchRow(ch.events.map(toEvent)) : undefined;
+    await c.query({
+      name: 'ledger_write_batch',
+      text: `WITH
+        ins_transfers AS (
+          INSERT INTO transfers (${TRANSFER_COLUMNS})
+          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::char(3)[], $6::int[], $7::uuid[], $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::timestamptz[])),
+        ins_holds AS (
+          INSERT INTO open_holds (pending_id, expires_at) SELECT * FROM unnest($13::uuid[], $14::timestamptz[])),
+        ins_resolutions AS (
+          INSERT INTO pending_resolutions (pending_id, kind, transfer_id, amount, resolved_at)
+          SELECT * FROM unnest($15::uuid[], $16::text[], $17::uuid[], $18::bigint[], $19::timestamptz[])),
+        del_holds AS (
+          DELETE FROM open_holds WHERE pending_id = ANY($20::uuid[])),
+        ins_entries AS (
+          INSERT INTO entries (account_id, transfer_id, line_transfer_id, kind, side, posted_delta, pending_delta,
+                               debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
+          SELECT a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca
+            FROM unnest($21::uuid[], $22::uuid[], $23::uuid[], $24::text[], $25::text[], $26::bigint[], $27::bigint[],
+                        $28::bigint[], $29::bigint[], $30::bigint[], $31::bigint[], $32::timestamptz[]) WITH ORDINALITY AS u(a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca, n)
+           ORDER BY n),
+        upd_accounts AS (
+          UPDATE ledger_accounts AS acc SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq
+            FROM unnest($33::uuid[], $34::bigint[], $35::bigint[], $36::bigint[], $37::bigint[]) AS u(id, dp, cp, dq, cq)
+           WHERE acc.id = u.id),
+        ins_outbox AS (
+          INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload)
+          SELECT $38::uuid, '${BATCH_ROW_TYPE}', '', $39::timestamptz, '', $40::jsonb WHERE $38::uuid IS NOT NULL)
+      SELECT 1`,
+      values: [
+        t.map((x) => x.id),
+        t.map((x) => x.debitAccountId),
+        t.map((x) => x.creditAccountId),
+        t.map((x) => str(x.amount)),
+        t.map((x) => x.currency),
+        t.map((x) => x.flags),
+        t.map((x) => x.pendingId),
+        t.map((x) => x.timeoutSeconds),
+        t.map((x) => x.expiresAt),
+        t.map((x) => x.reference),
+        t.map((x) => x.description),
+        t.map((x) => x.createdAt),
+        opened.map((x) => x.id),
+        opened.map((x) => x.expiresAt),
+        r.map((x) => x.pendingId),
+        r.map((x) => x.kind),
+        r.map((x) => x.transferId),
+        r.map((x) => str(x.amount)),
+        r.map((x) => x.resolvedAt),
+        closed,
+        e.map((x) => x.accountId),
+        e.map((x) => x.transferId),
+        e.map((x) => x.lineTransferId),
+        e.map((x) => x.kind),
+        e.map((x) => x.side),
+        e.map((x) => str(x.postedDelta)),
+        e.map((x) => str(x.pendingDelta)),
+        e.map((x) => str(x.debitsPostedAfter)),
+        e.map((x) => str(x.creditsPostedAfter)),
+        e.map((x) => str(x.debitsPendingAfter)),
+        e.map((x) => str(x.creditsPendingAfter)),
+        e.map((x) => x.createdAt),
+        a.map((x) => x.id),
+        a.map((x) => str(x.debitsPosted)),
+        a.map((x) => str(x.creditsPosted)),
+        a.map((x) => str(x.debitsPending)),
+        a.map((x) => str(x.creditsPending)),
+        outbox?.id ?? null,
+        outbox?.occurredAt ?? null,
+        outbox?.payload ?? null,
+      ],
+    });
   }
 
   async dueHolds(now: Date, limit: number): Promise<string[]> {
@@ -381,6 +396,8 @@ export class PostgresLedgerStore implements LedgerStore {
             WHERE a.debits_pending <> coalesce(h.dq, 0) OR a.credits_pending <> coalesce(h.cq, 0)
            UNION ALL
            SELECT o.id FROM open o LEFT JOIN open_holds h ON h.pending_id = o.id WHERE h.pending_id IS NULL
+           UNION ALL
+           SELECT h.pending_id FROM open_holds h JOIN pending_resolutions r ON r.pending_id = h.pending_id
            LIMIT $1`,
           [limit],
         )).rows,
