@@ -27,19 +27,25 @@ const LINE_STATUS_TO_PROTO = {
   voided: ledgerV1.EntryStatus.ENTRY_STATUS_VOIDED,
 } as const;
 
-/** The core's result codes and the proto enum share names: `exceeds_credits` is CREATE_TRANSFER_RESULT_EXCEEDS_CREDITS. */
-function transferResultToProto(result: string): ledgerV1.CreateTransferResult {
-  const value = ledgerV1.createTransferResultFromJSON(`CREATE_TRANSFER_RESULT_${result.toUpperCase()}`);
-  if (value === ledgerV1.CreateTransferResult.UNRECOGNIZED) throw new Error(`no proto value for transfer result ${result}`);
-  return value;
+/**
+ * The core's result codes and the proto enums share names: `exceeds_credits` is
+ * CREATE_TRANSFER_RESULT_EXCEEDS_CREDITS. A code without a proto value is a bug, so it throws.
+ */
+function byName<E extends number>(fromJSON: (name: string) => E, prefix: string, unrecognized: E): (result: string) => E {
+  return (result) => {
+    const value = fromJSON(`${prefix}${result.toUpperCase()}`);
+    if (value === unrecognized) throw new Error(`no proto value for result ${result}`);
+    return value;
+  };
 }
+
+const transferResultToProto = byName(ledgerV1.createTransferResultFromJSON, 'CREATE_TRANSFER_RESULT_', ledgerV1.CreateTransferResult.UNRECOGNIZED);
+const accountResultByName = byName(ledgerV1.createAccountResultFromJSON, 'CREATE_ACCOUNT_RESULT_', ledgerV1.CreateAccountResult.UNRECOGNIZED);
 
 function accountResultToProto(result: string): ledgerV1.CreateAccountResult {
   // invalid_id has no proto value of its own: an id that is not a UUID is invalid input.
   if (result === 'invalid_id') throw new DomainError('VALIDATION_FAILED', 'account id must be a UUID', { fields: [{ field: 'accounts.id', message: 'must be a UUID' }] });
-  const value = ledgerV1.createAccountResultFromJSON(`CREATE_ACCOUNT_RESULT_${result.toUpperCase()}`);
-  if (value === ledgerV1.CreateAccountResult.UNRECOGNIZED) throw new Error(`no proto value for account result ${result}`);
-  return value;
+  return accountResultByName(result);
 }
 
 export function accountToProto(a: LedgerAccount): ledgerV1.Account {

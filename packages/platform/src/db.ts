@@ -112,39 +112,33 @@ export class Database {
   }
 }
 
-/** Creates the database named in `url` when it does not exist (local stack and tests). */
-export async function ensureDatabase(url: string): Promise<void> {
+/** Runs `fn` on the server's maintenance database, with the (checked) name of the database in `url`. */
+async function withAdminClient<T>(url: string, fn: (admin: Client, name: string) => Promise<T>): Promise<T> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to create a database named ${JSON.stringify(name)}`);
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to manage a database named ${JSON.stringify(name)}`);
+  target.pathname = '/postgres';
+  const client = new Client({ connectionString: target.toString() });
   await client.connect();
   try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (exists.rowCount === 0) {
-      await client.query(`CREATE DATABASE "${name}"`).catch((e: { code?: string }) => {
-        // Two processes may race to create it; the loser finds it there.
-        if (e.code !== '42P04' && e.code !== '23505') throw e;
-      });
-    }
+    return await fn(client, name);
   } finally {
     await client.end();
   }
 }
 
+/** Creates the database named in `url` when it does not exist (local stack and tests). */
+export async function ensureDatabase(url: string): Promise<void> {
+  await withAdminClient(url, async (client, name) => {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount !== 0) return;
+    await client.query(`CREATE DATABASE "${name}"`).catch((e: { code?: string }) => {
+      // Two processes may race to create it; the loser finds it there.
+      if (e.code !== '42P04' && e.code !== '23505') throw e;
+    });
+  });
+}
+
 export async function dropDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to drop a database named ${JSON.stringify(name)}`);
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  await withAdminClient(url, (client, name) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }

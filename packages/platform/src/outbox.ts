@@ -71,7 +71,7 @@ export async function appendToOutbox(client: SqlClient, events: readonly NewEven
   // unnest keeps one statement text whatever the batch size (no giant parameter lists to plan).
   await client.query(
     `INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])`,
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::json[])`,
     [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), events.map((e) => e.traceparent ?? ''), rows.map((r) => JSON.stringify(r[4]))],
   );
 }

@@ -170,7 +170,7 @@ export class PostgresLedgerStore implements LedgerStore {
            WHERE acc.id = u.id),
         ins_outbox AS (
           INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload)
-          SELECT $38::uuid, '${BATCH_ROW_TYPE}', '', $39::timestamptz, '', $40::jsonb WHERE $38::uuid IS NOT NULL)
+          SELECT $38::uuid, '${BATCH_ROW_TYPE}', '', $39::timestamptz, '', $40::json WHERE $38::uuid IS NOT NULL)
       SELECT 1`,
       values: [
         t.map((x) => x.id),
