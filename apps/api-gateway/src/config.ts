@@ -29,6 +29,9 @@ export function hostPort(doc: string, defaultAddress: string): VarSpec<string> {
 export const schema = {
   ...commonSchema,
   GATEWAY_PORT: v.port('HTTP port of the api-gateway', 8080),
+  // Behind a load balancer every client would otherwise share one rate-limit counter (the proxy's
+  // address); the count of trusted proxy hops makes X-Forwarded-For name the client.
+  GATEWAY_TRUSTED_PROXY_HOPS: v.int('reverse-proxy hops in front of the gateway whose X-Forwarded-For is trusted', { default: 0, min: 0, max: 10 }),
   AUTH_GRPC_ADDR: hostPort('gRPC address of auth-service', '127.0.0.1:50051'),
   USER_GRPC_ADDR: hostPort('gRPC address of user-service', '127.0.0.1:50052'),
   LEDGER_GRPC_ADDR: hostPort('gRPC address of transaction-service (the ledger)', '127.0.0.1:50053'),

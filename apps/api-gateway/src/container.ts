@@ -28,7 +28,7 @@ export function buildContainer(config: Config): Container {
       await redis.connect();
       // The bank's Redis prefix keeps these counters apart from another bank sharing the server.
       const rateLimitPrefix = `${config.REDIS_QUEUE_PREFIX}:gateway:rl:`;
-      const app = createApp({ logger, redis, peers: peerAddresses(config), options: { rateLimitPrefix } });
+      const app = createApp({ logger, redis, peers: peerAddresses(config), options: { rateLimitPrefix, trustProxy: config.GATEWAY_TRUSTED_PROXY_HOPS === 0 ? false : config.GATEWAY_TRUSTED_PROXY_HOPS } });
       const server = await startHttpServer(app, { host: config.BIND_HOST, port: config.GATEWAY_PORT, logger });
       logger.info({ url: server.url, docs: `${server.url}/docs` }, `${SERVICE_NAME} listening on ${server.url}`);
       return {

@@ -38,6 +38,7 @@ export const KNOWN_ENV_VARS = [
   'JWT_ISSUER',
   'JWT_AUDIENCE',
   'GATEWAY_PORT',
+  'GATEWAY_TRUSTED_PROXY_HOPS',
   'BANK_DATA_DIR',
 ] as const;
 

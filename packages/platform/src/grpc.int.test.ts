@@ -66,6 +66,7 @@ describe('gRPC server and client helpers', () => {
   it('refuses a peer without the service credential', async () => {
     const err = await rejection(list(new GrpcCaller('wrong-token-wrong-token-wrong-token'), 'u1'));
     expect(err.grpcCode).toBe(grpc.status.UNAUTHENTICATED);
+    expect(err.code).toBe('SERVICE_CREDENTIAL_REJECTED');
     expect(seen).toHaveLength(0);
   });
 

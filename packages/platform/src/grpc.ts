@@ -11,6 +11,11 @@ export const CALLER_USER_HEADER = 'x-caller-user-id';
 export const CALLER_ROLES_HEADER = 'x-caller-roles';
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TRACEPARENT_HEADER = 'traceparent';
+/**
+ * The stable code of a call refused for a missing or wrong service credential: a deployment
+ * fault between services, which a gateway must not pass on as the end user's 401.
+ */
+export const SERVICE_CREDENTIAL_REJECTED = 'SERVICE_CREDENTIAL_REJECTED';
 
 /**
  * Keepalive must match on both sides: a client that pings more often than the server's
@@ -114,7 +119,9 @@ export function implement<S extends grpc.ServiceDefinition>(
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const md = call.metadata;
       if (!tokenMatches(firstString(md, SERVICE_TOKEN_HEADER), opts.serviceToken)) {
-        callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong service credential' });
+        const metadata = new grpc.Metadata();
+        metadata.set(ERROR_CODE_METADATA_KEY, SERVICE_CREDENTIAL_REJECTED);
+        callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong service credential', metadata });
         return;
       }
       const deadline = call.getDeadline();

@@ -91,6 +91,10 @@ describe('problemFromRemoteError', () => {
     expect(remote(GRPC_STATUS.UNAUTHENTICATED, 'INVALID_CREDENTIALS')).toMatchObject({ status: 401, code: 'INVALID_CREDENTIALS' });
     expect(remote(GRPC_STATUS.UNAUTHENTICATED, 'INVALID_REFRESH_TOKEN')).toMatchObject({ status: 401, code: 'INVALID_REFRESH_TOKEN' });
     expect(remote(GRPC_STATUS.UNAUTHENTICATED, 'UNAUTHENTICATED')).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
+    // The gateway's own credential refused by a peer is our fault, never the caller's 401.
+    const misconfigured = remote(GRPC_STATUS.UNAUTHENTICATED, 'SERVICE_CREDENTIAL_REJECTED');
+    expect(misconfigured).toMatchObject({ status: 500, code: 'INTERNAL' });
+    expect(JSON.stringify(misconfigured)).not.toContain('credential');
   });
 
   it('FAILED_PRECONDITION follows the table, else 422 OPERATION_REFUSED', () => {

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { RemoteCallError } from '@bank/platform';
+import { SERVICE_CREDENTIAL_REJECTED, type RemoteCallError } from '@bank/platform';
 
 /**
  * Errors leave the gateway as RFC 9457 problem documents. `code` is the stable, machine-readable
@@ -145,6 +145,9 @@ export function problemFromRemoteError(err: RemoteCallError): Problem {
     case GRPC_STATUS.ABORTED:
       return problem(knownOr(err.code, 409, 'CONFLICT'), err.message);
     case GRPC_STATUS.UNAUTHENTICATED:
+      // A peer refusing the gateway's own service credential is a deployment fault, not the
+      // caller's: it must not reach the client as a 401 (nor say which credential failed).
+      if (err.code === SERVICE_CREDENTIAL_REJECTED) return problem('INTERNAL', GENERIC_DETAIL.INTERNAL);
       return problem(knownOr(err.code, 401, 'UNAUTHENTICATED'), err.message);
     case GRPC_STATUS.FAILED_PRECONDITION:
       return problemForBusinessOutcome(err);
