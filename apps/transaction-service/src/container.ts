@@ -36,12 +36,14 @@ export function buildContainer(config: Config): Container {
         });
         return { ledger, store };
       };
-      const started = await startServiceRuntime({
+      return startServiceRuntime({
         name: SERVICE_NAME,
         logger,
         databaseUrl: config.LEDGER_DATABASE_URL,
         migrations: ledgerMigrations,
         poolMax: POOL_MAX,
+        // System accounts exist before the first CreateTransfers can name them.
+        prepare: (db) => ledgerOf(db).ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]),
         grpc: { host: config.BIND_HOST, port: config.LEDGER_GRPC_PORT },
         queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
         services: (db, relay) => {
@@ -52,8 +54,6 @@ export function buildContainer(config: Config): Container {
         consumer: { name: 'transaction-service', handlers: (db) => accountEventHandlers(ledgerOf(db).store) },
         background: (db) => [startHoldExpirySweeper(ledgerOf(db).ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
       });
-      await ledgerOf(started.db).ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]);
-      return started;
     },
     [TYPES.Logger],
   );

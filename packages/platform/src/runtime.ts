@@ -19,6 +19,8 @@ export interface ServiceRuntimeOptions {
   poolMax?: number;
   grpc: { host: string; port: number };
   queues: QueueConnection;
+  /** Work that must finish before the service takes calls (keys, system rows); runs after migrations. */
+  prepare?(db: Database): Promise<void>;
   /** The gRPC services, built once the database is open. */
   services(db: Database, relay: OutboxRelay): readonly ServiceBinding[];
   /** Present when the service consumes integration events. */
@@ -47,6 +49,7 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
       await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
     }
   });
+  await opts.prepare?.(db);
   const publisher = new BeeQueuePublisher(opts.queues);
   const relay = new OutboxRelay(db, publisher, opts.logger);
   relay.start();

@@ -1,0 +1,214 @@
+import jwt from 'jsonwebtoken';
+import { createPublicKey } from 'node:crypto';
+import { authV1 } from '@bank/contracts';
+import { GrpcCaller, RemoteCallError, createClient, loadConfig, type StartedService } from '@bank/platform';
+import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, captureLogger, createTestDatabase, testQueuePrefix } from '@bank/testkit';
+import { MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
+import { schema } from './config';
+import { buildContainer, TYPES } from './container';
+
+const { logger, lines } = captureLogger('auth-service');
+let service: StartedService;
+let drop: () => Promise<void>;
+let client: authV1.AuthServiceClient;
+const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const PASSWORD = 'correct horse battery staple';
+const secretsSeen: string[] = [PASSWORD];
+
+beforeAll(async () => {
+  const t = await createTestDatabase('auth');
+  drop = t.drop;
+  const config = loadConfig(schema, {
+    AUTH_DATABASE_URL: t.url,
+    AUTH_GRPC_PORT: '0',
+    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_QUEUE_PREFIX: testQueuePrefix('auth'),
+    AUTH_BCRYPT_COST: '4',
+    LOG_LEVEL: 'debug',
+  });
+  service = await buildContainer(config, logger).get<() => Promise<StartedService>>(TYPES.Start)();
+  client = createClient(authV1.AuthServiceClient, `127.0.0.1:${service.grpcPort}`);
+});
+
+afterAll(async () => {
+  client.close();
+  await service.stop();
+  await drop();
+  // No password, hash or token of this suite was ever written to a log line.
+  const text = lines.join('\n');
+  expect(lines.length).toBeGreaterThan(0);
+  for (const secret of secretsSeen) expect(text).not.toContain(secret);
+  expect(text).not.toMatch(/\$2[aby]\$\d\d\$/);
+});
+
+const signUp = (req: Partial<authV1.SignUpRequest>) => caller.unary<authV1.SignUpResponse>((md, o, cb) => client.signUp(authV1.SignUpRequest.fromPartial(req), md, o, cb));
+const login = (email: string, password: string, clientIp = '203.0.113.7') =>
+  caller.unary<authV1.TokenPair>((md, o, cb) => client.login({ email, password, clientIp }, md, o, cb)).then((p) => {
+    secretsSeen.push(p.accessToken, p.refreshToken);
+    return p;
+  });
+const refresh = (refreshToken: string) =>
+  caller.unary<authV1.TokenPair>((md, o, cb) => client.refresh({ refreshToken }, md, o, cb)).then((p) => {
+    secretsSeen.push(p.accessToken, p.refreshToken);
+    return p;
+  });
+const logout = (refreshToken: string) => caller.unary<authV1.LogoutResponse>((md, o, cb) => client.logout({ refreshToken }, md, o, cb));
+const jwks = () => caller.unary<authV1.GetJwksResponse>((md, o, cb) => client.getJwks({}, md, o, cb));
+const setRoles = (email: string, roles: string[]) => caller.unary<authV1.SetRolesResponse>((md, o, cb) => client.setRoles({ email, roles }, md, o, cb));
+
+async function failure(p: Promise<unknown>): Promise<RemoteCallError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof RemoteCallError) return e;
+    throw e;
+  }
+  throw new Error('expected the call to fail');
+}
+
+let emailCounter = 0;
+const freshEmail = () => `user${++emailCounter}.${Date.now()}@example.com`;
+
+async function verifyAccess(token: string): Promise<jwt.JwtPayload> {
+  const decoded = jwt.decode(token, { complete: true });
+  const key = (await jwks()).keys.find((k) => k.kid === decoded?.header.kid);
+  expect(key).toBeDefined();
+  const pem = createPublicKey({ key: { kty: key!.kty, n: key!.n, e: key!.e }, format: 'jwk' });
+  return jwt.verify(token, pem, { algorithms: ['RS256'], issuer: 'https://bank.local', audience: 'bank-api' }) as jwt.JwtPayload;
+}
+
+async function userCount(): Promise<number> {
+  const { rows } = await service.db.transaction((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM users'));
+  return Number(rows[0]?.n);
+}
+
+describe('signup', () => {
+  it('registers a customer, normalising the email, and records user.registered in the outbox', async () => {
+    const email = freshEmail();
+    const res = await signUp({ email: `  ${email.toUpperCase()} `, password: PASSWORD, fullName: ' Ada Lovelace ' });
+    expect(res.email).toBe(email);
+    const { rows } = await service.db.transaction((c) => c.query<{ type: string; payload: { userId: string; email: string; fullName: string } }>("SELECT type, payload FROM outbox WHERE type = 'user.registered' AND aggregate_id = $1", [res.userId]));
+    expect(rows[0]?.payload).toEqual({ userId: res.userId, email, fullName: 'Ada Lovelace' });
+    const err = await failure(signUp({ email: email.toUpperCase(), password: PASSWORD, fullName: 'Other' }));
+    expect([err.code, err.grpcCode]).toEqual(['EMAIL_TAKEN', 6]);
+  });
+
+  it.each([
+    ['a short password', { password: 'short' }, 'WEAK_PASSWORD', 'password'],
+    ['a 73-byte password', { password: 'x'.repeat(73) }, 'WEAK_PASSWORD', 'password'],
+    ['a common password', { password: 'password123' }, 'WEAK_PASSWORD', 'password'],
+    ['a malformed email', { email: 'not-an-email' }, 'VALIDATION_FAILED', 'email'],
+    ['a missing name', { fullName: '' }, 'VALIDATION_FAILED', 'fullName'],
+  ])('refuses %s with INVALID_ARGUMENT naming the field, and stores nothing', async (_label, override, code, field) => {
+    const before = await userCount();
+    const err = await failure(signUp({ email: freshEmail(), password: PASSWORD, fullName: 'Ada', ...override }));
+    expect([err.code, err.grpcCode]).toEqual([code, 3]);
+    expect(err.fields.map((f) => f.field)).toEqual([field]);
+    expect(await userCount()).toBe(before);
+  });
+});
+
+describe('login and tokens', () => {
+  it('issues a short-lived RS256 access token verifiable with the JWKS, with the customer role', async () => {
+    const email = freshEmail();
+    const { userId } = await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    const pair = await login(email, PASSWORD);
+    expect(pair.tokenType).toBe('Bearer');
+    expect(pair.expiresInSeconds).toBe(900);
+    const claims = await verifyAccess(pair.accessToken);
+    expect(claims).toMatchObject({ sub: userId, roles: ['customer'], iss: 'https://bank.local', aud: 'bank-api' });
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(900);
+    expect(claims.jti).toEqual(expect.any(String));
+    // A token signed with another algorithm (here HS256 with the public key as secret) is refused.
+    const forged = jwt.sign({ sub: userId, roles: ['admin'] }, 'not-the-key', { algorithm: 'HS256', issuer: 'https://bank.local', audience: 'bank-api' });
+    await expect(verifyAccess(forged)).rejects.toThrow();
+  });
+
+  it('answers a wrong password and an unknown email the same way', async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    const wrong = await failure(login(email, 'wrong password here'));
+    const unknown = await failure(login(freshEmail(), 'wrong password here'));
+    expect([wrong.code, wrong.grpcCode, wrong.message]).toEqual([unknown.code, unknown.grpcCode, unknown.message]);
+    expect(wrong.code).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('rotates refresh tokens, and a reused one revokes the whole family', async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    const first = await login(email, PASSWORD);
+    const second = await refresh(first.refreshToken);
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    const third = await refresh(second.refreshToken);
+    // The stolen first token comes back: refused, and the legitimate newest one dies with it.
+    expect((await failure(refresh(first.refreshToken))).code).toBe('INVALID_REFRESH_TOKEN');
+    expect((await failure(refresh(third.refreshToken))).code).toBe('INVALID_REFRESH_TOKEN');
+    // Another session of the same user (another family) is untouched.
+    const other = await login(email, PASSWORD);
+    await refresh(other.refreshToken);
+  });
+
+  it('logout revokes the family; logging out twice is fine', async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    const pair = await login(email, PASSWORD);
+    const next = await refresh(pair.refreshToken);
+    await logout(next.refreshToken);
+    await logout(next.refreshToken);
+    const err = await failure(refresh(next.refreshToken));
+    expect([err.code, err.grpcCode]).toEqual(['INVALID_REFRESH_TOKEN', 16]);
+  });
+
+  it('refuses an account after repeated failures even with the right password', async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    for (let i = 0; i < MAX_FAILED_LOGINS_PER_ACCOUNT; i++) await failure(login(email, 'wrong password here', `198.51.100.${i}`));
+    expect((await failure(login(email, PASSWORD, '198.51.100.200'))).code).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('rate-limits an address with many failed logins', async () => {
+    const ip = '192.0.2.99';
+    for (let i = 0; i < MAX_FAILED_LOGINS_PER_IP; i++) await failure(login(`nobody${i}@example.com`, 'wrong password here', ip));
+    const err = await failure(login('nobody@example.com', 'wrong password here', ip));
+    expect([err.code, err.grpcCode]).toEqual(['RATE_LIMITED', 8]);
+  });
+
+  it('grants roles only through SetRoles, and the next token carries them', async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    expect((await setRoles(email, ['customer', 'operator'])).roles).toEqual(['customer', 'operator']);
+    expect((await failure(setRoles(email, ['root']))).grpcCode).toBe(3);
+    expect((await failure(setRoles(freshEmail(), ['operator']))).grpcCode).toBe(5);
+    const claims = await verifyAccess((await login(email, PASSWORD)).accessToken);
+    expect(claims.roles).toEqual(['customer', 'operator']);
+  });
+
+  it('publishes one signing key, which survives a restart of the service', async () => {
+    const before = (await jwks()).keys.map((k) => k.kid);
+    expect(before).toHaveLength(1);
+    const { rows } = await service.db.transaction((c) => c.query<{ kid: string }>('SELECT kid FROM signing_keys'));
+    expect(rows.map((r) => r.kid)).toEqual(before);
+  });
+});
+
+describe('signing key rotation', () => {
+  it('keeps the old key published while its tokens live, so two keys are valid at once', async () => {
+    const { ManualClock } = await import('@bank/kernel');
+    const { SigningKeys } = await import('./signing');
+    const clock = new ManualClock(Date.now());
+    const keys = new SigningKeys(service.db, clock, { issuer: 'https://bank.local', audience: 'bank-api', accessTtlSeconds: 900 });
+    await keys.load(undefined);
+    const oldKid = (await keys.jwks()).map((k) => k.kid).at(-1) as string;
+    const oldToken = keys.sign({ sub: 'u1', roles: ['customer'] }).token;
+    secretsSeen.push(oldToken);
+    const newKid = await keys.rotate();
+    await keys.retire(oldKid);
+    const published = (await keys.jwks()).map((k) => k.kid);
+    expect(published).toEqual(expect.arrayContaining([oldKid, newKid]));
+    expect(jwt.decode(keys.sign({ sub: 'u1', roles: [] }).token, { complete: true })?.header.kid).toBe(newKid);
+    clock.advance(901_000);
+    expect((await keys.jwks()).map((k) => k.kid)).not.toContain(oldKid);
+    expect((await keys.jwks()).map((k) => k.kid)).toContain(newKid);
+  });
+});

@@ -1,0 +1,111 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { newId, type Clock } from '@bank/kernel';
+import type { Database } from '@bank/platform';
+
+/** The one algorithm tokens are signed with, and the only one verifiers accept. */
+export const JWT_ALGORITHM = 'RS256';
+const RSA_MODULUS_BITS = 2048;
+
+export interface PublicJwk {
+  kty: string;
+  kid: string;
+  alg: string;
+  use: string;
+  n: string;
+  e: string;
+}
+
+interface KeyRow {
+  kid: string;
+  private_pem: string;
+  public_jwk: PublicJwk;
+  retired_at: Date | string | null;
+}
+
+function toJwk(kid: string, privatePem: string): PublicJwk {
+  const jwk = createPublicKey(createPrivateKey(privatePem)).export({ format: 'jwk' });
+  return { kty: String(jwk.kty), kid, alg: JWT_ALGORITHM, use: 'sig', n: String(jwk.n), e: String(jwk.e) };
+}
+
+export interface AccessClaims {
+  sub: string;
+  roles: readonly string[];
+}
+
+/**
+ * The signing keys. The active one signs; every key not retired longer ago than a token lives
+ * is published, so that during a rotation two keys are valid at once. Keys come from
+ * JWT_PRIVATE_KEY, or are generated on first start and kept in the auth database.
+ */
+export class SigningKeys {
+  private active: { kid: string; privatePem: string } | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly opts: { issuer: string; audience: string; accessTtlSeconds: number },
+  ) {}
+
+  async load(configured: { privatePem: string; kid: string } | undefined): Promise<void> {
+    if (configured) {
+      if (createPrivateKey(configured.privatePem).asymmetricKeyType !== 'rsa') throw new Error('JWT_PRIVATE_KEY must be an RSA key (tokens are signed RS256)');
+      await this.db.transaction((c) =>
+        c.query('INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO NOTHING', [
+          configured.kid,
+          configured.privatePem,
+          JSON.stringify(toJwk(configured.kid, configured.privatePem)),
+          this.clock.now(),
+        ]),
+      );
+      this.active = { kid: configured.kid, privatePem: configured.privatePem };
+      return;
+    }
+    const existing = await this.db.transaction((c) => c.query<KeyRow>('SELECT kid, private_pem, public_jwk, retired_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1'));
+    const row = existing.rows[0];
+    if (row) {
+      this.active = { kid: row.kid, privatePem: row.private_pem };
+      return;
+    }
+    await this.rotate();
+  }
+
+  /** Generates a new key and makes it the active one; the previous key stays published until it retires. */
+  async rotate(): Promise<string> {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: RSA_MODULUS_BITS });
+    const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const kid = newId();
+    await this.db.transaction((c) =>
+      c.query('INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4)', [kid, privatePem, JSON.stringify(toJwk(kid, privatePem)), this.clock.now()]),
+    );
+    this.active = { kid, privatePem };
+    return kid;
+  }
+
+  /** Retires a key: it signs nothing more and leaves the JWKS once tokens it signed have expired. */
+  async retire(kid: string): Promise<void> {
+    await this.db.transaction((c) => c.query('UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL', [kid, this.clock.now()]));
+  }
+
+  async jwks(): Promise<PublicJwk[]> {
+    const since = new Date(this.clock.now().getTime() - this.opts.accessTtlSeconds * 1000);
+    const { rows } = await this.db.transaction((c) =>
+      c.query<KeyRow>('SELECT kid, private_pem, public_jwk, retired_at FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at', [since]),
+    );
+    return rows.map((r) => r.public_jwk);
+  }
+
+  sign(claims: AccessClaims): { token: string; expiresInSeconds: number } {
+    if (!this.active) throw new Error('signing keys not loaded');
+    const nowS = Math.floor(this.clock.now().getTime() / 1000);
+    const token = jwt.sign({ roles: claims.roles, iat: nowS, exp: nowS + this.opts.accessTtlSeconds }, this.active.privatePem, {
+      algorithm: JWT_ALGORITHM,
+      keyid: this.active.kid,
+      issuer: this.opts.issuer,
+      audience: this.opts.audience,
+      subject: claims.sub,
+      jwtid: newId(),
+    });
+    return { token, expiresInSeconds: this.opts.accessTtlSeconds };
+  }
+}
