@@ -9,6 +9,8 @@ const moduleNameMapper = {
   '^@bank/testkit$': '<rootDir>/packages/testkit/src',
   '^@bank/ledger-core$': '<rootDir>/packages/ledger/core/src',
   '^@bank/ledger-postgres$': '<rootDir>/packages/ledger/postgres/src',
+  '^@bank/accounts-core$': '<rootDir>/packages/accounts/core/src',
+  '^@bank/accounts-postgres$': '<rootDir>/packages/accounts/postgres/src',
 };
 
 // Type checking happens once in `tsc -b`; jest only transpiles, which keeps the suite fast.

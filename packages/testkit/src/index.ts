@@ -2,3 +2,5 @@ export { TEST_DATABASE_ADMIN_URL, TEST_REDIS_URL, TEST_SERVICE_TOKEN, captureLog
 export { InMemoryLedgerStore } from './ledger-memory';
 export { ledgerStoreContract, transferRequest } from './ledger-contract';
 export type { StoreUnderTest } from './ledger-contract';
+export { FakeLedgerBalances, InMemoryAccountStore } from './accounts-memory';
+export { accountStoreContract } from './accounts-contract';
