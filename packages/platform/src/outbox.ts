@@ -18,13 +18,16 @@ export const OUTBOX_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const PURGE_EVERY_MS = 60_000;
 const PURGE_BATCH_SIZE = 10_000;
 
-export interface NewEvent<T extends EventType = EventType> {
+interface TypedEvent<T extends EventType> {
   type: T;
   aggregateId: string;
   payload: EventPayload<T>;
   traceparent?: string;
   occurredAt?: Date;
 }
+
+/** An event to record: a union over the catalogue, so the payload is checked against its type. */
+export type NewEvent<T extends EventType = EventType> = T extends EventType ? TypedEvent<T> : never;
 
 /** A row of this type carries many events (a ledger batch's); the relay publishes each one. */
 export const BATCH_ROW_TYPE = 'batch';

@@ -1,0 +1,2 @@
+export { accountsMigrations } from './migrations';
+export { PostgresAccountStore } from './store';

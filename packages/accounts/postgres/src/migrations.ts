@@ -1,0 +1,37 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration } from '@mikro-orm/migrations';
+import { platformMigrations } from '@bank/platform';
+
+/** Profiles and bank accounts of user-service. */
+class AccountsSchema extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE profiles (
+        id         uuid PRIMARY KEY,
+        email      text NOT NULL,
+        full_name  text NOT NULL,
+        phone      text NOT NULL DEFAULT '',
+        created_at timestamptz NOT NULL
+      )`);
+    this.addSql(`
+      CREATE TABLE bank_accounts (
+        id            uuid PRIMARY KEY,
+        owner_id      uuid NOT NULL,
+        currency      char(3) NOT NULL,
+        status        text NOT NULL CHECK (status IN ('active', 'frozen', 'closed')),
+        frozen_reason text,
+        open_key      text,
+        version       integer NOT NULL,
+        created_at    timestamptz NOT NULL,
+        -- A retried OpenAccount with the same key finds the first account instead of a second one.
+        UNIQUE (owner_id, open_key)
+      )`);
+    this.addSql('CREATE INDEX bank_accounts_owner ON bank_accounts (owner_id, id)');
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('DROP TABLE bank_accounts, profiles');
+  }
+}
+
+export const accountsMigrations: readonly MigrationObject[] = [...platformMigrations, { name: '0001_accounts_schema', class: AccountsSchema }];
