@@ -6,6 +6,7 @@ export const schema = {
   ...commonSchema,
   USER_DATABASE_URL: databaseUrl('PostgreSQL database of user-service'),
   USER_GRPC_PORT: v.port('gRPC port of user-service', 50052),
+  LEDGER_GRPC_ADDR: v.string('transaction-service address (host:port), asked for balances before closing', { default: '127.0.0.1:50053' }),
 };
 
 export type Config = ConfigOf<typeof schema>;

@@ -1,6 +1,11 @@
 import { Container } from 'inversify';
-import { createLogger, platformMigrations, startServiceRuntime, type Logger, type StartedService } from '@bank/platform';
+import { Accounts } from '@bank/accounts-core';
+import { PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
+import { systemClock } from '@bank/kernel';
+import { createLogger, startServiceRuntime, type Logger, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
+import { userGrpcService } from './grpc';
+import { GrpcLedgerBalances } from './ledger-balances';
 
 export const TYPES = {
   Config: Symbol.for('Config'),
@@ -9,22 +14,34 @@ export const TYPES = {
 };
 
 /** The composition root of user-service: the only place that wires its parts together. */
-export function buildContainer(config: Config): Container {
+export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
   const container = new Container();
   container.bind<Config>(TYPES.Config).toConstantValue(config);
-  container.bind<Logger>(TYPES.Logger).toConstantValue(createLogger(SERVICE_NAME, config.LOG_LEVEL));
+  container.bind<Logger>(TYPES.Logger).toConstantValue(logger);
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (logger: Logger) => () =>
-      startServiceRuntime({
+    (log: Logger) => async () => {
+      const ledger = new GrpcLedgerBalances(config.LEDGER_GRPC_ADDR, config.SERVICE_TOKEN);
+      let accounts: Accounts | undefined;
+      const accountsOf = (db: ConstructorParameters<typeof PostgresAccountStore>[0]) => (accounts ??= new Accounts(new PostgresAccountStore(db), ledger, systemClock));
+      const started = await startServiceRuntime({
         name: SERVICE_NAME,
-        logger,
+        logger: log,
         databaseUrl: config.USER_DATABASE_URL,
-        migrations: platformMigrations,
+        migrations: accountsMigrations,
         grpc: { host: config.BIND_HOST, port: config.USER_GRPC_PORT },
         queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
-        // Its business RPCs and event handlers arrive with their own issue; until then it serves health only.
-        services: () => [],
-      }),
+        services: (db) => [userGrpcService(accountsOf(db), { serviceToken: config.SERVICE_TOKEN, logger: log })],
+        // Creating a profile is idempotent (one per user id), so redelivery cannot duplicate it.
+        consumer: { name: 'user-service', handlers: (db) => ({ 'user.registered': (p) => accountsOf(db).createProfile(p.userId, p.email, p.fullName) }) },
+      });
+      return {
+        ...started,
+        async stop() {
+          await started.stop();
+          ledger.close();
+        },
+      };
+    },
     [TYPES.Logger],
   );
   return container;

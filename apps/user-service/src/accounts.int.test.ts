@@ -1,0 +1,150 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { ledgerV1, userV1 } from '@bank/contracts';
+import { newId } from '@bank/kernel';
+import { systemAccountId } from '@bank/ledger-core';
+import { BeeQueuePublisher, GrpcCaller, RemoteCallError, checkHealth, createClient, loadConfig, type CallOptions, type StartedService } from '@bank/platform';
+import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, captureLogger, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+import { schema } from './config';
+import { buildContainer, TYPES } from './container';
+
+const LEDGER_MAIN = path.resolve(__dirname, '..', '..', 'transaction-service', 'dist', 'main.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const { logger } = captureLogger('user-service');
+const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const alice = { callerUserId: newId(), callerRoles: ['customer'] };
+const bob = { callerUserId: newId(), callerRoles: ['customer'] };
+const operator = { callerUserId: newId(), callerRoles: ['customer', 'operator'] };
+let users: StartedService;
+let ledger: ChildProcess;
+let userClient: userV1.UserServiceClient;
+let ledgerClient: ledgerV1.LedgerServiceClient;
+const drops: (() => Promise<void>)[] = [];
+let prefix: string;
+
+beforeAll(async () => {
+  prefix = testQueuePrefix('accounts');
+  const ledgerDb = await createTestDatabase('accounts_ledger');
+  const userDb = await createTestDatabase('accounts_users');
+  drops.push(ledgerDb.drop, userDb.drop);
+  const common = { SERVICE_TOKEN: TEST_SERVICE_TOKEN, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  // The ledger runs as the real, built transaction-service process: a peer, as in production.
+  const ledgerPort = await freePort();
+  ledger = spawn(process.execPath, [LEDGER_MAIN], { env: { PATH: process.env.PATH ?? '', ...common, LEDGER_DATABASE_URL: ledgerDb.url, LEDGER_GRPC_PORT: String(ledgerPort) }, stdio: 'ignore' });
+  await waitFor(() => checkHealth(`127.0.0.1:${ledgerPort}`, 500), 30_000, 100);
+  const config = loadConfig(schema, { ...common, LOG_LEVEL: 'debug', USER_DATABASE_URL: userDb.url, USER_GRPC_PORT: '0', LEDGER_GRPC_ADDR: `127.0.0.1:${ledgerPort}` });
+  users = await buildContainer(config, logger).get<() => Promise<StartedService>>(TYPES.Start)();
+  userClient = createClient(userV1.UserServiceClient, `127.0.0.1:${users.grpcPort}`);
+  ledgerClient = createClient(ledgerV1.LedgerServiceClient, config.LEDGER_GRPC_ADDR);
+});
+
+afterAll(async () => {
+  userClient.close();
+  ledgerClient.close();
+  await users.stop();
+  ledger.kill('SIGTERM');
+  await new Promise((r) => ledger.once('exit', r));
+  for (const drop of drops) await drop();
+});
+
+type Who = Pick<CallOptions, 'callerUserId' | 'callerRoles'>;
+const open = (who: Who, currency: string, idempotencyKey = '') =>
+  caller.unary<userV1.BankAccount>((md, o, cb) => userClient.openAccount({ ownerId: '', currency, idempotencyKey }, md, o, cb), who);
+const get = (who: Who, accountId: string) => caller.unary<userV1.BankAccount>((md, o, cb) => userClient.getAccount({ accountId }, md, o, cb), who);
+const freeze = (who: Who, accountId: string, reason: string) => caller.unary<userV1.BankAccount>((md, o, cb) => userClient.freezeAccount({ accountId, reason }, md, o, cb), who);
+const closeAccount = (who: Who, accountId: string) => caller.unary<userV1.BankAccount>((md, o, cb) => userClient.closeAccount({ accountId }, md, o, cb), who);
+const lookup = async (id: string) => (await caller.unary<ledgerV1.LookupAccountsResponse>((md, o, cb) => ledgerClient.lookupAccounts({ ids: [id] }, md, o, cb))).accounts[0];
+const transfer = (t: Partial<ledgerV1.Transfer>) =>
+  caller.unary<ledgerV1.CreateTransfersResponse>((md, o, cb) => ledgerClient.createTransfers(ledgerV1.CreateTransfersRequest.fromPartial({ transfers: [{ id: newId(), currency: 'EUR', ...t }] }), md, o, cb));
+const settlement = async () => systemAccountId('EUR', 'settlement');
+
+async function failure(p: Promise<unknown>): Promise<RemoteCallError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof RemoteCallError) return e;
+    throw e;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function accountCount(): Promise<number> {
+  const { rows } = await users.db.withClient((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM bank_accounts'));
+  return Number(rows[0]?.n);
+}
+
+describe('accounts across user-service and the ledger', () => {
+  it('an opened account reaches the ledger through the outbox and the queue, once', async () => {
+    const account = await open(alice, 'EUR', 'open-1');
+    expect(await open(alice, 'EUR', 'open-1')).toEqual(account);
+    expect(account).toMatchObject({ ownerId: alice.callerUserId, currency: 'EUR', status: userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_ACTIVE });
+    const inLedger = await waitFor(() => lookup(account.id), 20_000);
+    expect(inLedger).toMatchObject({ id: account.id, ownerId: alice.callerUserId, currency: 'EUR', flags: 1, state: ledgerV1.AccountState.ACCOUNT_STATE_ACTIVE });
+  });
+
+  it('a frozen account is refused by the ledger at posting time', async () => {
+    const account = await open(alice, 'EUR');
+    await waitFor(() => lookup(account.id), 20_000);
+    expect((await failure(freeze(alice, account.id, 'mine'))).code).toBe('NOT_FOUND');
+    expect((await freeze(operator, account.id, 'fraud check')).status).toBe(userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_FROZEN);
+    await waitFor(async () => (await lookup(account.id))?.state === ledgerV1.AccountState.ACCOUNT_STATE_FROZEN || undefined, 20_000);
+    const res = await transfer({ debitAccountId: await settlement(), creditAccountId: account.id, amount: 100n });
+    expect(ledgerV1.createTransferResultToJSON(res.outcomes[0]!.result)).toBe('CREATE_TRANSFER_RESULT_CREDIT_ACCOUNT_FROZEN');
+  });
+
+  it('closes an account only once the ledger shows no money and no holds', async () => {
+    const account = await open(bob, 'EUR');
+    await waitFor(() => lookup(account.id), 20_000);
+    const s = await settlement();
+    await transfer({ debitAccountId: s, creditAccountId: account.id, amount: 500n });
+    const refused = await failure(closeAccount(bob, account.id));
+    expect([refused.code, refused.grpcCode]).toEqual(['ACCOUNT_NOT_EMPTY', 9]);
+    await transfer({ debitAccountId: account.id, creditAccountId: s, amount: 500n });
+    expect((await closeAccount(bob, account.id)).status).toBe(userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_CLOSED);
+    await waitFor(async () => (await lookup(account.id))?.state === ledgerV1.AccountState.ACCOUNT_STATE_CLOSED || undefined, 20_000);
+  });
+
+  it('answers bad input with INVALID_ARGUMENT naming the field, and changes nothing', async () => {
+    const before = await accountCount();
+    const badCurrency = await failure(open(alice, 'XXX'));
+    expect([badCurrency.grpcCode, badCurrency.code, badCurrency.fields]).toEqual([3, 'VALIDATION_FAILED', [{ field: 'currency', message: 'must be a supported ISO 4217 code' }]]);
+    const badId = await failure(get(alice, 'not-a-uuid'));
+    expect([badId.grpcCode, badId.fields.map((f) => f.field)]).toEqual([3, ['accountId']]);
+    expect(await accountCount()).toBe(before);
+    const nobody = await failure(open({ callerUserId: undefined, callerRoles: [] }, 'EUR'));
+    expect(nobody.grpcCode).toBe(16);
+  });
+
+  it("shows an account only to its owner and to operators", async () => {
+    const account = await open(alice, 'EUR');
+    expect((await failure(get(bob, account.id))).code).toBe('NOT_FOUND');
+    expect((await get(operator, account.id)).id).toBe(account.id);
+  });
+
+  it('creates a profile from user.registered, which only its owner can read and change', async () => {
+    const publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix });
+    const userId = newId();
+    const envelope = { id: newId(), type: 'user.registered' as const, aggregateId: userId, sequence: 1, occurredAt: new Date().toISOString(), traceparent: '', payload: { userId, email: 'carol@example.com', fullName: 'Carol' } };
+    await publisher.publish('user-service', [envelope]);
+    await publisher.publish('user-service', [{ ...envelope }]);
+    await publisher.close();
+    const carol = { callerUserId: userId, callerRoles: ['customer'] };
+    const profile = await waitFor(() => caller.unary<userV1.Profile>((md, o, cb) => userClient.getProfile({ userId: '' }, md, o, cb), carol).catch(() => undefined), 20_000);
+    expect(profile).toMatchObject({ id: userId, email: 'carol@example.com', fullName: 'Carol', roles: ['customer'] });
+    const updated = await caller.unary<userV1.Profile>((md, o, cb) => userClient.updateProfile({ userId: '', fullName: 'Carol D.', phone: '+4915112345678' }, md, o, cb), carol);
+    expect(updated).toMatchObject({ fullName: 'Carol D.', phone: '+4915112345678', email: 'carol@example.com' });
+    const bad = await failure(caller.unary<userV1.Profile>((md, o, cb) => userClient.updateProfile({ userId: '', fullName: '', phone: 'call me' }, md, o, cb), carol));
+    expect(bad.fields.map((f) => f.field)).toEqual(['phone']);
+    expect((await failure(caller.unary<userV1.Profile>((md, o, cb) => userClient.getProfile({ userId }, md, o, cb), bob))).code).toBe('NOT_FOUND');
+  });
+});

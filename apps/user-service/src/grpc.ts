@@ -1,0 +1,47 @@
+import { userV1 } from '@bank/contracts';
+import type { Accounts, BankAccount, Caller, Profile } from '@bank/accounts-core';
+import { implement, type CallContext, type Logger, type ServiceBinding } from '@bank/platform';
+
+const STATUS: Record<BankAccount['status'], userV1.BankAccountStatus> = {
+  active: userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_ACTIVE,
+  frozen: userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_FROZEN,
+  closed: userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_CLOSED,
+};
+
+const callerOf = (ctx: CallContext): Caller => ({ userId: ctx.callerUserId, roles: ctx.callerRoles });
+
+export function accountToProto(a: BankAccount): userV1.BankAccount {
+  return { id: a.id, ownerId: a.ownerId, currency: a.currency, status: STATUS[a.status], createdAt: a.createdAt };
+}
+
+function profileToProto(p: Profile, roles: readonly string[]): userV1.Profile {
+  return { id: p.id, email: p.email, fullName: p.fullName, phone: p.phone, roles: [...roles], createdAt: p.createdAt };
+}
+
+/** UserService over gRPC. The caller is who the gateway authenticated (call metadata), never a request field. */
+export function userGrpcService(accounts: Accounts, opts: { serviceToken: string; logger: Logger }): ServiceBinding {
+  return implement(
+    userV1.UserServiceService,
+    {
+      getProfile: async (req, ctx) => {
+        const p = await accounts.profile(callerOf(ctx), req.userId);
+        return profileToProto(p, p.id === ctx.callerUserId ? ctx.callerRoles : []);
+      },
+      updateProfile: async (req, ctx) => {
+        // Empty means unchanged (proto3 strings have no "absent").
+        const p = await accounts.updateProfile(callerOf(ctx), { fullName: req.fullName === '' ? undefined : req.fullName, phone: req.phone === '' ? undefined : req.phone });
+        return profileToProto(p, ctx.callerRoles);
+      },
+      openAccount: async (req, ctx) => accountToProto(await accounts.open(callerOf(ctx), req.currency, req.idempotencyKey, ctx.traceparent)),
+      getAccount: async (req, ctx) => accountToProto(await accounts.get(callerOf(ctx), req.accountId)),
+      listAccounts: async (req, ctx) => {
+        const page = await accounts.list(callerOf(ctx), req.ownerId, req.limit, req.cursor);
+        return { accounts: page.accounts.map(accountToProto), nextCursor: page.nextCursor };
+      },
+      freezeAccount: async (req, ctx) => accountToProto(await accounts.freeze(callerOf(ctx), req.accountId, req.reason, ctx.traceparent)),
+      unfreezeAccount: async (req, ctx) => accountToProto(await accounts.unfreeze(callerOf(ctx), req.accountId, ctx.traceparent)),
+      closeAccount: async (req, ctx) => accountToProto(await accounts.close(callerOf(ctx), req.accountId, ctx.traceparent)),
+    },
+    opts,
+  );
+}

@@ -1,0 +1,29 @@
+import { ledgerV1 } from '@bank/contracts';
+import type { LedgerBalances } from '@bank/accounts-core';
+import { GrpcCaller, createClient } from '@bank/platform';
+
+/** Balance look-ups are quick; a ledger slower than this is treated as unavailable. */
+export const LEDGER_LOOKUP_TIMEOUT_MS = 3_000;
+
+/** The ledger's view of an account's money, over gRPC: posted balance and holds on either side. */
+export class GrpcLedgerBalances implements LedgerBalances {
+  private readonly client: ledgerV1.LedgerServiceClient;
+  private readonly caller: GrpcCaller;
+
+  constructor(address: string, serviceToken: string) {
+    this.client = createClient(ledgerV1.LedgerServiceClient, address);
+    this.caller = new GrpcCaller(serviceToken);
+  }
+
+  async balanceOf(accountId: string): Promise<{ posted: bigint; held: bigint } | undefined> {
+    const res = await this.caller.unary<ledgerV1.LookupAccountsResponse>((md, o, cb) => this.client.lookupAccounts({ ids: [accountId] }, md, o, cb), {
+      timeoutMs: LEDGER_LOOKUP_TIMEOUT_MS,
+    });
+    const a = res.accounts[0];
+    return a ? { posted: a.creditsPosted - a.debitsPosted, held: a.debitsPending + a.creditsPending } : undefined;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
