@@ -11,7 +11,9 @@ import { AUTH_RATE_LIMIT, GENERAL_RATE_LIMIT, RATE_LIMIT_KEY_PREFIX, createRateL
 import { createReadinessCheck } from './http/readiness';
 import { requestId } from './http/request-id';
 import { securityHeaders } from './http/security-headers';
-import { createV1Router } from './routes';
+import type { TokenVerifier } from './http/auth-token';
+import type { Peers } from './peers';
+import { createV1Router, jwksHandler } from './routes';
 
 export const DOCS_PATH = '/docs';
 export const OPENAPI_PATH = '/openapi.json';
@@ -39,6 +41,8 @@ export interface AppDeps {
   readonly redis: Redis;
   /** gRPC peers by name (host:port), checked by /readyz. */
   readonly peers: Readonly<Record<string, string>>;
+  /** The gRPC clients and the token verifier of the business routes; without them only operability is served. */
+  readonly api?: { readonly clients: Peers; readonly verifier: TokenVerifier };
   readonly options?: AppOptions;
 }
 
@@ -99,8 +103,9 @@ export function createApp(deps: AppDeps): Express {
       res.setHeader('Cache-Control', 'no-store');
       next();
     },
-    createV1Router({ logger }),
+    ...(deps.api ? [createV1Router({ logger, peers: deps.api.clients, verifier: deps.api.verifier })] : []),
   );
+  if (deps.api) app.get('/.well-known/jwks.json', jwksHandler(deps.api.clients));
 
   app.use(notFound());
   app.use(errorHandler(logger));

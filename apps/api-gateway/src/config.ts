@@ -37,6 +37,12 @@ export const schema = {
   LEDGER_GRPC_ADDR: hostPort('gRPC address of transaction-service (the ledger)', '127.0.0.1:50053'),
   PAYMENT_GRPC_ADDR: hostPort('gRPC address of payment-service', '127.0.0.1:50054'),
   NOTIFICATION_GRPC_ADDR: hostPort('gRPC address of notification-service', '127.0.0.1:50055'),
+  // Per client address per minute; the defaults are production's. Local end-to-end runs, where
+  // every simulated user comes from 127.0.0.1, raise them.
+  GATEWAY_RATE_LIMIT_PER_MIN: v.int('requests per minute per client on /v1', { default: 300, min: 1, max: 1_000_000 }),
+  GATEWAY_AUTH_RATE_LIMIT_PER_MIN: v.int('login and signup attempts per minute per client', { default: 10, min: 1, max: 1_000_000 }),
+  JWT_ISSUER: v.string('issuer (iss) that access tokens must name', { default: 'https://bank.local' }),
+  JWT_AUDIENCE: v.string('audience (aud) that access tokens must name', { default: 'bank-api' }),
 };
 
 export type Config = ConfigOf<typeof schema>;

@@ -1,10 +1,16 @@
 import { Container } from 'inversify';
 import type { Redis } from 'ioredis';
 import { createLogger, type Logger, type Running } from '@bank/platform';
+import { authV1 } from '@bank/contracts';
 import { createApp } from './app';
+import { TokenVerifier } from './http/auth-token';
+import { Peers } from './peers';
 import { SERVICE_NAME, peerAddresses, type Config } from './config';
 import { startHttpServer } from './http/server';
 import { createRedis } from './redis';
+
+/** The rate limits are configured per minute. */
+const RATE_LIMIT_WINDOW_MS = 60_000;
 
 export const TYPES = {
   Config: Symbol.for('Config'),
@@ -28,12 +34,25 @@ export function buildContainer(config: Config): Container {
       await redis.connect();
       // The bank's Redis prefix keeps these counters apart from another bank sharing the server.
       const rateLimitPrefix = `${config.REDIS_QUEUE_PREFIX}:gateway:rl:`;
-      const app = createApp({ logger, redis, peers: peerAddresses(config), options: { rateLimitPrefix, trustProxy: config.GATEWAY_TRUSTED_PROXY_HOPS === 0 ? false : config.GATEWAY_TRUSTED_PROXY_HOPS } });
+      const peers = peerAddresses(config);
+      const clients = new Peers({ auth: peers.auth, user: peers.user, ledger: peers.ledger }, config.SERVICE_TOKEN);
+      const verifier = new TokenVerifier(
+        async () => (await clients.call<authV1.GetJwksResponse>((md, o, cb) => clients.auth.getJwks({}, md, o, cb))).keys,
+        { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+      );
+      const options = {
+        rateLimitPrefix,
+        generalRateLimit: { limit: config.GATEWAY_RATE_LIMIT_PER_MIN, windowMs: RATE_LIMIT_WINDOW_MS },
+        authRateLimit: { limit: config.GATEWAY_AUTH_RATE_LIMIT_PER_MIN, windowMs: RATE_LIMIT_WINDOW_MS },
+        trustProxy: config.GATEWAY_TRUSTED_PROXY_HOPS === 0 ? (false as const) : config.GATEWAY_TRUSTED_PROXY_HOPS,
+      };
+      const app = createApp({ logger, redis, peers, api: { clients, verifier }, options });
       const server = await startHttpServer(app, { host: config.BIND_HOST, port: config.GATEWAY_PORT, logger });
       logger.info({ url: server.url, docs: `${server.url}/docs` }, `${SERVICE_NAME} listening on ${server.url}`);
       return {
         async stop() {
           await server.stop();
+          clients.close();
           await redis.quit();
         },
       };

@@ -276,7 +276,7 @@ export interface CallOptions {
   requestId?: string;
 }
 
-type UnaryInvoker<Res> = (
+export type UnaryInvoker<Res> = (
   metadata: grpc.Metadata,
   options: Partial<grpc.CallOptions>,
   callback: (error: grpc.ServiceError | null, response: Res) => void,

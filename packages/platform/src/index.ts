@@ -24,7 +24,7 @@ export {
   startGrpcServer,
   toServiceError,
 } from './grpc';
-export type { CallContext, CallOptions, Handlers, RunningGrpcServer, ServiceBinding } from './grpc';
+export type { CallContext, CallOptions, Handlers, RunningGrpcServer, ServiceBinding, UnaryInvoker } from './grpc';
 export { DEFAULT_POOL_MAX, Database, MAX_TRANSACTION_RETRIES, dropDatabase, ensureDatabase, isRetryableSqlError } from './db';
 export type { DatabaseOptions, SqlClient } from './db';
 export { platformMigrations } from './migrations';

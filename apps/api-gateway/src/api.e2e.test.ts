@@ -1,0 +1,187 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import jwt from 'jsonwebtoken';
+import { authV1, ledgerV1 } from '@bank/contracts';
+import { newId } from '@bank/kernel';
+import { GrpcCaller, checkHealth, createClient } from '@bank/platform';
+import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+
+const APPS = path.resolve(__dirname, '..', '..');
+const STARTUP_MS = 30_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const children: ChildProcess[] = [];
+const drops: (() => Promise<void>)[] = [];
+let base: string;
+let ledgerAddr: string;
+let authAddr: string;
+const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+
+function start(app: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [path.join(APPS, app, 'dist', 'main.js')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
+  children.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  const [authDb, userDb, ledgerDb] = await Promise.all([createTestDatabase('api_auth'), createTestDatabase('api_user'), createTestDatabase('api_ledger')]);
+  drops.push(authDb.drop, userDb.drop, ledgerDb.drop);
+  const [authPort, userPort, ledgerPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  authAddr = `127.0.0.1:${authPort}`;
+  ledgerAddr = `127.0.0.1:${ledgerPort}`;
+  const common = {
+    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_QUEUE_PREFIX: testQueuePrefix('api'),
+    LOG_LEVEL: 'warn',
+    AUTH_GRPC_ADDR: authAddr,
+    USER_GRPC_ADDR: `127.0.0.1:${userPort}`,
+    LEDGER_GRPC_ADDR: ledgerAddr,
+  };
+  start('transaction-service', { ...common, LEDGER_DATABASE_URL: ledgerDb.url, LEDGER_GRPC_PORT: String(ledgerPort) });
+  start('auth-service', { ...common, AUTH_DATABASE_URL: authDb.url, AUTH_GRPC_PORT: String(authPort), AUTH_BCRYPT_COST: '4' });
+  start('user-service', { ...common, USER_DATABASE_URL: userDb.url, USER_GRPC_PORT: String(userPort) });
+  for (const addr of [authAddr, `127.0.0.1:${userPort}`, ledgerAddr]) await waitFor(() => checkHealth(addr, 500), STARTUP_MS, 100);
+  start('api-gateway', { ...common, GATEWAY_PORT: String(gatewayPort), GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000', GATEWAY_RATE_LIMIT_PER_MIN: '10000' });
+  base = `http://127.0.0.1:${gatewayPort}`;
+  await waitFor(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200 || (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, STARTUP_MS, 100);
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM'))))));
+  for (const drop of drops) await drop();
+});
+
+async function api(method: string, url: string, body?: unknown, token?: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+}
+
+const PASSWORD = 'correct horse battery staple';
+async function customer(): Promise<{ email: string; token: string; refreshToken: string; userId: string }> {
+  const email = `c${newId().slice(-12)}@example.com`;
+  const signup = await api('POST', '/v1/auth/signup', { email, password: PASSWORD, fullName: 'Ada Lovelace' });
+  expect(signup.status).toBe(201);
+  const login = await api('POST', '/v1/auth/login', { email, password: PASSWORD });
+  expect(login.status).toBe(200);
+  return { email, token: login.body!.accessToken as string, refreshToken: login.body!.refreshToken as string, userId: signup.body!.userId as string };
+}
+
+async function deposit(accountId: string, amount: bigint): Promise<string> {
+  // Money in from the bank's settlement account, as the deposits issue will do through payment-service.
+  const { systemAccountId } = await import('@bank/ledger-core');
+  const client = createClient(ledgerV1.LedgerServiceClient, ledgerAddr);
+  try {
+    const res = await caller.unary<ledgerV1.CreateTransfersResponse>((md, o, cb) =>
+      client.createTransfers(ledgerV1.CreateTransfersRequest.fromPartial({ transfers: [{ id: newId(), debitAccountId: systemAccountId('EUR', 'settlement'), creditAccountId: accountId, amount, currency: 'EUR', description: 'deposit' }] }), md, o, cb),
+    );
+    return ledgerV1.createTransferResultToJSON(res.outcomes[0]!.result);
+  } finally {
+    client.close();
+  }
+}
+
+describe('the public API through the gateway, with real services', () => {
+  it('signs up, refusing weak passwords, unknown fields and taken emails with problem+json', async () => {
+    const email = `s${newId().slice(-12)}@example.com`;
+    const weak = await api('POST', '/v1/auth/signup', { email, password: 'short', fullName: 'Ada' });
+    expect(weak.status).toBe(400);
+    expect(weak.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(weak.body).toMatchObject({ status: 400, code: 'WEAK_PASSWORD' });
+    const extra = await api('POST', '/v1/auth/signup', { email, password: PASSWORD, fullName: 'Ada', roles: ['admin'] });
+    expect(extra.status).toBe(400);
+    expect(extra.body).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ field: 'roles', message: 'is not a field of this request' }] });
+    expect((await api('POST', '/v1/auth/signup', { email, password: PASSWORD, fullName: 'Ada' })).status).toBe(201);
+    const again = await api('POST', '/v1/auth/signup', { email: email.toUpperCase(), password: PASSWORD, fullName: 'Ada' });
+    expect([again.status, again.body?.code]).toEqual([409, 'EMAIL_TAKEN']);
+  });
+
+  it('logs in, refuses bad credentials and bad tokens with 401 and a challenge, and serves /me', async () => {
+    const c = await customer();
+    const wrong = await api('POST', '/v1/auth/login', { email: c.email, password: 'not the password!' });
+    expect([wrong.status, wrong.body?.code, wrong.headers.get('www-authenticate')]).toEqual([401, 'INVALID_CREDENTIALS', 'Bearer realm="bank"']);
+    const me = await api('GET', '/v1/me', undefined, c.token);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ id: c.userId, email: c.email, fullName: 'Ada Lovelace', roles: ['customer'] });
+    const none = await api('GET', '/v1/me');
+    expect([none.status, none.headers.get('www-authenticate')]).toEqual([401, 'Bearer realm="bank"']);
+    const tampered = c.token.slice(0, -3) + (c.token.endsWith('AAA') ? 'BBB' : 'AAA');
+    expect((await api('GET', '/v1/me', undefined, tampered)).status).toBe(401);
+    const unsigned = jwt.sign({ sub: c.userId, roles: ['admin'], iss: 'https://bank.local', aud: 'bank-api' }, '', { algorithm: 'none' });
+    expect((await api('GET', '/v1/me', undefined, unsigned)).status).toBe(401);
+    const patched = await api('PATCH', '/v1/me', { phone: '+4915112345678' }, c.token);
+    expect(patched.body).toMatchObject({ phone: '+4915112345678', fullName: 'Ada Lovelace' });
+    expect((await api('PATCH', '/v1/me', { email: 'x@example.com' }, c.token)).status).toBe(400);
+    const jwks = await api('GET', '/.well-known/jwks.json');
+    expect(jwks.status).toBe(200);
+    expect((jwks.body!.keys as { kid: string }[]).map((k) => k.kid)).toContain(jwt.decode(c.token, { complete: true })?.header.kid);
+  });
+
+  it('rotates refresh tokens; a reused one is refused and logout ends the session', async () => {
+    const c = await customer();
+    const next = await api('POST', '/v1/auth/refresh', { refreshToken: c.refreshToken });
+    expect(next.status).toBe(200);
+    expect((await api('POST', '/v1/auth/refresh', { refreshToken: c.refreshToken })).status).toBe(401);
+    expect((await api('POST', '/v1/auth/refresh', { refreshToken: next.body!.refreshToken })).status).toBe(401);
+    const other = await api('POST', '/v1/auth/login', { email: c.email, password: PASSWORD });
+    expect((await api('POST', '/v1/auth/logout', { refreshToken: other.body!.refreshToken })).status).toBe(204);
+    expect((await api('POST', '/v1/auth/refresh', { refreshToken: other.body!.refreshToken })).status).toBe(401);
+  });
+
+  it('opens accounts, shows balances and statements from the ledger, and hides other people’s accounts', async () => {
+    const alice = await customer();
+    const bob = await customer();
+    expect((await api('POST', '/v1/accounts', { currency: 'XXX' }, alice.token)).body).toMatchObject({ status: 400 });
+    expect((await api('POST', '/v1/accounts', { currency: 'EUR', balance: 1000 }, alice.token)).status).toBe(400);
+    const opened = await api('POST', '/v1/accounts', { currency: 'EUR' }, alice.token, { 'Idempotency-Key': 'open-eur' });
+    expect(opened.status).toBe(201);
+    expect(opened.body).toMatchObject({ ownerId: alice.userId, currency: 'EUR', status: 'active', balance: { posted: 0, pending: 0, available: 0 } });
+    const id = opened.body!.id as string;
+    expect((await api('POST', '/v1/accounts', { currency: 'EUR' }, alice.token, { 'Idempotency-Key': 'open-eur' })).body?.id).toBe(id);
+    await waitFor(async () => (await deposit(id, 2_550n)) === 'CREATE_TRANSFER_RESULT_OK' || undefined, 20_000, 100);
+    const shown = await api('GET', `/v1/accounts/${id}`, undefined, alice.token);
+    expect(shown.body).toMatchObject({ id, balance: { posted: 2550, pending: 0, available: 2550 } });
+    const list = await api('GET', '/v1/accounts?limit=10', undefined, alice.token);
+    expect(list.body).toMatchObject({ nextCursor: null });
+    expect((list.body!.data as { id: string }[]).map((a) => a.id)).toEqual([id]);
+    const statement = await api('GET', `/v1/accounts/${id}/transactions`, undefined, alice.token);
+    expect(statement.body).toMatchObject({ data: [{ direction: 'credit', amount: 2550, currency: 'EUR', balanceAfter: 2550, status: 'posted', description: 'deposit', paymentId: null }], nextCursor: null });
+    expect((await api('GET', `/v1/accounts/${id}`, undefined, bob.token)).status).toBe(404);
+    expect((await api('GET', `/v1/accounts/${id}/transactions`, undefined, bob.token)).status).toBe(404);
+    expect((await api('GET', '/v1/accounts/not-a-uuid', undefined, alice.token)).status).toBe(400);
+    expect((await api('GET', '/v1/accounts?limit=101', undefined, alice.token)).status).toBe(400);
+    const close = await api('POST', `/v1/accounts/${id}/close`, undefined, alice.token);
+    expect([close.status, close.body?.code]).toEqual([409, 'ACCOUNT_NOT_EMPTY']);
+  });
+
+  it('lets only operators freeze accounts (404 to others), and the ledger then refuses the account', async () => {
+    const alice = await customer();
+    const op = await customer();
+    const id = (await api('POST', '/v1/accounts', { currency: 'EUR' }, alice.token)).body!.id as string;
+    expect((await api('POST', `/v1/admin/accounts/${id}/freeze`, { reason: 'x' }, alice.token)).status).toBe(404);
+    // Roles are granted by operator tooling (bank-cli) through auth-service, never through the API.
+    const auth = createClient(authV1.AuthServiceClient, authAddr);
+    await caller.unary((md, o, cb) => auth.setRoles({ email: op.email, roles: ['customer', 'operator'] }, md, o, cb));
+    auth.close();
+    const opToken = (await api('POST', '/v1/auth/login', { email: op.email, password: PASSWORD })).body!.accessToken as string;
+    expect((await api('GET', `/v1/admin/accounts/${id}`, undefined, opToken)).body).toMatchObject({ id, ownerId: alice.userId });
+    const frozen = await api('POST', `/v1/admin/accounts/${id}/freeze`, { reason: 'fraud check' }, opToken);
+    expect(frozen.body).toMatchObject({ id, status: 'frozen' });
+    await waitFor(async () => (await deposit(id, 1n)) === 'CREATE_TRANSFER_RESULT_CREDIT_ACCOUNT_FROZEN' || undefined, 20_000, 100);
+    expect((await api('POST', `/v1/admin/accounts/${id}/unfreeze`, undefined, opToken)).body).toMatchObject({ status: 'active' });
+  });
+});

@@ -1,0 +1,107 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { RequestHandler, Response } from 'express';
+import jwt from 'jsonwebtoken';
+import { ProblemError } from './problem';
+
+/** The only algorithm accepted: a token naming another (none, HS256 with the public key, ...) is refused. */
+export const ACCEPTED_ALGORITHMS: jwt.Algorithm[] = ['RS256'];
+/** An unknown kid triggers a JWKS refresh at most this often, so bad tokens cannot hammer auth. */
+export const JWKS_REFRESH_MIN_INTERVAL_MS = 10_000;
+/** Known keys are re-read this often, to drop retired ones. */
+export const JWKS_MAX_AGE_MS = 5 * 60_000;
+const CLOCK_TOLERANCE_S = 5;
+
+export interface Jwk {
+  kty: string;
+  kid: string;
+  alg: string;
+  n: string;
+  e: string;
+}
+
+export interface AuthenticatedCaller {
+  readonly userId: string;
+  readonly roles: readonly string[];
+}
+
+/**
+ * Verifies access tokens locally with auth-service's published keys (JWKS), so that no request
+ * costs a call to auth. Keys are cached by kid; a token signed by a key not yet seen refreshes
+ * the cache (rate-limited), which is how a key rotation reaches the gateway.
+ */
+export class TokenVerifier {
+  private keys = new Map<string, KeyObject>();
+  private fetchedAtMs = 0;
+  private inflight: Promise<void> | undefined;
+
+  constructor(
+    private readonly fetchJwks: () => Promise<readonly Jwk[]>,
+    private readonly expected: { issuer: string; audience: string },
+  ) {}
+
+  private refresh(): Promise<void> {
+    this.inflight ??= this.fetchJwks()
+      .then((jwks) => {
+        this.keys = new Map(jwks.filter((k) => k.kty === 'RSA').map((k) => [k.kid, createPublicKey({ key: { kty: k.kty, n: k.n, e: k.e }, format: 'jwk' })]));
+        this.fetchedAtMs = Date.now();
+      })
+      .finally(() => (this.inflight = undefined));
+    return this.inflight;
+  }
+
+  private async keyFor(kid: string): Promise<KeyObject | undefined> {
+    const stale = Date.now() - this.fetchedAtMs > JWKS_MAX_AGE_MS;
+    if (stale || (!this.keys.has(kid) && Date.now() - this.fetchedAtMs > JWKS_REFRESH_MIN_INTERVAL_MS)) await this.refresh();
+    return this.keys.get(kid);
+  }
+
+  async verify(token: string): Promise<AuthenticatedCaller> {
+    const decoded = jwt.decode(token, { complete: true });
+    const kid = decoded?.header.kid;
+    if (!decoded || typeof kid !== 'string' || !ACCEPTED_ALGORITHMS.includes(decoded.header.alg as jwt.Algorithm)) throw unauthenticated('the access token is not valid');
+    const key = await this.keyFor(kid);
+    if (!key) throw unauthenticated('the access token is not valid');
+    let claims: jwt.JwtPayload;
+    try {
+      claims = jwt.verify(token, key, { algorithms: ACCEPTED_ALGORITHMS, issuer: this.expected.issuer, audience: this.expected.audience, clockTolerance: CLOCK_TOLERANCE_S }) as jwt.JwtPayload;
+    } catch (e) {
+      throw unauthenticated(e instanceof jwt.TokenExpiredError ? 'the access token has expired' : 'the access token is not valid');
+    }
+    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+    if (typeof claims.sub !== 'string') throw unauthenticated('the access token is not valid');
+    return { userId: claims.sub, roles };
+  }
+}
+
+function unauthenticated(detail: string): ProblemError {
+  return new ProblemError('UNAUTHENTICATED', detail);
+}
+
+const CALLER = Symbol('caller');
+
+/** Requires `Authorization: Bearer <token>`; the verified caller is then available to handlers. */
+export function authenticate(verifier: TokenVerifier): RequestHandler {
+  return (req, res, next) => {
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
+    if (!match) {
+      next(unauthenticated('a Bearer access token is required'));
+      return;
+    }
+    verifier.verify(match[1] as string).then(
+      (caller) => {
+        (res.locals as Record<symbol, AuthenticatedCaller>)[CALLER] = caller;
+        next();
+      },
+      (e: unknown) => next(e),
+    );
+  };
+}
+
+export function callerOf(res: Response): AuthenticatedCaller {
+  const caller = (res.locals as Record<symbol, AuthenticatedCaller | undefined>)[CALLER];
+  if (!caller) throw unauthenticated('a Bearer access token is required');
+  return caller;
+}
+
+export const isOperator = (c: AuthenticatedCaller): boolean => c.roles.includes('operator') || c.roles.includes('admin');

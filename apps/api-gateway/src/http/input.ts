@@ -1,0 +1,53 @@
+import type { Request } from 'express';
+import { ProblemError, type FieldError } from './problem';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The longest string any field of the public API takes. */
+export const MAX_STRING_FIELD = 1_000;
+
+type Kind = 'string' | 'optional-string';
+
+/**
+ * Reads a JSON body against the fields an endpoint takes: unknown (or read-only) fields are
+ * refused rather than ignored, so no field can be mass-assigned; every problem is named.
+ */
+export function readBody<S extends Record<string, Kind>>(req: Request, spec: S): { [K in keyof S]: S[K] extends 'string' ? string : string | undefined } {
+  const body: unknown = req.body ?? {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ProblemError('VALIDATION_FAILED', 'the body must be a JSON object', [{ field: '', message: 'must be an object' }]);
+  const errors: FieldError[] = [];
+  const out: Record<string, string | undefined> = {};
+  for (const key of Object.keys(body)) if (!(key in spec)) errors.push({ field: key, message: 'is not a field of this request' });
+  for (const [key, kind] of Object.entries(spec)) {
+    const value = (body as Record<string, unknown>)[key];
+    if (value === undefined) {
+      if (kind === 'string') errors.push({ field: key, message: 'is required' });
+      continue;
+    }
+    if (typeof value !== 'string') errors.push({ field: key, message: 'must be a string' });
+    else if (value.length > MAX_STRING_FIELD) errors.push({ field: key, message: `must be at most ${MAX_STRING_FIELD} characters` });
+    else out[key] = value;
+  }
+  if (errors.length > 0) throw new ProblemError('VALIDATION_FAILED', 'the request body is invalid', errors);
+  return out as { [K in keyof S]: S[K] extends 'string' ? string : string | undefined };
+}
+
+/** A path id must be a UUID: a malformed one is 400, before anything looks it up. */
+export function pathId(req: Request, name = 'id'): string {
+  const value = req.params[name];
+  if (typeof value !== 'string' || !UUID.test(value)) throw new ProblemError('VALIDATION_FAILED', `${name} must be a UUID`, [{ field: name, message: 'must be a UUID' }]);
+  return value.toLowerCase();
+}
+
+/** `?limit=1..100` (default 20) and `?cursor=` of every list. */
+export function pageQuery(req: Request, maxLimit = 100, defaultLimit = 20): { limit: number; cursor: string } {
+  const raw = req.query.limit;
+  let limit = defaultLimit;
+  if (raw !== undefined) {
+    if (typeof raw !== 'string' || !/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > maxLimit) {
+      throw new ProblemError('VALIDATION_FAILED', `limit must be 1 to ${maxLimit}`, [{ field: 'limit', message: `must be 1 to ${maxLimit}` }]);
+    }
+    limit = Number(raw);
+  }
+  const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : '';
+  return { limit, cursor };
+}

@@ -1,0 +1,32 @@
+import { authV1, ledgerV1, userV1 } from '@bank/contracts';
+import { GrpcCaller, createClient, type CallOptions, type UnaryInvoker } from '@bank/platform';
+import type { AuthenticatedCaller } from './http/auth-token';
+
+/** Every internal call of a request has this long; the HTTP request itself has its own timeouts. */
+export const PEER_CALL_TIMEOUT_MS = 5_000;
+
+/** The gateway's gRPC clients, with the caller's identity and the request id on every call. */
+export class Peers {
+  readonly auth: authV1.AuthServiceClient;
+  readonly user: userV1.UserServiceClient;
+  readonly ledger: ledgerV1.LedgerServiceClient;
+  private readonly caller: GrpcCaller;
+
+  constructor(addresses: { auth: string; user: string; ledger: string }, serviceToken: string) {
+    this.auth = createClient(authV1.AuthServiceClient, addresses.auth);
+    this.user = createClient(userV1.UserServiceClient, addresses.user);
+    this.ledger = createClient(ledgerV1.LedgerServiceClient, addresses.ledger);
+    this.caller = new GrpcCaller(serviceToken);
+  }
+
+  call<Res>(invoke: UnaryInvoker<Res>, who?: AuthenticatedCaller, requestId?: string): Promise<Res> {
+    const opts: CallOptions = { timeoutMs: PEER_CALL_TIMEOUT_MS, requestId, callerUserId: who?.userId, callerRoles: who?.roles };
+    return this.caller.unary<Res>(invoke, opts);
+  }
+
+  close(): void {
+    this.auth.close();
+    this.user.close();
+    this.ledger.close();
+  }
+}

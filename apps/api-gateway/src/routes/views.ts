@@ -1,0 +1,64 @@
+import { ledgerV1, userV1 } from '@bank/contracts';
+import { ProblemError } from '../http/problem';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Money leaves as a JSON integer of minor units; beyond 2^53 it could not be read back exactly. */
+export function jsonAmount(minor: bigint): number {
+  if (minor > BigInt(Number.MAX_SAFE_INTEGER) || minor < BigInt(Number.MIN_SAFE_INTEGER)) throw new Error('amount outside the JSON safe-integer range');
+  return Number(minor);
+}
+
+const STATUS: Record<number, string> = {
+  [userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_ACTIVE]: 'active',
+  [userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_FROZEN]: 'frozen',
+  [userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_CLOSED]: 'closed',
+};
+
+/**
+ * API.md's Account: the account from user-service with its balance from the ledger. posted =
+ * credits − debits posted; pending = debits on hold; available = posted − pending + overdraft.
+ * A just-opened account may not have reached the ledger yet: its balance is then zero.
+ */
+export function accountView(a: userV1.BankAccount, l: ledgerV1.Account | undefined) {
+  const posted = l ? l.creditsPosted - l.debitsPosted : 0n;
+  const pending = l ? l.debitsPending : 0n;
+  const available = posted - pending + (l ? l.overdraftLimit : 0n);
+  return {
+    id: a.id,
+    ownerId: a.ownerId,
+    currency: a.currency,
+    status: STATUS[a.status] ?? 'active',
+    balance: { posted: jsonAmount(posted), pending: jsonAmount(pending), available: jsonAmount(available) },
+    createdAt: a.createdAt?.toISOString() ?? null,
+  };
+}
+
+const ENTRY_STATUS: Record<number, string> = {
+  [ledgerV1.EntryStatus.ENTRY_STATUS_PENDING]: 'pending',
+  [ledgerV1.EntryStatus.ENTRY_STATUS_POSTED]: 'posted',
+  [ledgerV1.EntryStatus.ENTRY_STATUS_VOIDED]: 'voided',
+};
+
+/** API.md's Entry: one statement line, a hold and its capture or release being one line. */
+export function entryView(e: ledgerV1.StatementEntry) {
+  return {
+    id: e.id,
+    transferId: e.transferId,
+    // Payments put their id in the transfer's reference; other references are not payment ids.
+    paymentId: UUID.test(e.reference) ? e.reference : null,
+    direction: e.direction === ledgerV1.EntryDirection.ENTRY_DIRECTION_DEBIT ? 'debit' : 'credit',
+    amount: jsonAmount(e.amount),
+    currency: e.currency,
+    balanceAfter: jsonAmount(e.balanceAfter),
+    status: ENTRY_STATUS[e.status] ?? 'posted',
+    description: e.description,
+    createdAt: e.createdAt?.toISOString() ?? null,
+  };
+}
+
+export function profileView(p: userV1.Profile, roles: readonly string[]) {
+  return { id: p.id, email: p.email, fullName: p.fullName, phone: p.phone || null, roles: [...roles], createdAt: p.createdAt?.toISOString() ?? null };
+}
+
+export const notFound = () => new ProblemError('NOT_FOUND', 'The resource does not exist.');
