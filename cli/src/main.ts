@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { registerDeadLetters, registerVerify } from './commands/operator';
+import { registerDeadLetters, registerRoles, registerVerify } from './commands/operator';
 import { registerUp } from './commands/up';
 
 /** The version of @bank/cli; main.js runs from cli/dist, next to which package.json sits one level up. */
@@ -17,7 +17,7 @@ function packageVersion(): string {
  * is written out before the process ends.
  */
 const program = new Command('bank-cli')
-  .description('operate the bank: run it locally, verify the ledger, requeue dead letters')
+  .description('operate the bank: run it locally, verify the ledger, requeue dead letters, grant roles')
   .version(packageVersion())
   .showHelpAfterError()
   .showSuggestionAfterError();
@@ -25,6 +25,7 @@ const program = new Command('bank-cli')
 registerUp(program);
 registerVerify(program);
 registerDeadLetters(program);
+registerRoles(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`bank-cli: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

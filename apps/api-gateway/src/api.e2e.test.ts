@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
-import { authV1, ledgerV1 } from '@bank/contracts';
+import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { GrpcCaller, checkHealth, createClient } from '@bank/platform';
 import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
@@ -25,6 +26,7 @@ let base: string;
 let ledgerAddr: string;
 let authAddr: string;
 const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const run = promisify(execFile);
 
 function start(app: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [path.join(APPS, app, 'dist', 'main.js')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
@@ -173,10 +175,11 @@ describe('the public API through the gateway, with real services', () => {
     const op = await customer();
     const id = (await api('POST', '/v1/accounts', { currency: 'EUR' }, alice.token)).body!.id as string;
     expect((await api('POST', `/v1/admin/accounts/${id}/freeze`, { reason: 'x' }, alice.token)).status).toBe(404);
-    // Roles are granted by operator tooling (bank-cli) through auth-service, never through the API.
-    const auth = createClient(authV1.AuthServiceClient, authAddr);
-    await caller.unary((md, o, cb) => auth.setRoles({ email: op.email, roles: ['customer', 'operator'] }, md, o, cb));
-    auth.close();
+    // Roles are granted with bank-cli (through auth-service), never through the public API.
+    const cli = await run(process.execPath, [path.join(APPS, '..', 'cli', 'dist', 'main.js'), 'roles', 'set', '--email', op.email, '--roles', 'customer,operator', '--auth', authAddr], {
+      env: { PATH: process.env.PATH ?? '', SERVICE_TOKEN: TEST_SERVICE_TOKEN },
+    });
+    expect(cli.stdout).toContain('now has roles: customer, operator');
     const opToken = (await api('POST', '/v1/auth/login', { email: op.email, password: PASSWORD })).body!.accessToken as string;
     expect((await api('GET', `/v1/admin/accounts/${id}`, undefined, opToken)).body).toMatchObject({ id, ownerId: alice.userId });
     const frozen = await api('POST', `/v1/admin/accounts/${id}/freeze`, { reason: 'fraud check' }, opToken);

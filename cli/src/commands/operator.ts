@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ledgerV1, type Consumer } from '@bank/contracts';
+import { authV1, ledgerV1, type Consumer } from '@bank/contracts';
 import { BeeQueuePublisher, Database, GrpcCaller, createClient, createLogger, listDeadLetters, platformMigrations, requeueDeadLetter } from '@bank/platform';
 import { EXIT_CONFIG, EXIT_FAILURE } from '../stack/errors';
 import { dataDirFrom } from '../stack/layout';
@@ -9,6 +9,8 @@ import { dataDirFrom } from '../stack/layout';
 /** Verifying a large ledger scans every account, transfer and entry. */
 export const VERIFY_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_LEDGER_ADDR = '127.0.0.1:50053';
+const DEFAULT_AUTH_ADDR = '127.0.0.1:50051';
+export const ROLES_TIMEOUT_MS = 10_000;
 const SERVICE_PREFIXES: Record<Consumer, string> = {
   'user-service': 'USER',
   'transaction-service': 'LEDGER',
@@ -98,5 +100,28 @@ export function registerDeadLetters(program: Command): void {
           await publisher.close();
         }
       });
+    });
+}
+
+/** `bank-cli roles set`: the only way to make someone an operator or admin (never the public API). */
+export function registerRoles(program: Command): void {
+  const group = program.command('roles').description("grant or revoke a user's roles (customer, operator, admin)");
+  group
+    .command('set')
+    .requiredOption('--email <email>', 'the user')
+    .requiredOption('--roles <list>', 'comma-separated, e.g. customer,operator')
+    .option('--auth <host:port>', 'auth-service address (default: AUTH_GRPC_ADDR or 127.0.0.1:50051)')
+    .action(async (opts: { email: string; roles: string; auth?: string }) => {
+      const client = createClient(authV1.AuthServiceClient, opts.auth ?? process.env.AUTH_GRPC_ADDR ?? DEFAULT_AUTH_ADDR);
+      try {
+        const caller = new GrpcCaller(await serviceToken(process.env));
+        const roles = opts.roles.split(',').map((r) => r.trim()).filter(Boolean);
+        const res = await caller.unary<authV1.SetRolesResponse>((md, o, cb) => client.setRoles({ email: opts.email, roles }, md, o, cb), { timeoutMs: ROLES_TIMEOUT_MS });
+        console.log(`${opts.email} (${res.userId}) now has roles: ${res.roles.join(', ')}; new tokens carry them`);
+      } catch (e) {
+        fail(`roles set failed: ${e instanceof Error ? e.message : String(e)}`, EXIT_FAILURE);
+      } finally {
+        client.close();
+      }
     });
 }
