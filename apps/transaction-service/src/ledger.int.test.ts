@@ -90,6 +90,25 @@ describe('transaction-service over gRPC', () => {
     expect([view.status, view.postedAmount]).toEqual([ledgerV1.TransferStatus.TRANSFER_STATUS_POSTED, 2_500n]);
   });
 
+  it('the sweeper voids a hold once its timeout passes, releasing the money and telling payment-service', async () => {
+    const [alice, bob] = await openAccounts(2, 1_000n);
+    const hold = newId();
+    const res = await client.createTransfers([{ id: hold, debitAccountId: alice, creditAccountId: bob, amount: 600n, currency: 'USD', flags: TransferFlags.PENDING, timeoutSeconds: 1, reference: 'pay-expiring' }]);
+    expect(resultName(res.outcomes[0]!.result)).toBe('ok');
+    expect((await client.lookupAccounts([alice!])).accounts[0]?.debitsPending).toBe(600n);
+    const expired = await waitFor(async () => {
+      const t = await client.getTransfer(hold);
+      return t.status === ledgerV1.TransferStatus.TRANSFER_STATUS_EXPIRED ? t : undefined;
+    }, 10_000, 100);
+    expect(expired.postedAmount).toBe(0n);
+    const [a] = (await client.lookupAccounts([alice!])).accounts;
+    expect([a?.debitsPending, a?.debitsPosted]).toEqual([0n, 0n]);
+    const { rows } = await service.db.withClient((c) => c.query<{ payload: unknown[][] }>("SELECT payload FROM outbox WHERE type = 'batch'"));
+    const events = rows.flatMap((r) => r.payload).filter((e) => e[1] === 'transfer.expired' && e[2] === hold);
+    expect(events).toHaveLength(1);
+    expect((await client.verify()).violations).toEqual([]);
+  });
+
   it('creates, freezes and closes ledger accounts from user-service events, in order, once', async () => {
     const publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix });
     const accountId = newId();
