@@ -1,24 +1,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { newId } from '@bank/kernel';
 import { checkHealth } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+import { createTestDatabase, freePort, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'cli', 'dist', 'main.js');
 const run = promisify(execFile);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
   try {

@@ -1,24 +1,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { GrpcCaller, checkHealth, createClient } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+import { createTestDatabase, freePort, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
 
 const APPS = path.resolve(__dirname, '..', '..');
 const STARTUP_MS = 30_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children: ChildProcess[] = [];
 const drops: (() => Promise<void>)[] = [];

@@ -1,8 +1,8 @@
 import jwt from 'jsonwebtoken';
 import { createPublicKey } from 'node:crypto';
 import { authV1 } from '@bank/contracts';
-import { GrpcCaller, RemoteCallError, createClient, loadConfig, type StartedService } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, captureLogger, createTestDatabase, testQueuePrefix } from '@bank/testkit';
+import { GrpcCaller, createClient, loadConfig, type StartedService } from '@bank/platform';
+import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
 import { MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
 import { schema } from './config';
 import { buildContainer, TYPES } from './container';
@@ -57,15 +57,6 @@ const logout = (refreshToken: string) => caller.unary<authV1.LogoutResponse>((md
 const jwks = () => caller.unary<authV1.GetJwksResponse>((md, o, cb) => client.getJwks({}, md, o, cb));
 const setRoles = (email: string, roles: string[]) => caller.unary<authV1.SetRolesResponse>((md, o, cb) => client.setRoles({ email, roles }, md, o, cb));
 
-async function failure(p: Promise<unknown>): Promise<RemoteCallError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RemoteCallError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 let emailCounter = 0;
 const freshEmail = () => `user${++emailCounter}.${Date.now()}@example.com`;
@@ -90,7 +81,7 @@ describe('signup', () => {
     expect(res.email).toBe(email);
     const { rows } = await service.db.transaction((c) => c.query<{ type: string; payload: { userId: string; email: string; fullName: string } }>("SELECT type, payload FROM outbox WHERE type = 'user.registered' AND aggregate_id = $1", [res.userId]));
     expect(rows[0]?.payload).toEqual({ userId: res.userId, email, fullName: 'Ada Lovelace' });
-    const err = await failure(signUp({ email: email.toUpperCase(), password: PASSWORD, fullName: 'Other' }));
+    const err = await remoteFailure(signUp({ email: email.toUpperCase(), password: PASSWORD, fullName: 'Other' }));
     expect([err.code, err.grpcCode]).toEqual(['EMAIL_TAKEN', 6]);
   });
 
@@ -102,7 +93,7 @@ describe('signup', () => {
     ['a missing name', { fullName: '' }, 'VALIDATION_FAILED', 'fullName'],
   ])('refuses %s with INVALID_ARGUMENT naming the field, and stores nothing', async (_label, override, code, field) => {
     const before = await userCount();
-    const err = await failure(signUp({ email: freshEmail(), password: PASSWORD, fullName: 'Ada', ...override }));
+    const err = await remoteFailure(signUp({ email: freshEmail(), password: PASSWORD, fullName: 'Ada', ...override }));
     expect([err.code, err.grpcCode]).toEqual([code, 3]);
     expect(err.fields.map((f) => f.field)).toEqual([field]);
     expect(await userCount()).toBe(before);
@@ -128,8 +119,8 @@ describe('login and tokens', () => {
   it('answers a wrong password and an unknown email the same way', async () => {
     const email = freshEmail();
     await signUp({ email, password: PASSWORD, fullName: 'Ada' });
-    const wrong = await failure(login(email, 'wrong password here'));
-    const unknown = await failure(login(freshEmail(), 'wrong password here'));
+    const wrong = await remoteFailure(login(email, 'wrong password here'));
+    const unknown = await remoteFailure(login(freshEmail(), 'wrong password here'));
     expect([wrong.code, wrong.grpcCode, wrong.message]).toEqual([unknown.code, unknown.grpcCode, unknown.message]);
     expect(wrong.code).toBe('INVALID_CREDENTIALS');
   });
@@ -142,8 +133,8 @@ describe('login and tokens', () => {
     expect(second.refreshToken).not.toBe(first.refreshToken);
     const third = await refresh(second.refreshToken);
     // The stolen first token comes back: refused, and the legitimate newest one dies with it.
-    expect((await failure(refresh(first.refreshToken))).code).toBe('INVALID_REFRESH_TOKEN');
-    expect((await failure(refresh(third.refreshToken))).code).toBe('INVALID_REFRESH_TOKEN');
+    expect((await remoteFailure(refresh(first.refreshToken))).code).toBe('INVALID_REFRESH_TOKEN');
+    expect((await remoteFailure(refresh(third.refreshToken))).code).toBe('INVALID_REFRESH_TOKEN');
     // Another session of the same user (another family) is untouched.
     const other = await login(email, PASSWORD);
     await refresh(other.refreshToken);
@@ -156,21 +147,21 @@ describe('login and tokens', () => {
     const next = await refresh(pair.refreshToken);
     await logout(next.refreshToken);
     await logout(next.refreshToken);
-    const err = await failure(refresh(next.refreshToken));
+    const err = await remoteFailure(refresh(next.refreshToken));
     expect([err.code, err.grpcCode]).toEqual(['INVALID_REFRESH_TOKEN', 16]);
   });
 
   it('refuses an account after repeated failures even with the right password', async () => {
     const email = freshEmail();
     await signUp({ email, password: PASSWORD, fullName: 'Ada' });
-    for (let i = 0; i < MAX_FAILED_LOGINS_PER_ACCOUNT; i++) await failure(login(email, 'wrong password here', `198.51.100.${i}`));
-    expect((await failure(login(email, PASSWORD, '198.51.100.200'))).code).toBe('INVALID_CREDENTIALS');
+    for (let i = 0; i < MAX_FAILED_LOGINS_PER_ACCOUNT; i++) await remoteFailure(login(email, 'wrong password here', `198.51.100.${i}`));
+    expect((await remoteFailure(login(email, PASSWORD, '198.51.100.200'))).code).toBe('INVALID_CREDENTIALS');
   });
 
   it('rate-limits an address with many failed logins', async () => {
     const ip = '192.0.2.99';
-    for (let i = 0; i < MAX_FAILED_LOGINS_PER_IP; i++) await failure(login(`nobody${i}@example.com`, 'wrong password here', ip));
-    const err = await failure(login('nobody@example.com', 'wrong password here', ip));
+    for (let i = 0; i < MAX_FAILED_LOGINS_PER_IP; i++) await remoteFailure(login(`nobody${i}@example.com`, 'wrong password here', ip));
+    const err = await remoteFailure(login('nobody@example.com', 'wrong password here', ip));
     expect([err.code, err.grpcCode]).toEqual(['RATE_LIMITED', 8]);
   });
 
@@ -178,8 +169,8 @@ describe('login and tokens', () => {
     const email = freshEmail();
     await signUp({ email, password: PASSWORD, fullName: 'Ada' });
     expect((await setRoles(email, ['customer', 'operator'])).roles).toEqual(['customer', 'operator']);
-    expect((await failure(setRoles(email, ['root']))).grpcCode).toBe(3);
-    expect((await failure(setRoles(freshEmail(), ['operator']))).grpcCode).toBe(5);
+    expect((await remoteFailure(setRoles(email, ['root']))).grpcCode).toBe(3);
+    expect((await remoteFailure(setRoles(freshEmail(), ['operator']))).grpcCode).toBe(5);
     const claims = await verifyAccess((await login(email, PASSWORD)).accessToken);
     expect(claims.roles).toEqual(['customer', 'operator']);
   });

@@ -1,23 +1,14 @@
-import { createServer } from 'node:net';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
 import { RemoteCallError } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix } from '@bank/testkit';
+import { createTestDatabase, freePort, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
 import { LedgerClient, resultName } from './support/ledger-client';
 import { exited, startLedgerProcess } from './support/service-process';
 
 const CALLERS = 32;
 const KILL_AFTER_MS = 1_500;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 it('after a SIGKILL mid-flight, every sent transfer exists exactly once or not at all, and the ledger balances', async () => {
   const db = await createTestDatabase('ledger_crash');

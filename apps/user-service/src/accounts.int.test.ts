@@ -1,24 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { ledgerV1, userV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { BeeQueuePublisher, GrpcCaller, RemoteCallError, checkHealth, createClient, loadConfig, type CallOptions, type StartedService } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, captureLogger, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+import { BeeQueuePublisher, GrpcCaller, checkHealth, createClient, loadConfig, type CallOptions, type StartedService } from '@bank/platform';
+import { captureLogger, createTestDatabase, freePort, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer, TYPES } from './container';
 
 const LEDGER_MAIN = path.resolve(__dirname, '..', '..', 'transaction-service', 'dist', 'main.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const { logger } = captureLogger('user-service');
 const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
@@ -68,15 +59,6 @@ const transfer = (t: Partial<ledgerV1.Transfer>) =>
   caller.unary<ledgerV1.CreateTransfersResponse>((md, o, cb) => ledgerClient.createTransfers(ledgerV1.CreateTransfersRequest.fromPartial({ transfers: [{ id: newId(), currency: 'EUR', ...t }] }), md, o, cb));
 const settlement = async () => systemAccountId('EUR', 'settlement');
 
-async function failure(p: Promise<unknown>): Promise<RemoteCallError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RemoteCallError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function accountCount(): Promise<number> {
   const { rows } = await users.db.withClient((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM bank_accounts'));
@@ -95,7 +77,7 @@ describe('accounts across user-service and the ledger', () => {
   it('a frozen account is refused by the ledger at posting time', async () => {
     const account = await open(alice, 'EUR');
     await waitFor(() => lookup(account.id), 20_000);
-    expect((await failure(freeze(alice, account.id, 'mine'))).code).toBe('NOT_FOUND');
+    expect((await remoteFailure(freeze(alice, account.id, 'mine'))).code).toBe('NOT_FOUND');
     expect((await freeze(operator, account.id, 'fraud check')).status).toBe(userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_FROZEN);
     await waitFor(async () => (await lookup(account.id))?.state === ledgerV1.AccountState.ACCOUNT_STATE_FROZEN || undefined, 20_000);
     const res = await transfer({ debitAccountId: await settlement(), creditAccountId: account.id, amount: 100n });
@@ -107,7 +89,7 @@ describe('accounts across user-service and the ledger', () => {
     await waitFor(() => lookup(account.id), 20_000);
     const s = await settlement();
     await transfer({ debitAccountId: s, creditAccountId: account.id, amount: 500n });
-    const refused = await failure(closeAccount(bob, account.id));
+    const refused = await remoteFailure(closeAccount(bob, account.id));
     expect([refused.code, refused.grpcCode]).toEqual(['ACCOUNT_NOT_EMPTY', 9]);
     await transfer({ debitAccountId: account.id, creditAccountId: s, amount: 500n });
     expect((await closeAccount(bob, account.id)).status).toBe(userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_CLOSED);
@@ -116,18 +98,18 @@ describe('accounts across user-service and the ledger', () => {
 
   it('answers bad input with INVALID_ARGUMENT naming the field, and changes nothing', async () => {
     const before = await accountCount();
-    const badCurrency = await failure(open(alice, 'XXX'));
+    const badCurrency = await remoteFailure(open(alice, 'XXX'));
     expect([badCurrency.grpcCode, badCurrency.code, badCurrency.fields]).toEqual([3, 'VALIDATION_FAILED', [{ field: 'currency', message: 'must be a supported ISO 4217 code' }]]);
-    const badId = await failure(get(alice, 'not-a-uuid'));
+    const badId = await remoteFailure(get(alice, 'not-a-uuid'));
     expect([badId.grpcCode, badId.fields.map((f) => f.field)]).toEqual([3, ['accountId']]);
     expect(await accountCount()).toBe(before);
-    const nobody = await failure(open({ callerUserId: undefined, callerRoles: [] }, 'EUR'));
+    const nobody = await remoteFailure(open({ callerUserId: undefined, callerRoles: [] }, 'EUR'));
     expect(nobody.grpcCode).toBe(16);
   });
 
   it("shows an account only to its owner and to operators", async () => {
     const account = await open(alice, 'EUR');
-    expect((await failure(get(bob, account.id))).code).toBe('NOT_FOUND');
+    expect((await remoteFailure(get(bob, account.id))).code).toBe('NOT_FOUND');
     expect((await get(operator, account.id)).id).toBe(account.id);
   });
 
@@ -143,8 +125,8 @@ describe('accounts across user-service and the ledger', () => {
     expect(profile).toMatchObject({ id: userId, email: 'carol@example.com', fullName: 'Carol', roles: ['customer'] });
     const updated = await caller.unary<userV1.Profile>((md, o, cb) => userClient.updateProfile({ userId: '', fullName: 'Carol D.', phone: '+4915112345678' }, md, o, cb), carol);
     expect(updated).toMatchObject({ fullName: 'Carol D.', phone: '+4915112345678', email: 'carol@example.com' });
-    const bad = await failure(caller.unary<userV1.Profile>((md, o, cb) => userClient.updateProfile({ userId: '', fullName: '', phone: 'call me' }, md, o, cb), carol));
+    const bad = await remoteFailure(caller.unary<userV1.Profile>((md, o, cb) => userClient.updateProfile({ userId: '', fullName: '', phone: 'call me' }, md, o, cb), carol));
     expect(bad.fields.map((f) => f.field)).toEqual(['phone']);
-    expect((await failure(caller.unary<userV1.Profile>((md, o, cb) => userClient.getProfile({ userId }, md, o, cb), bob))).code).toBe('NOT_FOUND');
+    expect((await remoteFailure(caller.unary<userV1.Profile>((md, o, cb) => userClient.getProfile({ userId }, md, o, cb), bob))).code).toBe('NOT_FOUND');
   });
 });

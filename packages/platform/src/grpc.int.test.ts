@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { notificationV1 } from '@bank/contracts';
 import { DomainError } from '@bank/kernel';
-import { TEST_SERVICE_TOKEN, captureLogger } from '@bank/testkit';
-import { GrpcCaller, RemoteCallError, checkHealth, createClient, implement, startGrpcServer, type CallContext, type RunningGrpcServer } from './grpc';
+import { captureLogger, remoteFailure, TEST_SERVICE_TOKEN } from '@bank/testkit';
+import { GrpcCaller, checkHealth, createClient, implement, startGrpcServer, type CallContext, type RunningGrpcServer } from './grpc';
 
 const { logger } = captureLogger('grpc-test');
 let server: RunningGrpcServer;
@@ -45,15 +45,6 @@ function list(caller: GrpcCaller, userId: string, opts: Parameters<GrpcCaller['u
     .finally(() => client.close());
 }
 
-async function rejection(p: Promise<unknown>): Promise<RemoteCallError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RemoteCallError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('gRPC server and client helpers', () => {
   it('serves a call with the caller identity and a deadline', async () => {
@@ -64,7 +55,7 @@ describe('gRPC server and client helpers', () => {
   });
 
   it('refuses a peer without the service credential', async () => {
-    const err = await rejection(list(new GrpcCaller('wrong-token-wrong-token-wrong-token'), 'u1'));
+    const err = await remoteFailure(list(new GrpcCaller('wrong-token-wrong-token-wrong-token'), 'u1'));
     expect(err.grpcCode).toBe(grpc.status.UNAUTHENTICATED);
     expect(err.code).toBe('SERVICE_CREDENTIAL_REJECTED');
     expect(seen).toHaveLength(0);
@@ -82,12 +73,12 @@ describe('gRPC server and client helpers', () => {
 
   it('maps domain errors through the status table and keeps the stable code and fields', async () => {
     const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
-    const notFound = await rejection(list(caller, 'missing'));
+    const notFound = await remoteFailure(list(caller, 'missing'));
     expect([notFound.grpcCode, notFound.code]).toEqual([grpc.status.NOT_FOUND, 'NOT_FOUND']);
-    const invalid = await rejection(list(caller, 'invalid'));
+    const invalid = await remoteFailure(list(caller, 'invalid'));
     expect([invalid.grpcCode, invalid.code]).toEqual([grpc.status.INVALID_ARGUMENT, 'VALIDATION_FAILED']);
     expect(invalid.fields).toEqual([{ field: 'userId', message: 'must be a UUID' }]);
-    const bug = await rejection(list(caller, 'bug'));
+    const bug = await remoteFailure(list(caller, 'bug'));
     expect(bug.grpcCode).toBe(grpc.status.INTERNAL);
     expect(bug.message).not.toContain('secret');
   });
@@ -95,7 +86,7 @@ describe('gRPC server and client helpers', () => {
   it('propagates the parent deadline: a child call never outlives its parent', async () => {
     const parent: CallContext = { deadline: new Date(Date.now() + 150), requestId: 'r1', traceparent: '', callerUserId: 'p', callerRoles: [], logger };
     const started = Date.now();
-    const err = await rejection(list(new GrpcCaller(TEST_SERVICE_TOKEN), 'slow', { parent, timeoutMs: 10_000 }));
+    const err = await remoteFailure(list(new GrpcCaller(TEST_SERVICE_TOKEN), 'slow', { parent, timeoutMs: 10_000 }));
     expect(err.grpcCode).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(seen[0]?.requestId).toBe('r1');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { createLogger, dropDatabase, ensureDatabase, type Logger } from '@bank/platform';
+import { RemoteCallError, createLogger, dropDatabase, ensureDatabase, type Logger } from '@bank/platform';
 
 /** The server integration tests use; CI and the dev machines run one on loopback with trust auth. */
 export const TEST_DATABASE_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -45,4 +46,27 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false>, ti
     if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a server a test starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Awaits a call that must fail with a RemoteCallError (a peer's answer), and returns the error. */
+export async function remoteFailure(call: Promise<unknown>): Promise<RemoteCallError> {
+  try {
+    await call;
+  } catch (e) {
+    if (e instanceof RemoteCallError) return e;
+    throw e;
+  }
+  throw new Error('expected the call to fail');
 }
