@@ -27,6 +27,8 @@ const common = {
 };
 
 module.exports = {
+  // Runs once after every project: the suites' Redis keys go (see packages/testkit/src/teardown.ts).
+  globalTeardown: '<rootDir>/packages/testkit/src/teardown.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.int.test.ts'], testTimeout: 60_000 },

@@ -30,7 +30,7 @@ export type { DatabaseOptions, SqlClient } from './db';
 export { platformMigrations } from './migrations';
 export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OutboxRelay, appendToOutbox, outboxBatchRow, toEnvelopes } from './outbox';
 export type { NewEvent } from './outbox';
-export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, QUEUE_PREFIX, createEventQueue } from './queue';
+export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, QUEUE_PREFIX, createEventQueue, dropQueueNamespace } from './queue';
 export type { EventPublisher, EventQueue, QueueConnection } from './queue';
 export { EventConsumer, claimInbox, handleEvent, listDeadLetters, requeueDeadLetter } from './inbox';
 export type { DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from './inbox';

@@ -5,7 +5,7 @@ import { Database, type SqlClient } from './db';
 import { EventConsumer, handleEvent, listDeadLetters, requeueDeadLetter, type EventHandlers } from './inbox';
 import { platformMigrations } from './migrations';
 import { OutboxRelay, appendToOutbox, type NewEvent } from './outbox';
-import { BeeQueuePublisher, createEventQueue, type EventPublisher, type QueueConnection } from './queue';
+import { BeeQueuePublisher, createEventQueue, dropQueueNamespace, type EventPublisher, type QueueConnection } from './queue';
 
 const { logger } = captureLogger('messaging-test');
 let db: Database;
@@ -164,6 +164,21 @@ describe('outbox relay', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('queue namespaces', () => {
+  it('dropping a namespace removes its queues and jobs and nothing else', async () => {
+    const mine: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix: testQueuePrefix('drop-mine') };
+    const other: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix: testQueuePrefix('drop-other') };
+    const publishers = [new BeeQueuePublisher(mine), new BeeQueuePublisher(other)];
+    const events = opened(3).map((e, i) => ({ id: newId(), type: e.type, aggregateId: e.aggregateId, sequence: i, occurredAt: new Date().toISOString(), traceparent: '', payload: e.payload }));
+    for (const p of publishers) await p.publish('transaction-service', events);
+    await Promise.all(publishers.map((p) => p.close()));
+    expect(await dropQueueNamespace(mine)).toBeGreaterThan(0);
+    expect(await dropQueueNamespace(mine)).toBe(0);
+    // The other namespace was untouched: its keys are still there to drop.
+    expect(await dropQueueNamespace(other)).toBeGreaterThan(0);
   });
 });
 

@@ -1,4 +1,5 @@
 import BeeQueue from 'bee-queue';
+import IORedis from 'ioredis';
 import type { Consumer, EventEnvelope } from '@bank/contracts';
 
 /** A worker that holds a job this long without a heartbeat is considered crashed. */
@@ -84,4 +85,28 @@ export class BeeQueuePublisher implements EventPublisher {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
   }
+}
+
+/** Keys deleted per SCAN/UNLINK round while dropping a namespace. */
+const DROP_BATCH_KEYS = 1_000;
+
+/**
+ * Deletes every key under `prefix:` — the queues, jobs and counters of a bank (or of a test run
+ * or a benchmark) that nobody will consume any more. Returns how many keys went.
+ */
+export async function dropQueueNamespace(conn: QueueConnection): Promise<number> {
+  const prefix = conn.prefix ?? QUEUE_PREFIX;
+  const redis = new IORedis(conn.redisUrl, { maxRetriesPerRequest: 3 });
+  let dropped = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', DROP_BATCH_KEYS);
+      cursor = next;
+      if (keys.length > 0) dropped += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return dropped;
 }

@@ -1,4 +1,15 @@
-export { TEST_DATABASE_ADMIN_URL, TEST_REDIS_URL, TEST_SERVICE_TOKEN, captureLogger, createTestDatabase, freePort, remoteFailure, testQueuePrefix, waitFor } from './infra';
+export {
+  TEST_DATABASE_ADMIN_URL,
+  TEST_REDIS_NAMESPACE,
+  TEST_REDIS_URL,
+  TEST_SERVICE_TOKEN,
+  captureLogger,
+  createTestDatabase,
+  freePort,
+  remoteFailure,
+  testQueuePrefix,
+  waitFor,
+} from './infra';
 export { InMemoryLedgerStore } from './ledger-memory';
 export { ledgerStoreContract, transferRequest } from './ledger-contract';
 export type { StoreUnderTest } from './ledger-contract';

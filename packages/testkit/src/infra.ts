@@ -21,9 +21,12 @@ export async function createTestDatabase(label: string): Promise<{ url: string; 
   return { url: text, drop: () => dropDatabase(text) };
 }
 
+/** Every suite's Redis keys live under this namespace; the global teardown drops it after a run. */
+export const TEST_REDIS_NAMESPACE = 'test';
+
 /** A Redis key prefix of its own for one suite's queues. */
 export function testQueuePrefix(label: string): string {
-  return `test:${label}:${suffix()}`;
+  return `${TEST_REDIS_NAMESPACE}:${label}:${suffix()}`;
 }
 
 /** A logger whose lines are kept in memory, for tests that check what gets logged. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { checkHealth, dropDatabase, ensureDatabase } from '@bank/platform';
+import { checkHealth, dropDatabase, dropQueueNamespace, ensureDatabase } from '@bank/platform';
 import { LedgerClient, resultName } from '../support/ledger-client';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -58,7 +58,7 @@ async function startService(databaseUrl: string): Promise<ChildProcess> {
       LEDGER_GRPC_PORT: String(SERVICE_PORT),
       SERVICE_TOKEN: SERVICE_TOKEN,
       REDIS_URL,
-      REDIS_QUEUE_PREFIX: `bench:${randomBytes(4).toString('hex')}`,
+      REDIS_QUEUE_PREFIX: QUEUE_PREFIX,
       LOG_LEVEL: 'warn',
       ...(process.env.LEDGER_BATCH_WINDOW_MS ? { LEDGER_BATCH_WINDOW_MS: process.env.LEDGER_BATCH_WINDOW_MS } : {}),
       ...(process.env.LEDGER_BATCH_MAX_IN_FLIGHT ? { LEDGER_BATCH_MAX_IN_FLIGHT: process.env.LEDGER_BATCH_MAX_IN_FLIGHT } : {}),
@@ -75,6 +75,8 @@ async function startService(databaseUrl: string): Promise<ChildProcess> {
 }
 
 const SERVICE_TOKEN = randomBytes(24).toString('hex');
+/** The service's queues live under this prefix; the run deletes them when it ends. */
+const QUEUE_PREFIX = `bench:${randomBytes(4).toString('hex')}`;
 
 interface ScenarioResult {
   name: string;
@@ -186,6 +188,8 @@ async function main(): Promise<void> {
     service.kill('SIGTERM');
     await new Promise((r) => service.once('exit', r));
     await dropDatabase(ledgerDb);
+    // Every transfer's event went to payment-service's queue; nobody consumes this run's queues.
+    await dropQueueNamespace({ redisUrl: REDIS_URL, prefix: QUEUE_PREFIX });
   }
   if (failed) process.exit(1);
 }
