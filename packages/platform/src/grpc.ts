@@ -78,11 +78,10 @@ function firstString(md: grpc.Metadata, key: string): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-function tokenMatches(presented: string | undefined, expected: string): boolean {
+function tokenMatches(presented: string | undefined, expected: Buffer): boolean {
   if (presented === undefined) return false;
   const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === expected.length && timingSafeEqual(a, expected);
 }
 
 /** Turns a thrown error into a gRPC status: one table for every service. */
@@ -113,12 +112,14 @@ export function implement<S extends grpc.ServiceDefinition>(
   opts: { serviceToken: string; logger: Logger },
 ): ServiceBinding {
   const implementation: grpc.UntypedServiceImplementation = {};
+  // Encoded once here, not on every call.
+  const expectedToken = Buffer.from(opts.serviceToken);
   for (const [name, method] of Object.entries(definition)) {
     const handler = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
     if (!handler) throw new Error(`no handler for ${method.path}`);
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const md = call.metadata;
-      if (!tokenMatches(firstString(md, SERVICE_TOKEN_HEADER), opts.serviceToken)) {
+      if (!tokenMatches(firstString(md, SERVICE_TOKEN_HEADER), expectedToken)) {
         const metadata = new grpc.Metadata();
         metadata.set(ERROR_CODE_METADATA_KEY, SERVICE_CREDENTIAL_REJECTED);
         callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong service credential', metadata });
