@@ -96,7 +96,7 @@ export function transferFromProto(t: ledgerV1.Transfer): TransferRequest {
   };
 }
 
-function lineToProto(accountId: string, l: StatementLine): ledgerV1.StatementEntry {
+function lineToProto(l: StatementLine): ledgerV1.StatementEntry {
   return {
     // A line keeps its id from hold to capture: the hold's transfer id and the account's side.
     id: `${l.transferId}:${l.side === 'debit' ? 'D' : 'C'}`,
@@ -139,7 +139,7 @@ export function ledgerGrpcService(ledger: Ledger, opts: { serviceToken: string; 
       },
       getStatement: async (req) => {
         const page = await ledger.statement(req.accountId, req.limit, req.cursor);
-        return { entries: page.lines.map((l) => lineToProto(req.accountId, l)), nextCursor: page.nextCursor };
+        return { entries: page.lines.map(lineToProto), nextCursor: page.nextCursor };
       },
       getBalanceAt: async (req) => {
         if (!req.at) throw new DomainError('VALIDATION_FAILED', 'at is required', { fields: [{ field: 'at', message: 'required' }] });

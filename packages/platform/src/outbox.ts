@@ -58,15 +58,14 @@ export function outboxBatchRow(events: readonly NewEvent[]): { id: string; occur
 export async function appendToOutbox(client: SqlClient, events: readonly NewEvent[], opts: { oneRow?: boolean } = {}): Promise<void> {
   if (events.length === 0) return;
   if (opts.oneRow && events.length > 1) {
-    if (events.length > MAX_EVENTS_PER_ROW) throw new Error(`at most ${MAX_EVENTS_PER_ROW} events fit one outbox row`);
-    const first = events[0] as NewEvent;
+    const row = outboxBatchRow(events);
     await client.query('INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload) VALUES ($1, $2, $3, $4, $5, $6)', [
-      newId(),
+      row.id,
       BATCH_ROW_TYPE,
       '',
-      (first.occurredAt ?? new Date()).toISOString(),
-      first.traceparent ?? '',
-      JSON.stringify(events.map(stored)),
+      row.occurredAt,
+      events[0]?.traceparent ?? '',
+      row.payload,
     ]);
     return;
   }

@@ -3,6 +3,7 @@ import {
   AccountFlags,
   MAX_PENDING_TIMEOUT_SECONDS,
   TransferFlags,
+  isSuccess,
   validTransferFlags,
   type Entry,
   type EntryKind,
@@ -308,7 +309,7 @@ export function applyTransfers(state: BatchState, groups: readonly (readonly Tra
       for (let k = i; k <= end; k++) {
         const result = applyOne(state, changes, group[k] as TransferRequest, opts);
         out[k] = result;
-        if (result !== 'ok' && result !== 'exists') {
+        if (!isSuccess(result)) {
           failedAt = k;
           break;
         }

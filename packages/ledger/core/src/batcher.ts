@@ -48,10 +48,6 @@ export class TransferBatcher {
     });
   }
 
-  /** Pending work, for tests and shutdown. */
-  get busy(): boolean {
-    return this.inFlight > 0 || this.queue.length > 0;
-  }
 
   private schedule(): void {
     if (this.inFlight >= this.opts.maxInFlight) return;
