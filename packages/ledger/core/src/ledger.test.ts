@@ -22,7 +22,49 @@ class CountingStore extends InMemoryLedgerStore {
   };
 }
 
+/** Keeps each transaction in flight for a while and records which accounts were in flight together. */
+class OverlapRecordingStore extends InMemoryLedgerStore {
+  private readonly running = new Set<readonly string[]>();
+  maxConcurrent = 0;
+  overlaps = 0;
+  override transact: InMemoryLedgerStore['transact'] = async (footprint, decide) => {
+    const mine = footprint.accountIds;
+    for (const other of this.running) if (other.some((id) => mine.includes(id))) this.overlaps++;
+    this.running.add(mine);
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.running.size);
+    try {
+      await new Promise((r) => setTimeout(r, 3));
+      return await super.transact(footprint, decide);
+    } finally {
+      this.running.delete(mine);
+    }
+  };
+}
+
 describe('Ledger use cases with the in-memory store', () => {
+  it('keeps batches that name the same account out of flight together, and their calls in order', async () => {
+    const store = new OverlapRecordingStore();
+    const { ledger } = await setUp(store, { maxInFlight: 4 });
+    const hot = newId();
+    const payers = Array.from({ length: 20 }, () => newId());
+    const others = Array.from({ length: 40 }, () => newId());
+    for (const id of [hot, ...payers, ...others]) await ledger.openCustomerAccount(id, 'USD', newId());
+    await ledger.createTransfers([...payers, ...others].map((id) => transferRequest({ debitAccountId: settlement, creditAccountId: id, amount: 1_000n })));
+    store.maxConcurrent = 0;
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      calls.push(ledger.createTransfers([transferRequest({ debitAccountId: payers[i], creditAccountId: hot, amount: BigInt(i + 1) })]));
+      calls.push(ledger.createTransfers([transferRequest({ debitAccountId: others[2 * i], creditAccountId: others[2 * i + 1], amount: 1n })]));
+    }
+    expect(await Promise.all(calls)).toEqual(Array.from({ length: 40 }, () => ['ok']));
+    expect(store.overlaps).toBe(0);
+    expect(store.maxConcurrent).toBeGreaterThan(1);
+    // The hot account saw its credits in the order the calls were made.
+    const lines = (await ledger.statement(hot, 100, '')).lines.reverse();
+    expect(lines.map((l) => l.amount)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+    expect((await ledger.verify()).violations).toEqual([]);
+  });
+
   it('coalesces concurrent calls into few batches and answers each call with its own results', async () => {
     const store = new CountingStore();
     const { ledger, accounts } = await setUp(store, { windowMs: 5 });

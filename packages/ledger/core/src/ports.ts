@@ -46,11 +46,11 @@ export interface InvariantReport {
 }
 
 /**
- * The ledger's storage. `transact` is the write path: it loads the footprint (locking the
- * accounts in id order so concurrent batches cannot deadlock), hands the state to `decide`, and
- * writes what `decide` returns, with its events, in the same transaction. When the transaction
- * hits a conflict (a concurrent batch wrote the same transfer id first, a serialization failure)
- * it runs again from a fresh load, a bounded number of times; `decide` is therefore pure.
+ * The ledger's storage. `transact` is the write path: it reads the footprint, hands the state to
+ * `decide`, and writes what `decide` returns, with its events, atomically, and only if no account
+ * it read has changed in between. When that fails (a concurrent batch changed an account, wrote
+ * the same transfer id or resolved the same hold first) it runs again from a fresh read, a
+ * bounded number of times; `decide` is therefore pure.
  */
 export interface LedgerStore {
   transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T>;

@@ -29,11 +29,36 @@ describe('ledger migrations', () => {
     }
     const db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
     try {
-      expect(await db.migrate()).toEqual(['0001_ledger_schema']);
+      expect(await db.migrate()).toEqual(['0001_ledger_schema', '0002_ledger_account_version']);
       const { rows } = await db.transaction((c) => c.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE type = 'account.opened'"));
       expect(rows[0]?.n).toBe('1');
       const tables = await db.transaction((c) => c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"));
       expect(tables.rows.map((r) => r.t)).toEqual(['dead_letter', 'entries', 'inbox', 'ledger_accounts', 'open_holds', 'outbox', 'pending_resolutions', 'schema_migrations', 'transfers']);
+    } finally {
+      await db.close();
+      await t.drop();
+    }
+  });
+
+  it('add account versions to a ledger that already holds accounts and money', async () => {
+    const t = await createTestDatabase('ledger_migrate_version');
+    const early = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations.filter((m) => m.name !== '0002_ledger_account_version'), logger });
+    try {
+      await early.migrate();
+      await early.transaction((c) =>
+        c.query(
+          `INSERT INTO ledger_accounts (id, currency, kind, flags, credits_posted, created_at)
+           VALUES ('00000000-0000-7000-8000-000000000001', 'USD', 'customer', 1, 500, now())`,
+        ),
+      );
+    } finally {
+      await early.close();
+    }
+    const db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    try {
+      expect(await db.migrate()).toEqual(['0002_ledger_account_version']);
+      const { rows } = await db.transaction((c) => c.query<{ credits_posted: string; version: string }>('SELECT credits_posted, version FROM ledger_accounts'));
+      expect(rows).toEqual([{ credits_posted: '500', version: '0' }]);
     } finally {
       await db.close();
       await t.drop();

@@ -83,4 +83,35 @@ class LedgerSchema extends Migration {
   }
 }
 
-export const ledgerMigrations: readonly MigrationObject[] = [...platformMigrations, { name: '0001_ledger_schema', class: LedgerSchema }];
+/**
+ * Optimistic batches: `version` counts every change to an account row, balances and state alike,
+ * so a batch that read an account can write it only if nothing changed it since. The check
+ * function turns "fewer rows updated than read" into a serialization failure inside the batch's
+ * single statement, which rolls the whole statement back and makes the store replay the batch.
+ */
+class LedgerAccountVersion extends Migration {
+  override async up(): Promise<void> {
+    this.addSql('ALTER TABLE ledger_accounts ADD COLUMN version bigint NOT NULL DEFAULT 0');
+    this.addSql(`
+      CREATE FUNCTION ledger_expect_updated(expected integer, updated bigint) RETURNS integer
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        IF updated <> expected THEN
+          RAISE EXCEPTION 'ledger batch read % accounts that changed before it wrote', expected - updated
+            USING ERRCODE = 'serialization_failure';
+        END IF;
+        RETURN expected;
+      END $$`);
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('DROP FUNCTION ledger_expect_updated(integer, bigint)');
+    this.addSql('ALTER TABLE ledger_accounts DROP COLUMN version');
+  }
+}
+
+export const ledgerMigrations: readonly MigrationObject[] = [
+  ...platformMigrations,
+  { name: '0001_ledger_schema', class: LedgerSchema },
+  { name: '0002_ledger_account_version', class: LedgerAccountVersion },
+];

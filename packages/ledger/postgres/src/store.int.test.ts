@@ -1,5 +1,8 @@
+import { Client } from 'pg';
+import { ManualClock, newId } from '@bank/kernel';
+import { Ledger, systemAccountId } from '@bank/ledger-core';
 import { Database } from '@bank/platform';
-import { captureLogger, createTestDatabase, ledgerStoreContract } from '@bank/testkit';
+import { captureLogger, createTestDatabase, ledgerStoreContract, transferRequest, waitFor } from '@bank/testkit';
 import { ledgerMigrations } from './migrations';
 import { PostgresLedgerStore } from './store';
 
@@ -7,25 +10,64 @@ const { logger } = captureLogger('ledger-store-test');
 let db: Database;
 let drop: () => Promise<void>;
 
-ledgerStoreContract(
-  'PostgreSQL',
-  async () => {
-    const t = await createTestDatabase('ledger_contract');
-    drop = t.drop;
-    db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
-    await db.migrate();
-    return {
-      store: new PostgresLedgerStore(db),
-      reset: async () => {
-        await db.transaction((c) => c.query('TRUNCATE ledger_accounts, transfers, pending_resolutions, open_holds, entries, outbox'));
-      },
-    };
-  },
-  async () => {
-    await db.close();
-    await drop();
-  },
-);
+for (const [mode, optimisticAttempts] of [['optimistic', undefined], ['locking', 0]] as const) {
+  ledgerStoreContract(
+    `PostgreSQL (${mode})`,
+    async () => {
+      const t = await createTestDatabase(`ledger_contract_${mode}`);
+      drop = t.drop;
+      db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+      await db.migrate();
+      return {
+        store: new PostgresLedgerStore(db, { optimisticAttempts }),
+        reset: async () => {
+          await db.transaction((c) => c.query('TRUNCATE ledger_accounts, transfers, pending_resolutions, open_holds, entries, outbox'));
+        },
+      };
+    },
+    async () => {
+      await db.close();
+      await drop();
+    },
+  );
+}
+
+describe('optimistic batches on PostgreSQL', () => {
+  it('replay on the new state when an account they read changes before they write', async () => {
+    const t = await createTestDatabase('ledger_optimistic');
+    const odb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    const other = new Client({ connectionString: t.url });
+    try {
+      await odb.migrate();
+      await other.connect();
+      const store = new PostgresLedgerStore(odb);
+      const ledger = new Ledger(store, new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 1, defaultTimeoutSeconds: 60 });
+      await ledger.ensureSystemAccounts(['USD']);
+      const [alice, bob] = [newId(), newId()];
+      for (const id of [alice, bob]) await ledger.openCustomerAccount(id, 'USD', newId());
+      await ledger.createTransfers([transferRequest({ debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: alice, amount: 100n })]);
+
+      // Another writer (an operator's freeze through user-service's event) has changed alice and
+      // not committed yet: the batch reads the old, active alice, and its write waits on the row.
+      await other.query('BEGIN');
+      await other.query("UPDATE ledger_accounts SET state = 'frozen', version = version + 1 WHERE id = $1", [alice]);
+      const payment = ledger.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 30n })]);
+      await waitFor(async () => (await other.query("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'")).rowCount === 1);
+      await other.query('COMMIT');
+
+      // The write found alice changed, rolled back and replayed: the transfer meets the frozen account.
+      expect(await payment).toEqual(['debit_account_frozen']);
+      const [a] = await ledger.lookupAccounts([alice]);
+      expect(a?.debitsPosted).toBe(0n);
+      expect((await ledger.statement(alice, 10, '')).lines).toHaveLength(1);
+      expect((await ledger.verify()).violations).toEqual([]);
+    } finally {
+      await other.end();
+      await odb.close();
+      await t.drop();
+    }
+  });
+});
 
 describe('verify on PostgreSQL', () => {
   it('reports a ledger that was tampered with outside the application', async () => {
