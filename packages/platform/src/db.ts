@@ -64,13 +64,19 @@ export class Database {
 
   /** Borrows a raw client from MikroORM's pool for the duration of `fn`. */
   async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const knex = this.orm.em.getConnection().getKnex();
-    const client = (await knex.client.acquireConnection()) as PoolClient;
+    const { client, release } = await this.acquire();
     try {
       return await fn(client);
     } finally {
-      await knex.client.releaseConnection(client);
+      await release();
     }
+  }
+
+  /** Borrows a raw client until `release` is called: for work whose end is not one callback's. */
+  async acquire(): Promise<{ client: PoolClient; release: () => Promise<void> }> {
+    const knex = this.orm.em.getConnection().getKnex();
+    const client = (await knex.client.acquireConnection()) as PoolClient;
+    return { client, release: async () => void (await knex.client.releaseConnection(client)) };
   }
 
   /**

@@ -16,8 +16,6 @@ export interface BatcherOptions {
 
 interface Waiting {
   readonly requests: readonly TransferRequest[];
-  /** The accounts the call names (a hold's accounts are known only once the hold is read). */
-  readonly accountIds: readonly string[];
   resolve(results: TransferResult[]): void;
   reject(error: unknown): void;
 }
@@ -31,8 +29,6 @@ export class TransferBatcher {
   private readonly queue: Waiting[] = [];
   private queuedTransfers = 0;
   private inFlight = 0;
-  /** Accounts named by the batches in flight, with how many of them name each. */
-  private readonly busy = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -46,7 +42,7 @@ export class TransferBatcher {
   submit(requests: readonly TransferRequest[]): Promise<TransferResult[]> {
     assert(requests.length > 0 && requests.length <= this.opts.maxTransfers, 'a call must fit in one batch');
     return new Promise<TransferResult[]>((resolve, reject) => {
-      this.queue.push({ requests, accountIds: batchFootprint([requests]).accountIds, resolve, reject });
+      this.queue.push({ requests, resolve, reject });
       this.queuedTransfers += requests.length;
       this.schedule();
     });
@@ -62,42 +58,20 @@ export class TransferBatcher {
     this.timer ??= setTimeout(() => this.dispatch(), this.opts.windowMs);
   }
 
-  /**
-   * Takes queued calls, oldest first, into a batch that shares no account with the batches in
-   * flight: two batches that name the same account would only make one of them replay (the store
-   * writes optimistically). A call that must wait also holds back later calls naming its
-   * accounts, so every account's calls keep their order and none waits forever.
-   */
   private dispatch(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.queue.length === 0 || this.inFlight >= this.opts.maxInFlight) return;
     const batch: Waiting[] = [];
-    const held = new Set<string>();
     let size = 0;
-    for (let i = 0; i < this.queue.length && size < this.opts.maxTransfers; ) {
-      const w = this.queue[i] as Waiting;
-      const blocked = w.accountIds.some((id) => this.busy.has(id) || held.has(id));
-      if (blocked || size + w.requests.length > this.opts.maxTransfers) {
-        for (const id of w.accountIds) held.add(id);
-        i++;
-        continue;
-      }
-      this.queue.splice(i, 1);
+    while (this.queue.length > 0 && size + (this.queue[0] as Waiting).requests.length <= this.opts.maxTransfers) {
+      const w = this.queue.shift() as Waiting;
       size += w.requests.length;
       batch.push(w);
     }
-    if (batch.length === 0) return;
     this.queuedTransfers -= size;
     this.inFlight++;
-    const accounts = new Set(batch.flatMap((w) => w.accountIds));
-    for (const id of accounts) this.busy.set(id, (this.busy.get(id) ?? 0) + 1);
     void this.run(batch).finally(() => {
-      for (const id of accounts) {
-        const n = (this.busy.get(id) ?? 1) - 1;
-        if (n === 0) this.busy.delete(id);
-        else this.busy.set(id, n);
-      }
       this.inFlight--;
       if (this.queue.length > 0) this.schedule();
     });

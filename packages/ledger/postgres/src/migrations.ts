@@ -84,8 +84,9 @@ class LedgerSchema extends Migration {
 }
 
 /**
- * Optimistic batches: `version` counts every change to an account row, balances and state alike,
- * so a batch that read an account can write it only if nothing changed it since. The check
+ * Optimistic batches: `version` changes with every write of an account row, balances and state
+ * alike (to a random value, never a count), so a batch can write an account only if it still
+ * carries the version the batch was decided on. The check
  * function turns "fewer rows updated than read" into a serialization failure inside the batch's
  * single statement, which rolls the whole statement back and makes the store replay the batch.
  */

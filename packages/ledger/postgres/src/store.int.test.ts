@@ -69,6 +69,42 @@ describe('optimistic batches on PostgreSQL', () => {
   });
 });
 
+describe('pipelined batches on PostgreSQL', () => {
+  it('replay a batch decided on top of one that failed, so it never spends money that was not there', async () => {
+    const t = await createTestDatabase('ledger_pipelined');
+    const pdb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    try {
+      await pdb.migrate();
+      const ledger = new Ledger(new PostgresLedgerStore(pdb), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 2, defaultTimeoutSeconds: 60 });
+      await ledger.ensureSystemAccounts(['USD']);
+      const [alice, bob] = [newId(), newId()];
+      for (const id of [alice, bob]) await ledger.openCustomerAccount(id, 'USD', newId());
+      const funding = transferRequest({ debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: alice, amount: 100n });
+      expect(await ledger.createTransfers([funding, transferRequest({ debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: bob, amount: 1n })])).toEqual(['ok', 'ok']);
+
+      // Open pool connections first, so that the second batch is decided before the first one's
+      // write has come back (a cold pool would make it wait for a new connection instead).
+      await Promise.all(Array.from({ length: 4 }, () => pdb.withClient((c) => c.query('SELECT pg_sleep(0.05)'))));
+      // The funding is sent again (a client retrying), and while it is in flight alice pays 150.
+      // Decided on this process's view, the retry looks new and credits alice 100 more, and the
+      // payment, decided on top of it, looks covered. The retry's write fails on the transfer's
+      // primary key, the payment's on alice's version; both are replayed from the database.
+      const [retry, payment] = await Promise.all([
+        ledger.createTransfers([funding]),
+        ledger.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 150n })]),
+      ]);
+      expect(retry).toEqual(['exists']);
+      expect(payment).toEqual(['exceeds_credits']);
+      const [a, b] = await ledger.lookupAccounts([alice, bob]);
+      expect([a?.creditsPosted, a?.debitsPosted, b?.creditsPosted]).toEqual([100n, 0n, 1n]);
+      expect((await ledger.verify()).violations).toEqual([]);
+    } finally {
+      await pdb.close();
+      await t.drop();
+    }
+  });
+});
+
 describe('verify on PostgreSQL', () => {
   it('reports a ledger that was tampered with outside the application', async () => {
     const t = await createTestDatabase('ledger_verify');

@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import type { Currency } from '@bank/kernel';
 import { TransferFlags, type AccountState, type Balances, type BatchChanges, type BatchState, type CreateAccountResult, type Footprint, type InvariantReport, type InvariantViolation, type LedgerAccount, type LedgerEvent, type LedgerStore, type LineStatus, type NewAccount, type Resolution, type StatementLine, type Transfer } from '@bank/ledger-core';
 import { BATCH_ROW_TYPE, outboxBatchRow, type Database, type NewEvent, type SqlClient } from '@bank/platform';
+import type { QueryConfig } from 'pg';
 
-/** Optimistic attempts of a batch before it locks its accounts instead. */
+/** Optimistic attempts of a batch (the pipelined one, then replays that read) before it locks its accounts. */
 export const MAX_OPTIMISTIC_ATTEMPTS = 3;
+/** Accounts whose latest state a process remembers; the least recently written are forgotten first. */
+export const MAX_CACHED_ACCOUNTS = 100_000;
 /** A locking batch that lost a race (same transfer id, same hold) to a concurrent one is replayed this often. */
 export const MAX_BATCH_CONFLICT_RETRIES = 8;
 /** Violations of one kind reported by verify; the first ones tell the story. */
@@ -11,8 +15,46 @@ export const MAX_VIOLATIONS_REPORTED = 100;
 const UNIQUE_VIOLATION = '23505';
 /** Raised by `ledger_expect_updated` when an account changed between a batch's read and its write. */
 const SERIALIZATION_FAILURE = '40001';
+/** A replayed batch and a pipelined one can still lock shared accounts in opposite orders. */
+const DEADLOCK_DETECTED = '40P01';
+const CONFLICTS = new Set([UNIQUE_VIOLATION, SERIALIZATION_FAILURE, DEADLOCK_DETECTED]);
 
 type Row = Record<string, unknown>;
+
+/**
+ * A fresh row version: random rather than counted, so that no two writes, in this process or any
+ * other, give an account the same version, and a batch decided on a write that failed can never
+ * find "its" version in the database.
+ */
+function newVersion(): string {
+  return (randomBytes(8).readBigUInt64BE() >> 2n).toString();
+}
+
+interface CachedAccount {
+  readonly account: LedgerAccount;
+  readonly version: string;
+}
+
+/** The accounts this process wrote last, bounded; Map order doubles as recency order. */
+class AccountCache {
+  private readonly entries = new Map<string, CachedAccount>();
+
+  constructor(private readonly max: number) {}
+
+  get(id: string): CachedAccount | undefined {
+    return this.entries.get(id);
+  }
+
+  set(id: string, value: CachedAccount): void {
+    this.entries.delete(id);
+    this.entries.set(id, value);
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  delete(id: string): void {
+    this.entries.delete(id);
+  }
+}
 const big = (v: unknown): bigint => BigInt(v as string);
 const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string));
 const str = (v: bigint): string => v.toString();
@@ -92,6 +134,102 @@ function toEvent(e: LedgerEvent): NewEvent {
 }
 
 /**
+ * The statement that writes a batch: data-modifying CTEs insert the transfers, entries, holds,
+ * resolutions and the outbox row and update the balances, so a batch costs one round trip
+ * whatever its size. All CTEs see one snapshot, so a hold created and resolved in the same batch
+ * is settled here rather than inserted into and deleted from open_holds. The balance update
+ * applies only to accounts that still carry the version the batch was decided on, and the final
+ * check turns a shortfall into a serialization failure that undoes the whole statement.
+ */
+function batchWrite(ch: BatchChanges, versions: ReadonlyMap<string, string>, version: string): QueryConfig {
+  const t = ch.transfers;
+  const e = ch.entries;
+  const a = ch.accounts;
+  const r = ch.resolutions;
+  const resolved = new Set(r.map((x) => x.pendingId));
+  const created = new Set(t.map((x) => x.id));
+  const opened = t.filter((x) => (x.flags & TransferFlags.PENDING) !== 0 && !resolved.has(x.id));
+  const closed = r.filter((x) => !created.has(x.pendingId)).map((x) => x.pendingId);
+  const outbox = ch.events.length > 0 ? outboxBatchRow(ch.events.map(toEvent)) : undefined;
+  return {
+    name: 'ledger_write_batch',
+    text: `WITH
+      ins_transfers AS (
+        INSERT INTO transfers (${TRANSFER_COLUMNS})
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::char(3)[], $6::int[], $7::uuid[], $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::timestamptz[])),
+      ins_holds AS (
+        INSERT INTO open_holds (pending_id, expires_at) SELECT * FROM unnest($13::uuid[], $14::timestamptz[])),
+      ins_resolutions AS (
+        INSERT INTO pending_resolutions (pending_id, kind, transfer_id, amount, resolved_at)
+        SELECT * FROM unnest($15::uuid[], $16::text[], $17::uuid[], $18::bigint[], $19::timestamptz[])),
+      del_holds AS (
+        DELETE FROM open_holds WHERE pending_id = ANY($20::uuid[])),
+      ins_entries AS (
+        INSERT INTO entries (account_id, transfer_id, line_transfer_id, kind, side, posted_delta, pending_delta,
+                             debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
+        SELECT a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca
+          FROM unnest($21::uuid[], $22::uuid[], $23::uuid[], $24::text[], $25::text[], $26::bigint[], $27::bigint[],
+                      $28::bigint[], $29::bigint[], $30::bigint[], $31::bigint[], $32::timestamptz[]) WITH ORDINALITY AS u(a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca, n)
+         ORDER BY n),
+      upd_accounts AS (
+        UPDATE ledger_accounts AS acc
+           SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq, version = $43::bigint
+          FROM unnest($33::uuid[], $34::bigint[], $35::bigint[], $36::bigint[], $37::bigint[], $38::bigint[]) AS u(id, dp, cp, dq, cq, v)
+         WHERE acc.id = u.id AND acc.version = u.v
+        RETURNING 1),
+      ins_outbox AS (
+        INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload)
+        SELECT $39::uuid, '${BATCH_ROW_TYPE}', '', $40::timestamptz, '', $41::json WHERE $39::uuid IS NOT NULL)
+    SELECT ledger_expect_updated($42::int, (SELECT count(*) FROM upd_accounts))`,
+    values: [
+      uuids(t.map((x) => x.id)),
+      uuids(t.map((x) => x.debitAccountId)),
+      uuids(t.map((x) => x.creditAccountId)),
+      numbers(t.map((x) => x.amount)),
+      texts(t.map((x) => x.currency)),
+      numbers(t.map((x) => x.flags)),
+      uuids(t.map((x) => x.pendingId)),
+      numbers(t.map((x) => x.timeoutSeconds)),
+      times(t.map((x) => x.expiresAt)),
+      texts(t.map((x) => x.reference)),
+      texts(t.map((x) => x.description)),
+      times(t.map((x) => x.createdAt)),
+      uuids(opened.map((x) => x.id)),
+      times(opened.map((x) => x.expiresAt)),
+      uuids(r.map((x) => x.pendingId)),
+      texts(r.map((x) => x.kind)),
+      uuids(r.map((x) => x.transferId)),
+      numbers(r.map((x) => x.amount)),
+      times(r.map((x) => x.resolvedAt)),
+      uuids(closed),
+      uuids(e.map((x) => x.accountId)),
+      uuids(e.map((x) => x.transferId)),
+      uuids(e.map((x) => x.lineTransferId)),
+      texts(e.map((x) => x.kind)),
+      texts(e.map((x) => x.side)),
+      numbers(e.map((x) => x.postedDelta)),
+      numbers(e.map((x) => x.pendingDelta)),
+      numbers(e.map((x) => x.debitsPostedAfter)),
+      numbers(e.map((x) => x.creditsPostedAfter)),
+      numbers(e.map((x) => x.debitsPendingAfter)),
+      numbers(e.map((x) => x.creditsPendingAfter)),
+      times(e.map((x) => x.createdAt)),
+      uuids(a.map((x) => x.id)),
+      numbers(a.map((x) => x.debitsPosted)),
+      numbers(a.map((x) => x.creditsPosted)),
+      numbers(a.map((x) => x.debitsPending)),
+      numbers(a.map((x) => x.creditsPending)),
+      arrayLiteral(a.map((x) => versions.get(x.id) as string)),
+      outbox?.id ?? null,
+      outbox?.occurredAt ?? null,
+      outbox?.payload ?? null,
+      a.length,
+      version,
+    ],
+  };
+}
+
+/**
  * The ledger on PostgreSQL. The write path is raw SQL on the pg client that MikroORM's pool lends
  * out, on purpose: a batch of thousands of transfers is written with one statement of
  * data-modifying CTEs over arrays bound through unnest, which an ORM unit of work would turn into
@@ -104,6 +242,11 @@ export class PostgresLedgerStore implements LedgerStore {
 
   /** Optimistic attempts before a batch locks instead; 0 always locks (tests run the contract both ways). */
   private readonly optimisticAttempts: number;
+  private readonly cache = new AccountCache(MAX_CACHED_ACCOUNTS);
+  /** Settles when the last pipelined batch has been decided. */
+  private turn: Promise<void> = Promise.resolve();
+  /** Settles when the last pipelined batch's write has finished. */
+  private lastWrite: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Database,
@@ -113,35 +256,110 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   /**
-   * A batch first runs optimistically: one statement reads everything it needs without locks,
-   * the core decides, and one more statement writes it all, committing on its own. Two round
-   * trips instead of BEGIN, lock, read, write, COMMIT: on a busy event loop each round trip costs
-   * far more than Postgres spends on it. The write succeeds only if no account it read has changed
-   * since (the `version` check); otherwise it rolls back and the batch is replayed. A batch that
-   * keeps losing (a hot account written by several service instances) falls back to locking its
-   * accounts in id order, which always makes progress.
+   * A batch is first decided on this process's latest view of its accounts and written at once,
+   * without waiting for the batches before it to commit: a batch is one self-committing
+   * statement, so while Postgres writes one, the next is already decided and on its way, and a
+   * batch whose accounts are all known needs no read at all. Each write succeeds only if every
+   * account it changes still carries the version the batch was decided on (a batch decided on top
+   * of one still in flight expects that one's version, and Postgres orders the two by their row
+   * locks). When that check or a primary key fails (the batch before it failed, another instance
+   * or an account event changed an account, the transfer id already exists), the batch is
+   * replayed from a fresh read of the database; one that keeps losing locks its accounts in id
+   * order, which always makes progress.
    */
   async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const locking = attempt >= this.optimisticAttempts;
       try {
-        const run = async (c: SqlClient) => {
-          const { state, versions } = locking ? await this.lockAndLoad(c, footprint) : await this.read(c, footprint);
-          const { changes, value } = decide(state);
-          await this.write(c, changes, versions);
-          return { value, events: changes.events.length };
-        };
-        const { value, events } = locking ? await this.db.transaction(run) : await this.db.withClient(run);
+        const { value, events } =
+          attempt >= this.optimisticAttempts ? await this.direct(footprint, decide, true) : attempt === 0 ? await this.pipelined(footprint, decide) : await this.direct(footprint, decide, false);
         if (events > 0) this.onEventsCommitted?.();
         return value;
       } catch (e) {
-        // A concurrent batch changed an account we read, committed the same transfer id or resolved
-        // the same hold first: replaying from a fresh read turns that into `exists`,
-        // `already_posted` or a decision on the new balances.
         const code = (e as { code?: string }).code;
-        if ((code !== UNIQUE_VIOLATION && code !== SERIALIZATION_FAILURE) || attempt >= this.optimisticAttempts + MAX_BATCH_CONFLICT_RETRIES) throw e;
+        if (!CONFLICTS.has(code ?? '') || attempt >= this.optimisticAttempts + MAX_BATCH_CONFLICT_RETRIES) throw e;
       }
     }
+  }
+
+  private async pipelined<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<{ value: T; events: number }> {
+    // The turn is taken before anything is awaited, so batches are decided and sent in the order
+    // the batcher dispatched them.
+    const sent = this.turn.then(async () => {
+      const { client, release } = await this.db.acquire();
+      try {
+        const { state, versions } = await this.speculativeState(client, footprint);
+        const { changes, value } = decide(state);
+        const version = newVersion();
+        const statement = batchWrite(changes, versions, version);
+        // One pipelined write at a time: two statements updating the same accounts at once could
+        // lock them in opposite orders and deadlock. Deciding the next batch still overlaps
+        // with this one's write.
+        const written = this.lastWrite.then(() => client.query(statement));
+        this.lastWrite = written.then(
+          () => undefined,
+          () => undefined,
+        );
+        for (const a of changes.accounts) this.cache.set(a.id, { account: { ...a }, version });
+        return { written, changes, value, release };
+      } catch (e) {
+        await release();
+        throw e;
+      }
+    });
+    this.turn = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    const { written, changes, value, release } = await sent;
+    try {
+      await written;
+    } catch (e) {
+      // What this batch assumed is wrong; batches decided on top of it fail their own check.
+      for (const a of changes.accounts) this.cache.delete(a.id);
+      throw e;
+    } finally {
+      await release();
+    }
+    return { value, events: changes.events.length };
+  }
+
+  /** The accounts as this process last decided them; a read only for what it does not know. */
+  private async speculativeState(c: SqlClient, footprint: Footprint): Promise<{ state: BatchState; versions: Map<string, string> }> {
+    const known = footprint.accountIds.map((id) => this.cache.get(id));
+    if (footprint.pendingIds.length === 0 && known.every((k) => k !== undefined)) {
+      // Nothing to read: no hold is named, and a transfer id that already exists fails the write
+      // on its primary key, whose replay reads it and answers `exists`.
+      const accounts = new Map<string, LedgerAccount>();
+      const versions = new Map<string, string>();
+      for (const k of known as CachedAccount[]) {
+        accounts.set(k.account.id, { ...k.account });
+        versions.set(k.account.id, k.version);
+      }
+      return { state: { accounts, transfers: new Map(), resolutions: new Map() }, versions };
+    }
+    const read = await this.read(c, footprint);
+    // An account a batch in flight has changed is newer here than in the database.
+    for (const id of read.state.accounts.keys()) {
+      const k = this.cache.get(id);
+      if (!k) continue;
+      read.state.accounts.set(id, { ...k.account });
+      read.versions.set(id, k.version);
+    }
+    return read;
+  }
+
+  /** A replayed batch: it reads the database (locking the accounts when `lock`), decides and writes. */
+  private async direct<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }, lock: boolean): Promise<{ value: T; events: number }> {
+    const run = async (c: SqlClient) => {
+      const { state, versions } = lock ? await this.lockAndLoad(c, footprint) : await this.read(c, footprint);
+      const { changes, value } = decide(state);
+      await c.query(batchWrite(changes, versions, newVersion()));
+      return { value, changes };
+    };
+    const { value, changes } = lock ? await this.db.transaction(run) : await this.db.withClient(run);
+    // The database is now ahead of anything this process remembers about these accounts.
+    for (const a of changes.accounts) this.cache.delete(a.id);
+    return { value, events: changes.events.length };
   }
 
   /** The optimistic read: accounts (with the hold's accounts), transfers and resolutions in one statement and one snapshot. */
@@ -211,98 +429,6 @@ export class PostgresLedgerStore implements LedgerStore {
     return { state: { accounts, transfers, resolutions }, versions };
   }
 
-  /**
-   * Writes a batch with one statement: data-modifying CTEs insert the transfers, entries, holds,
-   * resolutions and the outbox row and update the balances, so a batch costs one round trip
-   * whatever its size. All CTEs see one snapshot, so a hold created and resolved in the same
-   * batch is settled here rather than inserted into and deleted from open_holds.
-   */
-  private async write(c: SqlClient, ch: BatchChanges, versions: ReadonlyMap<string, string>): Promise<void> {
-    const t = ch.transfers;
-    const e = ch.entries;
-    const a = ch.accounts;
-    const r = ch.resolutions;
-    const resolved = new Set(r.map((x) => x.pendingId));
-    const created = new Set(t.map((x) => x.id));
-    const opened = t.filter((x) => (x.flags & TransferFlags.PENDING) !== 0 && !resolved.has(x.id));
-    const closed = r.filter((x) => !created.has(x.pendingId)).map((x) => x.pendingId);
-    const outbox = ch.events.length > 0 ? outboxBatchRow(ch.events.map(toEvent)) : undefined;
-    await c.query({
-      name: 'ledger_write_batch',
-      text: `WITH
-        ins_transfers AS (
-          INSERT INTO transfers (${TRANSFER_COLUMNS})
-          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::char(3)[], $6::int[], $7::uuid[], $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::timestamptz[])),
-        ins_holds AS (
-          INSERT INTO open_holds (pending_id, expires_at) SELECT * FROM unnest($13::uuid[], $14::timestamptz[])),
-        ins_resolutions AS (
-          INSERT INTO pending_resolutions (pending_id, kind, transfer_id, amount, resolved_at)
-          SELECT * FROM unnest($15::uuid[], $16::text[], $17::uuid[], $18::bigint[], $19::timestamptz[])),
-        del_holds AS (
-          DELETE FROM open_holds WHERE pending_id = ANY($20::uuid[])),
-        ins_entries AS (
-          INSERT INTO entries (account_id, transfer_id, line_transfer_id, kind, side, posted_delta, pending_delta,
-                               debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
-          SELECT a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca
-            FROM unnest($21::uuid[], $22::uuid[], $23::uuid[], $24::text[], $25::text[], $26::bigint[], $27::bigint[],
-                        $28::bigint[], $29::bigint[], $30::bigint[], $31::bigint[], $32::timestamptz[]) WITH ORDINALITY AS u(a, t, l, k, s, pd, qd, dpa, cpa, dqa, cqa, ca, n)
-           ORDER BY n),
-        upd_accounts AS (
-          UPDATE ledger_accounts AS acc
-             SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq, version = acc.version + 1
-            FROM unnest($33::uuid[], $34::bigint[], $35::bigint[], $36::bigint[], $37::bigint[], $38::bigint[]) AS u(id, dp, cp, dq, cq, v)
-           WHERE acc.id = u.id AND acc.version = u.v
-          RETURNING 1),
-        ins_outbox AS (
-          INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload)
-          SELECT $39::uuid, '${BATCH_ROW_TYPE}', '', $40::timestamptz, '', $41::json WHERE $39::uuid IS NOT NULL)
-      SELECT ledger_expect_updated($42::int, (SELECT count(*) FROM upd_accounts))`,
-      values: [
-        uuids(t.map((x) => x.id)),
-        uuids(t.map((x) => x.debitAccountId)),
-        uuids(t.map((x) => x.creditAccountId)),
-        numbers(t.map((x) => x.amount)),
-        texts(t.map((x) => x.currency)),
-        numbers(t.map((x) => x.flags)),
-        uuids(t.map((x) => x.pendingId)),
-        numbers(t.map((x) => x.timeoutSeconds)),
-        times(t.map((x) => x.expiresAt)),
-        texts(t.map((x) => x.reference)),
-        texts(t.map((x) => x.description)),
-        times(t.map((x) => x.createdAt)),
-        uuids(opened.map((x) => x.id)),
-        times(opened.map((x) => x.expiresAt)),
-        uuids(r.map((x) => x.pendingId)),
-        texts(r.map((x) => x.kind)),
-        uuids(r.map((x) => x.transferId)),
-        numbers(r.map((x) => x.amount)),
-        times(r.map((x) => x.resolvedAt)),
-        uuids(closed),
-        uuids(e.map((x) => x.accountId)),
-        uuids(e.map((x) => x.transferId)),
-        uuids(e.map((x) => x.lineTransferId)),
-        texts(e.map((x) => x.kind)),
-        texts(e.map((x) => x.side)),
-        numbers(e.map((x) => x.postedDelta)),
-        numbers(e.map((x) => x.pendingDelta)),
-        numbers(e.map((x) => x.debitsPostedAfter)),
-        numbers(e.map((x) => x.creditsPostedAfter)),
-        numbers(e.map((x) => x.debitsPendingAfter)),
-        numbers(e.map((x) => x.creditsPendingAfter)),
-        times(e.map((x) => x.createdAt)),
-        uuids(a.map((x) => x.id)),
-        numbers(a.map((x) => x.debitsPosted)),
-        numbers(a.map((x) => x.creditsPosted)),
-        numbers(a.map((x) => x.debitsPending)),
-        numbers(a.map((x) => x.creditsPending)),
-        arrayLiteral(a.map((x) => versions.get(x.id) as string)),
-        outbox?.id ?? null,
-        outbox?.occurredAt ?? null,
-        outbox?.payload ?? null,
-        a.length,
-      ],
-    });
-  }
 
   async dueHolds(now: Date, limit: number): Promise<string[]> {
     const { rows } = await this.db.withClient((c) => c.query('SELECT pending_id FROM open_holds WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2', [now, limit]));
@@ -341,11 +467,12 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async setAccountStateIn(c: SqlClient, id: string, state: AccountState, version: bigint): Promise<boolean> {
+    this.cache.delete(id);
     const res = await c.query(
       // `version` moves too: a batch that read the old state must not commit on top of the new one.
-      `UPDATE ledger_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = greatest(state_version, $3), version = version + 1
+      `UPDATE ledger_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = greatest(state_version, $3), version = $4
         WHERE id = $1`,
-      [id, state, str(version)],
+      [id, state, str(version), newVersion()],
     );
     return res.rowCount === 1;
   }
