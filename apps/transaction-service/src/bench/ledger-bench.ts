@@ -119,18 +119,24 @@ async function scenario(client: LedgerClient, name: string, perCall: number, mak
 async function main(): Promise<void> {
   const pgbenchDb = dbUrl('bench_pgbench');
   const ledgerDb = dbUrl('bench_ledger');
-  await dropDatabase(pgbenchDb);
-  await ensureDatabase(pgbenchDb);
-  console.log(`pgbench tpcb-like: scale ${PGBENCH_SCALE}, ${PGBENCH_CLIENTS} clients, ${SECONDS} s ...`);
-  const pgbenchTps = pgbench(pgbenchDb);
-  console.log(`pgbench: ${pgbenchTps.toFixed(0)} TPS`);
-  await dropDatabase(pgbenchDb);
+  const measurePgbench = async (when: string): Promise<number> => {
+    await dropDatabase(pgbenchDb);
+    await ensureDatabase(pgbenchDb);
+    console.log(`pgbench tpcb-like ${when}: scale ${PGBENCH_SCALE}, ${PGBENCH_CLIENTS} clients, ${SECONDS} s ...`);
+    const tps = pgbench(pgbenchDb);
+    console.log(`pgbench ${when}: ${tps.toFixed(0)} TPS`);
+    await dropDatabase(pgbenchDb);
+    return tps;
+  };
+  const pgbenchBefore = await measurePgbench('before');
 
   await dropDatabase(ledgerDb);
   await ensureDatabase(ledgerDb);
   const service = await startService(ledgerDb);
   const client = new LedgerClient(`127.0.0.1:${SERVICE_PORT}`, SERVICE_TOKEN);
   let failed = false;
+  const results: ScenarioResult[] = [];
+  const targets: number[] = [];
   try {
     const ids = Array.from({ length: ACCOUNTS }, () => newId());
     const hot = newId();
@@ -151,8 +157,6 @@ async function main(): Promise<void> {
       return { id: newId(), debitAccountId: d, creditAccountId: c, amount: 1n + BigInt(Math.floor(Math.random() * 1_000)), currency: 'USD' };
     };
     const hotCredit = () => ({ ...uniform(), creditAccountId: hot });
-    const results: ScenarioResult[] = [];
-    const targets: number[] = [];
     console.log(`ledger: ${ACCOUNTS} accounts, ${CALLERS} concurrent callers, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s per scenario ...`);
     await scenario(client, 'warm-up', 10, uniform, WARMUP_SECONDS);
     if (SCENARIOS.has('a')) {
@@ -167,18 +171,6 @@ async function main(): Promise<void> {
       results.push(await scenario(client, `(c) ${BATCHED_TRANSFERS_PER_CALL} transfers/call`, BATCHED_TRANSFERS_PER_CALL, uniform));
       targets.push(TARGETS.batched);
     }
-    console.log('');
-    console.log(`scenario                           transfers/s    p50 ms    p99 ms   vs pgbench   target   refused`);
-    results.forEach((r, i) => {
-      const tps = r.transfers / r.seconds;
-      const ratio = tps / pgbenchTps;
-      const target = targets[i] as number;
-      console.log(
-        `${r.name.padEnd(34)} ${tps.toFixed(0).padStart(11)} ${r.p50Ms.toFixed(2).padStart(9)} ${r.p99Ms.toFixed(2).padStart(9)} ${`${ratio.toFixed(2)}x`.padStart(12)} ${`${target.toFixed(1)}x`.padStart(8)} ${String(r.refused).padStart(9)} ${ratio >= target ? 'met' : 'MISSED'}`,
-      );
-      if (r.refused > 0) failed = true;
-    });
-    console.log(`pgbench tpcb-like                  ${pgbenchTps.toFixed(0).padStart(11)}`);
     const report = await client.verify();
     console.log(`invariants: ${report.ok ? 'hold' : 'BROKEN'} over ${report.accountsChecked} accounts and ${report.transfersChecked} transfers`);
     for (const v of report.violations) console.log(`  ${v.invariant}: ${v.detail}`);
@@ -191,6 +183,23 @@ async function main(): Promise<void> {
     // Every transfer's event went to payment-service's queue; nobody consumes this run's queues.
     await dropQueueNamespace({ redisUrl: REDIS_URL, prefix: QUEUE_PREFIX });
   }
+  // pgbench on this kind of machine swings by a third from run to run. It runs again once the
+  // service has stopped, and the scenarios are divided by the better run, so that a slow pgbench
+  // cannot flatter them.
+  const pgbenchAfter = await measurePgbench('after');
+  const pgbenchTps = Math.max(pgbenchBefore, pgbenchAfter);
+  console.log('');
+  console.log(`scenario                           transfers/s    p50 ms    p99 ms   vs pgbench   target   refused`);
+  results.forEach((r, i) => {
+    const tps = r.transfers / r.seconds;
+    const ratio = tps / pgbenchTps;
+    const target = targets[i] as number;
+    console.log(
+      `${r.name.padEnd(34)} ${tps.toFixed(0).padStart(11)} ${r.p50Ms.toFixed(2).padStart(9)} ${r.p99Ms.toFixed(2).padStart(9)} ${`${ratio.toFixed(2)}x`.padStart(12)} ${`${target.toFixed(1)}x`.padStart(8)} ${String(r.refused).padStart(9)} ${ratio >= target ? 'met' : 'MISSED'}`,
+    );
+    if (r.refused > 0) failed = true;
+  });
+  console.log(`pgbench tpcb-like: ${pgbenchBefore.toFixed(0)} TPS before, ${pgbenchAfter.toFixed(0)} TPS after; the ratios use ${pgbenchTps.toFixed(0)}`);
   if (failed) process.exit(1);
 }
 
