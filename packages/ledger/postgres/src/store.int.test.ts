@@ -105,6 +105,40 @@ describe('pipelined batches on PostgreSQL', () => {
   });
 });
 
+describe('two ledger instances on one database', () => {
+  it('confirm a refusal against the database: what one remembers may be stale after the other wrote', async () => {
+    const t = await createTestDatabase('ledger_two_instances');
+    const dbA = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    const dbB = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    try {
+      await dbA.migrate();
+      const options = { windowMs: 0, maxTransfers: 100, maxInFlight: 2, defaultTimeoutSeconds: 60 };
+      const a = new Ledger(new PostgresLedgerStore(dbA), new ManualClock(), options);
+      const b = new Ledger(new PostgresLedgerStore(dbB), new ManualClock(), options);
+      await a.ensureSystemAccounts(['USD']);
+      const [alice, bob] = [newId(), newId()];
+      for (const id of [alice, bob]) await a.openCustomerAccount(id, 'USD', newId());
+      const settlement = systemAccountId('USD', 'settlement');
+      // Instance A remembers alice and bob, with 1 on alice's account.
+      expect(await a.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: bob, amount: 1n }), transferRequest({ debitAccountId: bob, creditAccountId: alice, amount: 1n })])).toEqual(['ok', 'ok']);
+      // Instance B credits alice 100, and its client has its answer.
+      expect(await b.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: alice, amount: 100n })])).toEqual(['ok']);
+      // A's memory says alice cannot pay 50; the database says she can.
+      expect(await a.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 50n })])).toEqual(['ok']);
+      // And a payment A remembers as covered, but B has since spent the money for, is refused.
+      expect(await b.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: settlement, amount: 50n })])).toEqual(['ok']);
+      expect(await a.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 10n })])).toEqual(['exceeds_credits']);
+      const [al] = await a.lookupAccounts([alice]);
+      expect([al?.creditsPosted, al?.debitsPosted]).toEqual([101n, 100n]);
+      expect((await a.verify()).violations).toEqual([]);
+    } finally {
+      await dbA.close();
+      await dbB.close();
+      await t.drop();
+    }
+  });
+});
+
 describe('verify on PostgreSQL', () => {
   it('reports a ledger that was tampered with outside the application', async () => {
     const t = await createTestDatabase('ledger_verify');

@@ -35,6 +35,15 @@ interface CachedAccount {
   readonly version: string;
 }
 
+/** Thrown before writing a pipelined batch whose refusals must be confirmed against the database. */
+class RecheckRefusals extends Error {
+  readonly code = SERIALIZATION_FAILURE;
+
+  constructor() {
+    super('refusals decided on remembered accounts are confirmed against the database');
+  }
+}
+
 /** The accounts this process wrote last, bounded; Map order doubles as recency order. */
 class AccountCache {
   private readonly entries = new Map<string, CachedAccount>();
@@ -287,8 +296,12 @@ export class PostgresLedgerStore implements LedgerStore {
     const sent = this.turn.then(async () => {
       const { client, release } = await this.db.acquire();
       try {
-        const { state, versions } = await this.speculativeState(client, footprint);
+        const { state, versions, remembered } = await this.speculativeState(client, footprint);
         const { changes, value } = decide(state);
+        // A refusal (insufficient funds, a frozen account) decided on remembered accounts could be
+        // wrong: another instance may have credited or unfrozen them since, and a refusal writes
+        // nothing for the version check to catch. Such a batch is decided again from the database.
+        if (remembered && changes.transfers.length < footprint.transferIds.length) throw new RecheckRefusals();
         const version = newVersion();
         const statement = batchWrite(changes, versions, version);
         // One pipelined write at a time: two statements updating the same accounts at once could
@@ -324,7 +337,7 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   /** The accounts as this process last decided them; a read only for what it does not know. */
-  private async speculativeState(c: SqlClient, footprint: Footprint): Promise<{ state: BatchState; versions: Map<string, string> }> {
+  private async speculativeState(c: SqlClient, footprint: Footprint): Promise<{ state: BatchState; versions: Map<string, string>; remembered: boolean }> {
     const known = footprint.accountIds.map((id) => this.cache.get(id));
     if (footprint.pendingIds.length === 0 && known.every((k) => k !== undefined)) {
       // Nothing to read: no hold is named, and a transfer id that already exists fails the write
@@ -335,17 +348,19 @@ export class PostgresLedgerStore implements LedgerStore {
         accounts.set(k.account.id, { ...k.account });
         versions.set(k.account.id, k.version);
       }
-      return { state: { accounts, transfers: new Map(), resolutions: new Map() }, versions };
+      return { state: { accounts, transfers: new Map(), resolutions: new Map() }, versions, remembered: true };
     }
     const read = await this.read(c, footprint);
     // An account a batch in flight has changed is newer here than in the database.
+    let remembered = false;
     for (const id of read.state.accounts.keys()) {
       const k = this.cache.get(id);
       if (!k) continue;
       read.state.accounts.set(id, { ...k.account });
       read.versions.set(id, k.version);
+      remembered = true;
     }
-    return read;
+    return { ...read, remembered };
   }
 
   /** A replayed batch: it reads the database (locking the accounts when `lock`), decides and writes. */
