@@ -36,6 +36,8 @@ export interface BatchChanges {
   /** Accounts whose balances changed, with their final values. */
   readonly accounts: LedgerAccount[];
   readonly events: LedgerEvent[];
+  /** Requests refused (any result but ok and exists): a store that decided on remembered state confirms them. */
+  readonly refusals: number;
 }
 
 export interface ApplyOptions {
@@ -114,9 +116,9 @@ class Changes {
     });
   }
 
-  result(): BatchChanges {
+  result(refusals: number): BatchChanges {
     const accounts = [...this.touched].map((id) => ({ ...(this.state.accounts.get(id) as LedgerAccount) }));
-    return { transfers: this.transfers, entries: this.entries, resolutions: this.resolutions, accounts, events: this.events };
+    return { transfers: this.transfers, entries: this.entries, resolutions: this.resolutions, accounts, events: this.events, refusals };
   }
 }
 
@@ -324,7 +326,8 @@ export function applyTransfers(state: BatchState, groups: readonly (readonly Tra
     }
     results.push(out);
   }
-  return { results, changes: changes.result() };
+  const refusals = results.reduce((n, out) => n + out.filter((r) => !isSuccess(r)).length, 0);
+  return { results, changes: changes.result(refusals) };
 }
 
 /** Releases holds whose timeout passed and that have no resolution yet. */
@@ -349,7 +352,8 @@ export function expireHolds(state: BatchState, pendingIds: readonly string[], no
     changes.entry(dr, 'debit', 'expired', p.id, p.id, 0n, -p.amount, now);
     changes.entry(cr, 'credit', 'expired', p.id, p.id, 0n, -p.amount, now);
   }
-  return changes.result();
+  // A hold that is not due or already resolved is skipped, not refused: nobody asked for it.
+  return changes.result(0);
 }
 
 /** Which accounts and transfers a batch must load before it can be applied. */

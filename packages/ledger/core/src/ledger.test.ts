@@ -100,6 +100,7 @@ describe('Ledger use cases with the in-memory store', () => {
     const { ledger } = await setUp(new InMemoryLedgerStore());
     await expect(ledger.createTransfers([])).rejects.toMatchObject({ code: 'TOO_MANY_ITEMS' });
     await expect(ledger.createTransfers([transferRequest({ reference: 'r'.repeat(256) })])).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(ledger.createTransfers([transferRequest({ description: 'a\u0000b' })])).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(ledger.statement(newId(), 101, '')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(ledger.statement(newId(), 10, 'abc')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(ledger.statement(newId(), 10, '')).rejects.toMatchObject({ code: 'ACCOUNT_NOT_FOUND' });

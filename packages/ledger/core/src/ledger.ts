@@ -67,6 +67,9 @@ export class Ledger {
     requests.forEach((r, i) => {
       if (r.reference.length > MAX_REFERENCE_LENGTH) throw validationError(`transfers[${i}].reference`, `at most ${MAX_REFERENCE_LENGTH} characters`);
       if (r.description.length > MAX_DESCRIPTION_LENGTH) throw validationError(`transfers[${i}].description`, `at most ${MAX_DESCRIPTION_LENGTH} characters`);
+      // PostgreSQL text cannot hold NUL; refused here, the call fails alone instead of its whole batch.
+      if (r.reference.includes('\u0000')) throw validationError(`transfers[${i}].reference`, 'must not contain NUL');
+      if (r.description.includes('\u0000')) throw validationError(`transfers[${i}].description`, 'must not contain NUL');
       if (r.timeoutSeconds < 0 || !Number.isInteger(r.timeoutSeconds)) throw validationError(`transfers[${i}].timeoutSeconds`, 'a whole number of seconds');
     });
     return this.batcher.submit(requests);

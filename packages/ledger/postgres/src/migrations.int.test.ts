@@ -59,6 +59,10 @@ describe('ledger migrations', () => {
       expect(await db.migrate()).toEqual(['0002_ledger_account_version']);
       const { rows } = await db.transaction((c) => c.query<{ credits_posted: string; version: string }>('SELECT credits_posted, version FROM ledger_accounts'));
       expect(rows).toEqual([{ credits_posted: '500', version: '0' }]);
+      // A writer that knows nothing of versions still moves the version.
+      await db.transaction((c) => c.query('UPDATE ledger_accounts SET credits_posted = 600'));
+      const after = await db.transaction((c) => c.query<{ version: string }>('SELECT version FROM ledger_accounts'));
+      expect(after.rows[0]?.version).not.toBe('0');
     } finally {
       await db.close();
       await t.drop();

@@ -103,9 +103,24 @@ class LedgerAccountVersion extends Migration {
         END IF;
         RETURN expected;
       END $$`);
+    // A writer that knows nothing of versions (an instance still on older code during a rolling
+    // upgrade, an operator's manual fix) still moves the version, so no batch decided before it
+    // can write over its change. The condition keeps the function off the ledger's own writes.
+    this.addSql(`
+      CREATE FUNCTION ledger_account_new_version() RETURNS trigger
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        NEW.version := floor(random() * 4611686018427387903)::bigint;
+        RETURN NEW;
+      END $$`);
+    this.addSql(`
+      CREATE TRIGGER ledger_account_version BEFORE UPDATE ON ledger_accounts
+      FOR EACH ROW WHEN (NEW.version = OLD.version) EXECUTE FUNCTION ledger_account_new_version()`);
   }
 
   override async down(): Promise<void> {
+    this.addSql('DROP TRIGGER ledger_account_version ON ledger_accounts');
+    this.addSql('DROP FUNCTION ledger_account_new_version()');
     this.addSql('DROP FUNCTION ledger_expect_updated(integer, bigint)');
     this.addSql('ALTER TABLE ledger_accounts DROP COLUMN version');
   }

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { ManualClock, newId } from '@bank/kernel';
-import { Ledger, systemAccountId } from '@bank/ledger-core';
+import { Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { Database } from '@bank/platform';
 import { captureLogger, createTestDatabase, ledgerStoreContract, transferRequest, waitFor } from '@bank/testkit';
 import { ledgerMigrations } from './migrations';
@@ -97,6 +97,45 @@ describe('pipelined batches on PostgreSQL', () => {
       expect(payment).toEqual(['exceeds_credits']);
       const [a, b] = await ledger.lookupAccounts([alice, bob]);
       expect([a?.creditsPosted, a?.debitsPosted, b?.creditsPosted]).toEqual([100n, 0n, 1n]);
+      expect((await ledger.verify()).violations).toEqual([]);
+    } finally {
+      await pdb.close();
+      await t.drop();
+    }
+  });
+});
+
+describe('pipelined batches keep the order of calls on an account', () => {
+  it('answer a void racing the post of the same hold with already_posted, and a second spend of the same money with exceeds_credits', async () => {
+    const t = await createTestDatabase('ledger_pipeline_order');
+    const pdb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+    try {
+      await pdb.migrate();
+      const ledger = new Ledger(new PostgresLedgerStore(pdb), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 2, defaultTimeoutSeconds: 60 });
+      await ledger.ensureSystemAccounts(['USD']);
+      const [alice, bob, carol] = [newId(), newId(), newId()];
+      for (const id of [alice, bob, carol]) await ledger.openCustomerAccount(id, 'USD', newId());
+      const settlement = systemAccountId('USD', 'settlement');
+      const hold = transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 100n, flags: TransferFlags.PENDING });
+      expect(await ledger.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: alice, amount: 100n }), transferRequest({ debitAccountId: settlement, creditAccountId: carol, amount: 1n }), hold])).toEqual(['ok', 'ok', 'ok']);
+      await Promise.all(Array.from({ length: 4 }, () => pdb.withClient((c) => c.query('SELECT pg_sleep(0.05)'))));
+
+      // The post and the void of one hold, sent together: the void is decided after the post.
+      const [post, voided] = await Promise.all([
+        ledger.createTransfers([transferRequest({ pendingId: hold.id, flags: TransferFlags.POST_PENDING })]),
+        ledger.createTransfers([transferRequest({ pendingId: hold.id, flags: TransferFlags.VOID_PENDING })]),
+      ]);
+      expect(post).toEqual(['ok']);
+      expect(voided).toEqual(['pending_transfer_already_posted']);
+
+      // Bob has the 100 now; two calls spend it: the first one sent gets it.
+      const [first, second] = await Promise.all([
+        ledger.createTransfers([transferRequest({ debitAccountId: bob, creditAccountId: carol, amount: 100n })]),
+        ledger.createTransfers([transferRequest({ debitAccountId: bob, creditAccountId: alice, amount: 100n })]),
+      ]);
+      expect([first, second]).toEqual([['ok'], ['exceeds_credits']]);
+      const [b, c] = await ledger.lookupAccounts([bob, carol]);
+      expect([b?.creditsPosted, b?.debitsPosted, c?.creditsPosted]).toEqual([100n, 100n, 101n]);
       expect((await ledger.verify()).violations).toEqual([]);
     } finally {
       await pdb.close();

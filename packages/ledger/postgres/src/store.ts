@@ -4,7 +4,7 @@ import { TransferFlags, type AccountState, type Balances, type BatchChanges, typ
 import { BATCH_ROW_TYPE, outboxBatchRow, type Database, type NewEvent, type SqlClient } from '@bank/platform';
 import type { QueryConfig } from 'pg';
 
-/** Optimistic attempts of a batch (the pipelined one, then replays that read) before it locks its accounts. */
+/** Attempts of a batch in the pipeline (the first, then replays from a fresh read) before it locks its accounts. */
 export const MAX_OPTIMISTIC_ATTEMPTS = 3;
 /** Accounts whose latest state a process remembers; the least recently written are forgotten first. */
 export const MAX_CACHED_ACCOUNTS = 100_000;
@@ -270,17 +270,16 @@ export class PostgresLedgerStore implements LedgerStore {
    * statement, so while Postgres writes one, the next is already decided and on its way, and a
    * batch whose accounts are all known needs no read at all. Each write succeeds only if every
    * account it changes still carries the version the batch was decided on (a batch decided on top
-   * of one still in flight expects that one's version, and Postgres orders the two by their row
-   * locks). When that check or a primary key fails (the batch before it failed, another instance
-   * or an account event changed an account, the transfer id already exists), the batch is
-   * replayed from a fresh read of the database; one that keeps losing locks its accounts in id
-   * order, which always makes progress.
+   * of one still in flight expects that one's version). When that check or a primary key fails
+   * (the batch before it failed, another instance or an account event changed an account, the
+   * transfer id already exists), the batch is decided again in its turn from a fresh read, taken
+   * once every write before it has finished; one that keeps losing locks its accounts in id order,
+   * which always makes progress.
    */
   async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const { value, events } =
-          attempt >= this.optimisticAttempts ? await this.direct(footprint, decide, true) : attempt === 0 ? await this.pipelined(footprint, decide) : await this.direct(footprint, decide, false);
+        const { value, events } = attempt < this.optimisticAttempts ? await this.pipelined(footprint, decide, attempt > 0) : await this.locked(footprint, decide);
         if (events > 0) this.onEventsCommitted?.();
         return value;
       } catch (e) {
@@ -290,18 +289,19 @@ export class PostgresLedgerStore implements LedgerStore {
     }
   }
 
-  private async pipelined<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<{ value: T; events: number }> {
+  /** `fresh`: read the database even when every account is remembered (a replay). */
+  private async pipelined<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }, fresh: boolean): Promise<{ value: T; events: number }> {
     // The turn is taken before anything is awaited, so batches are decided and sent in the order
-    // the batcher dispatched them.
+    // they arrive here: a replay goes behind the batches already decided.
     const sent = this.turn.then(async () => {
       const { client, release } = await this.db.acquire();
       try {
-        const { state, versions, remembered } = await this.speculativeState(client, footprint);
+        const { state, versions, remembered } = await this.batchState(client, footprint, fresh);
         const { changes, value } = decide(state);
         // A refusal (insufficient funds, a frozen account) decided on remembered accounts could be
         // wrong: another instance may have credited or unfrozen them since, and a refusal writes
         // nothing for the version check to catch. Such a batch is decided again from the database.
-        if (remembered && changes.transfers.length < footprint.transferIds.length) throw new RecheckRefusals();
+        if (remembered && changes.refusals > 0) throw new RecheckRefusals();
         const version = newVersion();
         const statement = batchWrite(changes, versions, version);
         // One pipelined write at a time: two statements updating the same accounts at once could
@@ -336,10 +336,10 @@ export class PostgresLedgerStore implements LedgerStore {
     return { value, events: changes.events.length };
   }
 
-  /** The accounts as this process last decided them; a read only for what it does not know. */
-  private async speculativeState(c: SqlClient, footprint: Footprint): Promise<{ state: BatchState; versions: Map<string, string>; remembered: boolean }> {
+  /** What a pipelined batch decides on: the remembered accounts when they suffice, else a read. */
+  private async batchState(c: SqlClient, footprint: Footprint, fresh: boolean): Promise<{ state: BatchState; versions: Map<string, string>; remembered: boolean }> {
     const known = footprint.accountIds.map((id) => this.cache.get(id));
-    if (footprint.pendingIds.length === 0 && known.every((k) => k !== undefined)) {
+    if (!fresh && footprint.pendingIds.length === 0 && known.every((k) => k !== undefined)) {
       // Nothing to read: no hold is named, and a transfer id that already exists fails the write
       // on its primary key, whose replay reads it and answers `exists`.
       const accounts = new Map<string, LedgerAccount>();
@@ -350,34 +350,28 @@ export class PostgresLedgerStore implements LedgerStore {
       }
       return { state: { accounts, transfers: new Map(), resolutions: new Map() }, versions, remembered: true };
     }
+    // Every write decided before this batch finishes first, so that what is read (balances,
+    // holds and their resolutions alike) is at least as new as what this process remembers.
+    await this.lastWrite;
     const read = await this.read(c, footprint);
-    // An account a batch in flight has changed is newer here than in the database.
-    let remembered = false;
-    for (const id of read.state.accounts.keys()) {
-      const k = this.cache.get(id);
-      if (!k) continue;
-      read.state.accounts.set(id, { ...k.account });
-      read.versions.set(id, k.version);
-      remembered = true;
-    }
-    return { ...read, remembered };
+    for (const [id, account] of read.state.accounts) this.cache.set(id, { account: { ...account }, version: read.versions.get(id) as string });
+    return { ...read, remembered: false };
   }
 
-  /** A replayed batch: it reads the database (locking the accounts when `lock`), decides and writes. */
-  private async direct<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }, lock: boolean): Promise<{ value: T; events: number }> {
-    const run = async (c: SqlClient) => {
-      const { state, versions } = lock ? await this.lockAndLoad(c, footprint) : await this.read(c, footprint);
-      const { changes, value } = decide(state);
-      await c.query(batchWrite(changes, versions, newVersion()));
-      return { value, changes };
-    };
-    const { value, changes } = lock ? await this.db.transaction(run) : await this.db.withClient(run);
+  /** The last resort of a batch that keeps losing: lock its accounts in id order, read, decide, write. */
+  private async locked<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<{ value: T; events: number }> {
+    const { value, changes } = await this.db.transaction(async (c) => {
+      const { state, versions } = await this.lockAndLoad(c, footprint);
+      const decided = decide(state);
+      await c.query(batchWrite(decided.changes, versions, newVersion()));
+      return decided;
+    });
     // The database is now ahead of anything this process remembers about these accounts.
     for (const a of changes.accounts) this.cache.delete(a.id);
     return { value, events: changes.events.length };
   }
 
-  /** The optimistic read: accounts (with the hold's accounts), transfers and resolutions in one statement and one snapshot. */
+  /** The pipeline's read: accounts (with the holds' accounts), transfers and resolutions in one statement and one snapshot. */
   private async read(c: SqlClient, footprint: Footprint): Promise<{ state: BatchState; versions: Map<string, string> }> {
     const { rows } = await c.query({
       name: 'ledger_read_batch',
