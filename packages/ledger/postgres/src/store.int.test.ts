@@ -10,7 +10,7 @@ const { logger } = captureLogger('ledger-store-test');
 let db: Database;
 let drop: () => Promise<void>;
 
-for (const [mode, optimisticAttempts] of [['optimistic', undefined], ['locking', 0]] as const) {
+for (const [mode, pipelinedAttempts] of [['pipelined', undefined], ['locking', 0]] as const) {
   ledgerStoreContract(
     `PostgreSQL (${mode})`,
     async () => {
@@ -19,7 +19,7 @@ for (const [mode, optimisticAttempts] of [['optimistic', undefined], ['locking',
       db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
       await db.migrate();
       return {
-        store: new PostgresLedgerStore(db, { optimisticAttempts }),
+        store: new PostgresLedgerStore(db, { pipelinedAttempts }),
         reset: async () => {
           await db.transaction((c) => c.query('TRUNCATE ledger_accounts, transfers, pending_resolutions, open_holds, entries, outbox'));
         },

@@ -5,7 +5,7 @@ import { BATCH_ROW_TYPE, outboxBatchRow, type Database, type NewEvent, type SqlC
 import type { QueryConfig } from 'pg';
 
 /** Attempts of a batch in the pipeline (the first, then replays from a fresh read) before it locks its accounts. */
-export const MAX_OPTIMISTIC_ATTEMPTS = 3;
+export const MAX_PIPELINED_ATTEMPTS = 3;
 /** Accounts whose latest state a process remembers; the least recently written are forgotten first. */
 export const MAX_CACHED_ACCOUNTS = 100_000;
 /** A locking batch that lost a race (same transfer id, same hold) to a concurrent one is replayed this often. */
@@ -64,6 +64,7 @@ class AccountCache {
     this.entries.delete(id);
   }
 }
+
 const big = (v: unknown): bigint => BigInt(v as string);
 const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string));
 const str = (v: bigint): string => v.toString();
@@ -249,8 +250,8 @@ export class PostgresLedgerStore implements LedgerStore {
   /** Called after a batch with events committed, so the outbox relay publishes without waiting. */
   onEventsCommitted: (() => void) | undefined;
 
-  /** Optimistic attempts before a batch locks instead; 0 always locks (tests run the contract both ways). */
-  private readonly optimisticAttempts: number;
+  /** Pipelined attempts before a batch locks instead; 0 always locks (tests run the contract both ways). */
+  private readonly pipelinedAttempts: number;
   private readonly cache = new AccountCache(MAX_CACHED_ACCOUNTS);
   /** Settles when the last pipelined batch has been decided. */
   private turn: Promise<void> = Promise.resolve();
@@ -259,9 +260,9 @@ export class PostgresLedgerStore implements LedgerStore {
 
   constructor(
     private readonly db: Database,
-    opts: { optimisticAttempts?: number } = {},
+    opts: { pipelinedAttempts?: number } = {},
   ) {
-    this.optimisticAttempts = opts.optimisticAttempts ?? MAX_OPTIMISTIC_ATTEMPTS;
+    this.pipelinedAttempts = opts.pipelinedAttempts ?? MAX_PIPELINED_ATTEMPTS;
   }
 
   /**
@@ -279,12 +280,12 @@ export class PostgresLedgerStore implements LedgerStore {
   async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const { value, events } = attempt < this.optimisticAttempts ? await this.pipelined(footprint, decide, attempt > 0) : await this.locked(footprint, decide);
+        const { value, events } = attempt < this.pipelinedAttempts ? await this.pipelined(footprint, decide, attempt > 0) : await this.locked(footprint, decide);
         if (events > 0) this.onEventsCommitted?.();
         return value;
       } catch (e) {
         const code = (e as { code?: string }).code;
-        if (!CONFLICTS.has(code ?? '') || attempt >= this.optimisticAttempts + MAX_BATCH_CONFLICT_RETRIES) throw e;
+        if (!CONFLICTS.has(code ?? '') || attempt >= this.pipelinedAttempts + MAX_BATCH_CONFLICT_RETRIES) throw e;
       }
     }
   }
