@@ -86,9 +86,9 @@ class LedgerSchema extends Migration {
 /**
  * Optimistic batches: `version` changes with every write of an account row, balances and state
  * alike (to a random value, never a count), so a batch can write an account only if it still
- * carries the version the batch was decided on. The check
- * function turns "fewer rows updated than read" into a serialization failure inside the batch's
- * single statement, which rolls the whole statement back and makes the store replay the batch.
+ * carries the version the batch was decided on. The check function turns "fewer rows updated than
+ * read" into a serialization failure inside the batch's single statement, which rolls the whole
+ * statement back and makes the store replay the batch.
  */
 class LedgerAccountVersion extends Migration {
   override async up(): Promise<void> {

@@ -339,10 +339,10 @@ export class PostgresLedgerStore implements LedgerStore {
 
   /** What a pipelined batch decides on: the remembered accounts when they suffice, else a read. */
   private async batchState(c: SqlClient, footprint: Footprint, fresh: boolean): Promise<{ state: BatchState; versions: Map<string, string>; remembered: boolean }> {
-    const known = footprint.accountIds.map((id) => this.cache.get(id));
-    if (!fresh && footprint.pendingIds.length === 0 && known.every((k) => k !== undefined)) {
-      // Nothing to read: no hold is named, and a transfer id that already exists fails the write
-      // on its primary key, whose replay reads it and answers `exists`.
+    // Nothing to read when no hold is named and every account is remembered: a transfer id that
+    // already exists fails the write on its primary key, whose replay reads it and answers `exists`.
+    const known = fresh || footprint.pendingIds.length > 0 ? undefined : footprint.accountIds.map((id) => this.cache.get(id));
+    if (known?.every((k) => k !== undefined)) {
       const accounts = new Map<string, LedgerAccount>();
       const versions = new Map<string, string>();
       for (const k of known as CachedAccount[]) {
@@ -402,7 +402,7 @@ export class PostgresLedgerStore implements LedgerStore {
     };
   }
 
-  /** The fallback read, inside a transaction: locks the accounts in id order, then reads the rest. */
+  /** The fallback read, inside a transaction: locks the accounts in id order, then reads as the pipeline does. */
   private async lockAndLoad(c: SqlClient, footprint: Footprint): Promise<{ state: BatchState; versions: Map<string, string> }> {
     const accountIds = new Set(footprint.accountIds);
     if (footprint.pendingIds.length > 0) {
@@ -414,29 +414,9 @@ export class PostgresLedgerStore implements LedgerStore {
       }
     }
     // Locking in id order: two batches that share accounts wait for each other, never deadlock.
-    const sorted = [...accountIds].sort();
-    const accounts = new Map<string, LedgerAccount>();
-    const versions = new Map<string, string>();
-    if (sorted.length > 0) {
-      const { rows } = await c.query({ name: 'ledger_lock_accounts', text: `SELECT ${ACCOUNT_COLUMNS_VERSIONED} FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, values: [sorted] });
-      for (const r of rows) {
-        accounts.set(r.id as string, toAccount(r));
-        versions.set(r.id as string, r.version as string);
-      }
-    }
-    // Read after the locks, so resolutions committed by a batch we waited for are seen.
-    const transfers = new Map<string, Transfer>();
-    const ids = [...new Set([...footprint.transferIds, ...footprint.pendingIds])];
-    if (ids.length > 0) {
-      const { rows } = await c.query({ name: 'ledger_find_transfers', text: `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ANY($1::uuid[])`, values: [ids] });
-      for (const r of rows) transfers.set(r.id as string, toTransfer(r));
-    }
-    const resolutions = new Map<string, Resolution>();
-    if (footprint.pendingIds.length > 0) {
-      const { rows } = await c.query({ name: 'ledger_find_resolutions', text: `SELECT ${RESOLUTION_COLUMNS} FROM pending_resolutions WHERE pending_id = ANY($1::uuid[])`, values: [footprint.pendingIds] });
-      for (const r of rows) resolutions.set(r.pending_id as string, toResolution(r));
-    }
-    return { state: { accounts, transfers, resolutions }, versions };
+    await c.query({ name: 'ledger_lock_accounts', text: 'SELECT 1 FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', values: [[...accountIds].sort()] });
+    // Read after the locks, so balances and resolutions committed by a batch we waited for are seen.
+    return this.read(c, footprint);
   }
 
 
@@ -497,7 +477,7 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.db.withClient(async (c) => {
       const { rows } = await c.query(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = $1`, [id]);
       if (!rows[0]) return undefined;
-      const res = await c.query('SELECT pending_id, kind, transfer_id, amount, resolved_at FROM pending_resolutions WHERE pending_id = $1', [id]);
+      const res = await c.query(`SELECT ${RESOLUTION_COLUMNS} FROM pending_resolutions WHERE pending_id = $1`, [id]);
       return { transfer: toTransfer(rows[0]), resolution: res.rows[0] ? toResolution(res.rows[0]) : undefined };
     });
   }
