@@ -32,51 +32,62 @@ for (const [mode, pipelinedAttempts] of [['pipelined', undefined], ['locking', 0
   );
 }
 
+/** A migrated ledger database of the test's own, dropped afterwards. */
+async function withLedgerDatabase(name: string, test: (db: Database, url: string) => Promise<void>): Promise<void> {
+  const t = await createTestDatabase(name);
+  const ldb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
+  try {
+    await ldb.migrate();
+    await test(ldb, t.url);
+  } finally {
+    await ldb.close();
+    await t.drop();
+  }
+}
+
+/** A ledger over `db` with the USD system accounts; with 2 batches in flight they pipeline. */
+async function ledgerOn(db: Database, maxInFlight: number): Promise<Ledger> {
+  const ledger = new Ledger(new PostgresLedgerStore(db), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight, defaultTimeoutSeconds: 60 });
+  await ledger.ensureSystemAccounts(['USD']);
+  return ledger;
+}
+
 describe('optimistic batches on PostgreSQL', () => {
   it('replay on the new state when an account they read changes before they write', async () => {
-    const t = await createTestDatabase('ledger_optimistic');
-    const odb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
-    const other = new Client({ connectionString: t.url });
-    try {
-      await odb.migrate();
-      await other.connect();
-      const store = new PostgresLedgerStore(odb);
-      const ledger = new Ledger(store, new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 1, defaultTimeoutSeconds: 60 });
-      await ledger.ensureSystemAccounts(['USD']);
-      const [alice, bob] = [newId(), newId()];
-      for (const id of [alice, bob]) await ledger.openCustomerAccount(id, 'USD', newId());
-      await ledger.createTransfers([transferRequest({ debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: alice, amount: 100n })]);
+    await withLedgerDatabase('ledger_optimistic', async (odb, url) => {
+      const other = new Client({ connectionString: url });
+      try {
+        await other.connect();
+        const ledger = await ledgerOn(odb, 1);
+        const [alice, bob] = [newId(), newId()];
+        for (const id of [alice, bob]) await ledger.openCustomerAccount(id, 'USD', newId());
+        await ledger.createTransfers([transferRequest({ debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: alice, amount: 100n })]);
 
-      // Another writer (an operator's freeze through user-service's event) has changed alice and
-      // not committed yet: the batch reads the old, active alice, and its write waits on the row.
-      await other.query('BEGIN');
-      await other.query("UPDATE ledger_accounts SET state = 'frozen', version = version + 1 WHERE id = $1", [alice]);
-      const payment = ledger.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 30n })]);
-      await waitFor(async () => (await other.query("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'")).rowCount === 1);
-      await other.query('COMMIT');
+        // Another writer (an operator's freeze through user-service's event) has changed alice and
+        // not committed yet: the batch reads the old, active alice, and its write waits on the row.
+        await other.query('BEGIN');
+        await other.query("UPDATE ledger_accounts SET state = 'frozen', version = version + 1 WHERE id = $1", [alice]);
+        const payment = ledger.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 30n })]);
+        await waitFor(async () => (await other.query("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'")).rowCount === 1);
+        await other.query('COMMIT');
 
-      // The write found alice changed, rolled back and replayed: the transfer meets the frozen account.
-      expect(await payment).toEqual(['debit_account_frozen']);
-      const [a] = await ledger.lookupAccounts([alice]);
-      expect(a?.debitsPosted).toBe(0n);
-      expect((await ledger.statement(alice, 10, '')).lines).toHaveLength(1);
-      expect((await ledger.verify()).violations).toEqual([]);
-    } finally {
-      await other.end();
-      await odb.close();
-      await t.drop();
-    }
+        // The write found alice changed, rolled back and replayed: the transfer meets the frozen account.
+        expect(await payment).toEqual(['debit_account_frozen']);
+        const [a] = await ledger.lookupAccounts([alice]);
+        expect(a?.debitsPosted).toBe(0n);
+        expect((await ledger.statement(alice, 10, '')).lines).toHaveLength(1);
+        expect((await ledger.verify()).violations).toEqual([]);
+      } finally {
+        await other.end();
+      }
+    });
   });
 });
 
 describe('pipelined batches on PostgreSQL', () => {
   it('replay a batch decided on top of one that failed, so it never spends money that was not there', async () => {
-    const t = await createTestDatabase('ledger_pipelined');
-    const pdb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
-    try {
-      await pdb.migrate();
-      const ledger = new Ledger(new PostgresLedgerStore(pdb), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 2, defaultTimeoutSeconds: 60 });
-      await ledger.ensureSystemAccounts(['USD']);
+    await withLedgerDatabase('ledger_pipelined', async (pdb) => {
+      const ledger = await ledgerOn(pdb, 2);
       const [alice, bob] = [newId(), newId()];
       for (const id of [alice, bob]) await ledger.openCustomerAccount(id, 'USD', newId());
       const funding = transferRequest({ debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: alice, amount: 100n });
@@ -98,21 +109,14 @@ describe('pipelined batches on PostgreSQL', () => {
       const [a, b] = await ledger.lookupAccounts([alice, bob]);
       expect([a?.creditsPosted, a?.debitsPosted, b?.creditsPosted]).toEqual([100n, 0n, 1n]);
       expect((await ledger.verify()).violations).toEqual([]);
-    } finally {
-      await pdb.close();
-      await t.drop();
-    }
+    });
   });
 });
 
 describe('pipelined batches keep the order of calls on an account', () => {
   it('answer a void racing the post of the same hold with already_posted, and a second spend of the same money with exceeds_credits', async () => {
-    const t = await createTestDatabase('ledger_pipeline_order');
-    const pdb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
-    try {
-      await pdb.migrate();
-      const ledger = new Ledger(new PostgresLedgerStore(pdb), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 2, defaultTimeoutSeconds: 60 });
-      await ledger.ensureSystemAccounts(['USD']);
+    await withLedgerDatabase('ledger_pipeline_order', async (pdb) => {
+      const ledger = await ledgerOn(pdb, 2);
       const [alice, bob, carol] = [newId(), newId(), newId()];
       for (const id of [alice, bob, carol]) await ledger.openCustomerAccount(id, 'USD', newId());
       const settlement = systemAccountId('USD', 'settlement');
@@ -137,57 +141,43 @@ describe('pipelined batches keep the order of calls on an account', () => {
       const [b, c] = await ledger.lookupAccounts([bob, carol]);
       expect([b?.creditsPosted, b?.debitsPosted, c?.creditsPosted]).toEqual([100n, 100n, 101n]);
       expect((await ledger.verify()).violations).toEqual([]);
-    } finally {
-      await pdb.close();
-      await t.drop();
-    }
+    });
   });
 });
 
 describe('two ledger instances on one database', () => {
   it('confirm a refusal against the database: what one remembers may be stale after the other wrote', async () => {
-    const t = await createTestDatabase('ledger_two_instances');
-    const dbA = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
-    const dbB = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
-    try {
-      await dbA.migrate();
-      const options = { windowMs: 0, maxTransfers: 100, maxInFlight: 2, defaultTimeoutSeconds: 60 };
-      const a = new Ledger(new PostgresLedgerStore(dbA), new ManualClock(), options);
-      const b = new Ledger(new PostgresLedgerStore(dbB), new ManualClock(), options);
-      await a.ensureSystemAccounts(['USD']);
-      const [alice, bob] = [newId(), newId()];
-      for (const id of [alice, bob]) await a.openCustomerAccount(id, 'USD', newId());
-      const settlement = systemAccountId('USD', 'settlement');
-      // Instance A remembers alice and bob, with 1 on alice's account.
-      expect(await a.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: bob, amount: 1n }), transferRequest({ debitAccountId: bob, creditAccountId: alice, amount: 1n })])).toEqual(['ok', 'ok']);
-      // Instance B credits alice 100, and its client has its answer.
-      expect(await b.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: alice, amount: 100n })])).toEqual(['ok']);
-      // A's memory says alice cannot pay 50; the database says she can.
-      expect(await a.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 50n })])).toEqual(['ok']);
-      // And a payment A remembers as covered, but B has since spent the money for, is refused.
-      expect(await b.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: settlement, amount: 50n })])).toEqual(['ok']);
-      expect(await a.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 10n })])).toEqual(['exceeds_credits']);
-      const [al] = await a.lookupAccounts([alice]);
-      expect([al?.creditsPosted, al?.debitsPosted]).toEqual([101n, 100n]);
-      expect((await a.verify()).violations).toEqual([]);
-    } finally {
-      await dbA.close();
-      await dbB.close();
-      await t.drop();
-    }
+    await withLedgerDatabase('ledger_two_instances', async (dbA, url) => {
+      const dbB = await Database.open({ clientUrl: url, migrations: ledgerMigrations, logger });
+      try {
+        const a = await ledgerOn(dbA, 2);
+        const b = await ledgerOn(dbB, 2);
+        const [alice, bob] = [newId(), newId()];
+        for (const id of [alice, bob]) await a.openCustomerAccount(id, 'USD', newId());
+        const settlement = systemAccountId('USD', 'settlement');
+        // Instance A remembers alice and bob, with 1 on alice's account.
+        expect(await a.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: bob, amount: 1n }), transferRequest({ debitAccountId: bob, creditAccountId: alice, amount: 1n })])).toEqual(['ok', 'ok']);
+        // Instance B credits alice 100, and its client has its answer.
+        expect(await b.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: alice, amount: 100n })])).toEqual(['ok']);
+        // A's memory says alice cannot pay 50; the database says she can.
+        expect(await a.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 50n })])).toEqual(['ok']);
+        // And a payment A remembers as covered, but B has since spent the money for, is refused.
+        expect(await b.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: settlement, amount: 50n })])).toEqual(['ok']);
+        expect(await a.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 10n })])).toEqual(['exceeds_credits']);
+        const [al] = await a.lookupAccounts([alice]);
+        expect([al?.creditsPosted, al?.debitsPosted]).toEqual([101n, 100n]);
+        expect((await a.verify()).violations).toEqual([]);
+      } finally {
+        await dbB.close();
+      }
+    });
   });
 });
 
 describe('verify on PostgreSQL', () => {
   it('reports a ledger that was tampered with outside the application', async () => {
-    const t = await createTestDatabase('ledger_verify');
-    const vdb = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
-    try {
-      await vdb.migrate();
-      const { Ledger, systemAccountId } = await import('@bank/ledger-core');
-      const { ManualClock, newId } = await import('@bank/kernel');
-      const ledger = new Ledger(new PostgresLedgerStore(vdb), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 1, defaultTimeoutSeconds: 60 });
-      await ledger.ensureSystemAccounts(['USD']);
+    await withLedgerDatabase('ledger_verify', async (vdb) => {
+      const ledger = await ledgerOn(vdb, 1);
       const alice = newId();
       await ledger.openCustomerAccount(alice, 'USD', newId());
       const hold = newId();
@@ -205,9 +195,6 @@ describe('verify on PostgreSQL', () => {
       expect(found).toEqual(new Set(['debits_equal_credits', 'balance_equals_entries', 'single_resolution']));
       // Breaking the account's flag is refused by the database itself.
       await expect(vdb.transaction((c) => c.query('UPDATE ledger_accounts SET debits_posted = credits_posted + 1 WHERE id = $1', [alice]))).rejects.toMatchObject({ code: '23514' });
-    } finally {
-      await vdb.close();
-      await t.drop();
-    }
+    });
   });
 });
