@@ -1,17 +1,10 @@
-import { ConfigError, loadConfig, KNOWN_ENV_VARS } from '@bank/platform';
+import { loadConfig, KNOWN_ENV_VARS } from '@bank/platform';
+import { configProblems } from '@bank/testkit';
 import { peerAddresses, schema } from './config';
 
 const SERVICE_TOKEN = 'x'.repeat(32);
 
-function problems(env: NodeJS.ProcessEnv): string[] {
-  try {
-    loadConfig(schema, env, KNOWN_ENV_VARS);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  return [];
-}
+const problems = (env: NodeJS.ProcessEnv): string[] => configProblems(schema, env);
 
 describe('api-gateway configuration', () => {
   it('has a default for everything but the service token', () => {

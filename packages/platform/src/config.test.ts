@@ -1,5 +1,6 @@
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
-import { ConfigError, loadConfig, v } from './config';
+import { configProblems } from '@bank/testkit';
+import { loadConfig, v } from './config';
 import { KNOWN_ENV_VARS, commonSchema, databaseUrl } from './env';
 
 const schema = {
@@ -12,15 +13,7 @@ const schema = {
 const token = 'x'.repeat(32);
 const good = { SERVICE_TOKEN: token, LEDGER_DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/ledger', JWT_PRIVATE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 
-function problems(env: NodeJS.ProcessEnv): string[] {
-  try {
-    loadConfig(schema, env, KNOWN_ENV_VARS);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  return [];
-}
+const problems = (env: NodeJS.ProcessEnv): string[] => configProblems(schema, env);
 
 describe('loadConfig', () => {
   it('parses good values and applies defaults', () => {

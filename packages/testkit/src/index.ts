@@ -4,6 +4,7 @@ export {
   TEST_REDIS_URL,
   TEST_SERVICE_TOKEN,
   captureLogger,
+  configProblems,
   createTestDatabase,
   freePort,
   remoteFailure,

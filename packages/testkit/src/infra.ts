@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { RemoteCallError, createLogger, dropDatabase, ensureDatabase, type Logger } from '@bank/platform';
+import { ConfigError, KNOWN_ENV_VARS, RemoteCallError, createLogger, dropDatabase, ensureDatabase, loadConfig, type Logger, type Schema } from '@bank/platform';
 
 /** The server integration tests use; CI and the dev machines run one on loopback with trust auth. */
 export const TEST_DATABASE_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -72,4 +72,15 @@ export async function remoteFailure(call: Promise<unknown>): Promise<RemoteCallE
     throw e;
   }
   throw new Error('expected the call to fail');
+}
+
+/** The problems `loadConfig` reports for `env` (none when it loads): what a config test asserts on. */
+export function configProblems(schema: Schema, env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(schema, env, KNOWN_ENV_VARS);
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+  return [];
 }
