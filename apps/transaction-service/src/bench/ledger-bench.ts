@@ -5,11 +5,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
 import { checkHealth, dropDatabase, dropQueueNamespace, ensureDatabase } from '@bank/platform';
-import { LedgerClient, resultName } from '../support/ledger-client';
+import { CLIENT_TIMEOUT_MS, LedgerClient, resultName } from '../support/ledger-client';
+import { LeanLedgerClient } from './lean-grpc-client';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -18,6 +20,16 @@ const PGBENCH_SCALE = 10;
 const PGBENCH_CLIENTS = 4;
 const ACCOUNTS = 10_000;
 const CALLERS = 64;
+/**
+ * The callers are spread over this many client threads, each with its own gRPC channel. A single
+ * grpc-js client thread costs about 150 µs of CPU per call, and its queue of 64 pending responses
+ * would then be the client's latency, not the service's; like h2load or ghz, the load generator
+ * must not be what is measured.
+ */
+const CLIENT_THREADS = Number(process.env.BENCH_CLIENT_THREADS ?? 2);
+/** Which gRPC client the load generator uses: `lean` (see lean-grpc-client.ts) or `grpc-js`. */
+const CLIENT_KIND = (process.env.BENCH_CLIENT ?? 'lean') as ClientKind;
+type ClientKind = 'lean' | 'grpc-js';
 const BATCHED_TRANSFERS_PER_CALL = 100;
 const FUNDING_PER_ACCOUNT = 1_000_000_000n;
 const SERVICE_PORT = Number(process.env.BENCH_GRPC_PORT ?? 50_993);
@@ -87,36 +99,128 @@ interface ScenarioResult {
   refused: number;
 }
 
-function percentile(sorted: number[], p: number): number {
+function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? 0;
 }
 
-/** Runs `callers` closed loops for the benchmark's duration; each call carries `perCall` transfers. */
-async function scenario(client: LedgerClient, name: string, perCall: number, make: () => Partial<ledgerV1.Transfer>, durationSeconds = SECONDS): Promise<ScenarioResult> {
+type TransferShape = 'uniform' | 'hot';
+
+/** What a client thread is told: whom to call, with what, and until when. */
+interface LoadPlan {
+  address: string;
+  token: string;
+  accountIds: string[];
+  hotId: string;
+  client: ClientKind;
+  shape: TransferShape;
+  perCall: number;
+  callers: number;
+  endAtMs: number;
+}
+
+interface LoadReport {
+  transfers: number;
+  refused: number;
+  refusals: string[];
+  latenciesMs: Float64Array;
+  elapsedSeconds: number;
+}
+
+function transferMaker(plan: LoadPlan): () => Partial<ledgerV1.Transfer> {
+  const ids = plan.accountIds;
+  const pickPair = (): [string, string] => {
+    const a = ids[Math.floor(Math.random() * ids.length)] as string;
+    let b = a;
+    while (b === a) b = ids[Math.floor(Math.random() * ids.length)] as string;
+    return [a, b];
+  };
+  return () => {
+    const [d, c] = pickPair();
+    return { id: newId(), debitAccountId: d, creditAccountId: plan.shape === 'hot' ? plan.hotId : c, amount: 1n + BigInt(Math.floor(Math.random() * 1_000)), currency: 'USD' };
+  };
+}
+
+/** One client thread's closed loops: each caller sends its next call as soon as the last returns. */
+async function runLoad(plan: LoadPlan): Promise<LoadReport> {
+  const client = plan.client === 'grpc-js' ? new LedgerClient(plan.address, plan.token) : new LeanLedgerClient(plan.address, plan.token);
+  const make = transferMaker(plan);
   const latencies: number[] = [];
+  const refusals: string[] = [];
   let transfers = 0;
   let refused = 0;
   const started = process.hrtime.bigint();
-  const endAt = Date.now() + durationSeconds * 1000;
-  await Promise.all(
-    Array.from({ length: CALLERS }, async () => {
-      while (Date.now() < endAt) {
-        const batch = Array.from({ length: perCall }, make);
-        const t0 = process.hrtime.bigint();
-        const res = await client.createTransfers(batch);
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        transfers += batch.length;
-        refused += res.outcomes.filter((o) => o.result !== ledgerV1.CreateTransferResult.CREATE_TRANSFER_RESULT_OK).length;
-        if (refused > 0 && refused < 5) console.error(`refused: ${res.outcomes.filter((o) => o.result !== 0).map((o) => resultName(o.result)).join(', ')}`);
-      }
+  try {
+    await Promise.all(
+      Array.from({ length: plan.callers }, async () => {
+        while (Date.now() < plan.endAtMs) {
+          const batch = Array.from({ length: plan.perCall }, make);
+          const t0 = process.hrtime.bigint();
+          const res = await client.createTransfers(batch, CLIENT_TIMEOUT_MS);
+          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          transfers += batch.length;
+          for (const o of res.outcomes) {
+            if (o.result === ledgerV1.CreateTransferResult.CREATE_TRANSFER_RESULT_OK) continue;
+            refused++;
+            if (refusals.length < 5) refusals.push(resultName(o.result));
+          }
+        }
+      }),
+    );
+  } finally {
+    client.close();
+  }
+  return { transfers, refused, refusals, latenciesMs: Float64Array.from(latencies), elapsedSeconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+/** Starts a client thread and resolves once it has loaded its modules, so that all threads start together. */
+function startClientThread(): Promise<Worker> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(__filename, { workerData: { clientThread: true } });
+    worker.once('message', () => resolve(worker));
+    worker.once('error', reject);
+  });
+}
+
+function askClientThread(worker: Worker, plan: LoadPlan): Promise<LoadReport> {
+  return new Promise((resolve, reject) => {
+    worker.once('message', (report: LoadReport) => resolve(report));
+    worker.once('error', reject);
+    worker.postMessage(plan);
+  });
+}
+
+/** Runs `CALLERS` closed loops, split over the client threads, for the scenario's duration. */
+async function scenario(workers: Worker[], base: Omit<LoadPlan, 'shape' | 'perCall' | 'callers' | 'endAtMs'>, name: string, perCall: number, shape: TransferShape, durationSeconds = SECONDS): Promise<ScenarioResult> {
+  const endAtMs = Date.now() + durationSeconds * 1000;
+  const reports = await Promise.all(
+    workers.map((w, i) => {
+      // The callers are dealt out as evenly as they go: 64 over 3 threads is 22, 21, 21.
+      const callers = Math.floor(CALLERS / workers.length) + (i < CALLERS % workers.length ? 1 : 0);
+      return askClientThread(w, { ...base, shape, perCall, callers, endAtMs });
     }),
   );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  latencies.sort((a, b) => a - b);
-  return { name, transfers, seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), refused };
+  const latencies = new Float64Array(reports.reduce((n, r) => n + r.latenciesMs.length, 0));
+  let offset = 0;
+  for (const r of reports) {
+    latencies.set(r.latenciesMs, offset);
+    offset += r.latenciesMs.length;
+  }
+  latencies.sort();
+  const refusals = reports.flatMap((r) => r.refusals);
+  if (refusals.length > 0) console.error(`refused: ${refusals.join(', ')}`);
+  return {
+    name,
+    transfers: reports.reduce((n, r) => n + r.transfers, 0),
+    seconds: Math.max(...reports.map((r) => r.elapsedSeconds)),
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    refused: reports.reduce((n, r) => n + r.refused, 0),
+  };
 }
 
 async function main(): Promise<void> {
+  if (CLIENT_KIND !== 'lean' && CLIENT_KIND !== 'grpc-js') throw new Error(`BENCH_CLIENT must be lean or grpc-js, not ${String(CLIENT_KIND)}`);
+  if (!Number.isInteger(CLIENT_THREADS) || CLIENT_THREADS < 1 || CLIENT_THREADS > CALLERS) throw new Error(`BENCH_CLIENT_THREADS must be an integer from 1 to ${CALLERS}`);
   const pgbenchDb = dbUrl('bench_pgbench');
   const ledgerDb = dbUrl('bench_ledger');
   const measurePgbench = async (when: string): Promise<number> => {
@@ -137,6 +241,7 @@ async function main(): Promise<void> {
   let failed = false;
   const results: ScenarioResult[] = [];
   const targets: number[] = [];
+  const workers: Worker[] = [];
   try {
     const ids = Array.from({ length: ACCOUNTS }, () => newId());
     const hot = newId();
@@ -146,29 +251,20 @@ async function main(): Promise<void> {
       const settlement = systemAccountId('USD', 'settlement');
       await client.createTransfers(chunk.map((id) => ({ id: newId(), debitAccountId: settlement, creditAccountId: id, amount: FUNDING_PER_ACCOUNT, currency: 'USD' })));
     }
-    const pickPair = (): [string, string] => {
-      const a = ids[Math.floor(Math.random() * ACCOUNTS)] as string;
-      let b = a;
-      while (b === a) b = ids[Math.floor(Math.random() * ACCOUNTS)] as string;
-      return [a, b];
-    };
-    const uniform = () => {
-      const [d, c] = pickPair();
-      return { id: newId(), debitAccountId: d, creditAccountId: c, amount: 1n + BigInt(Math.floor(Math.random() * 1_000)), currency: 'USD' };
-    };
-    const hotCredit = () => ({ ...uniform(), creditAccountId: hot });
-    console.log(`ledger: ${ACCOUNTS} accounts, ${CALLERS} concurrent callers, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s per scenario ...`);
-    await scenario(client, 'warm-up', 10, uniform, WARMUP_SECONDS);
+    const base = { address: `127.0.0.1:${SERVICE_PORT}`, token: SERVICE_TOKEN, accountIds: ids, hotId: hot, client: CLIENT_KIND };
+    workers.push(...(await Promise.all(Array.from({ length: CLIENT_THREADS }, startClientThread))));
+    console.log(`ledger: ${ACCOUNTS} accounts, ${CALLERS} concurrent callers on ${CLIENT_THREADS} ${CLIENT_KIND} client threads, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s per scenario ...`);
+    await scenario(workers, base, 'warm-up', 10, 'uniform', WARMUP_SECONDS);
     if (SCENARIOS.has('a')) {
-      results.push(await scenario(client, '(a) 1 transfer/call, uniform', 1, uniform));
+      results.push(await scenario(workers, base, '(a) 1 transfer/call, uniform', 1, 'uniform'));
       targets.push(TARGETS.uniform);
     }
     if (SCENARIOS.has('b')) {
-      results.push(await scenario(client, '(b) 1 transfer/call, hot credit', 1, hotCredit));
+      results.push(await scenario(workers, base, '(b) 1 transfer/call, hot credit', 1, 'hot'));
       targets.push(TARGETS.hot);
     }
     if (SCENARIOS.has('c')) {
-      results.push(await scenario(client, `(c) ${BATCHED_TRANSFERS_PER_CALL} transfers/call`, BATCHED_TRANSFERS_PER_CALL, uniform));
+      results.push(await scenario(workers, base, `(c) ${BATCHED_TRANSFERS_PER_CALL} transfers/call`, BATCHED_TRANSFERS_PER_CALL, 'uniform'));
       targets.push(TARGETS.batched);
     }
     const report = await client.verify();
@@ -176,6 +272,7 @@ async function main(): Promise<void> {
     for (const v of report.violations) console.log(`  ${v.invariant}: ${v.detail}`);
     if (!report.ok) failed = true;
   } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
     client.close();
     service.kill('SIGTERM');
     await new Promise((r) => service.once('exit', r));
@@ -203,7 +300,20 @@ async function main(): Promise<void> {
   if (failed) process.exit(1);
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+if (isMainThread) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if ((workerData as { clientThread?: boolean } | null)?.clientThread) {
+  const port = parentPort as NonNullable<typeof parentPort>;
+  port.on('message', (plan: LoadPlan) => {
+    runLoad(plan).then(
+      (report) => port.postMessage(report, [report.latenciesMs.buffer as ArrayBuffer]),
+      (e: unknown) => {
+        throw e;
+      },
+    );
+  });
+  port.postMessage('ready');
+}

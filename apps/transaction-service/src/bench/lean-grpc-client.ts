@@ -1,0 +1,99 @@
+/* A lean unary gRPC client for the benchmark's load generator: the gRPC wire protocol (HTTP/2,
+ * length-prefixed messages, status in trailers) spoken directly over node:http2, one session per
+ * client thread. grpc-js's client spends about twice its CPU per call on channel, filter and
+ * metadata machinery a load generator does not need, and on a 2-core machine every microsecond
+ * the client spends is taken from the service and Postgres being measured, as pgbench's C client
+ * would not take it. The service side is unchanged: the same grpc-js server that production
+ * callers reach. `BENCH_CLIENT=grpc-js` runs the benchmark with grpc-js's client instead. */
+import http2 from 'node:http2';
+import { ledgerV1 } from '@bank/contracts';
+import { SERVICE_TOKEN_HEADER } from '@bank/platform';
+
+/** Five bytes precede every gRPC message: a compression flag and a 32-bit big-endian length. */
+const MESSAGE_PREFIX_BYTES = 5;
+/** Responses larger than this are refused: a reply of 8,000 outcomes is a few hundred KB. */
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+const GRPC_STATUS_OK = '0';
+
+export class GrpcCallFailed extends Error {
+  constructor(
+    readonly status: string,
+    detail: string,
+  ) {
+    super(`gRPC status ${status}: ${detail}`);
+  }
+}
+
+export class LeanLedgerClient {
+  private readonly session: http2.ClientHttp2Session;
+  private readonly createTransfersPath = ledgerV1.LedgerServiceService.createTransfers.path;
+
+  constructor(
+    address: string,
+    private readonly serviceToken: string,
+  ) {
+    this.session = http2.connect(`http://${address}`);
+    // A broken session fails the calls on it through their streams; the event itself is noise.
+    this.session.on('error', () => undefined);
+  }
+
+  async createTransfers(transfers: Partial<ledgerV1.Transfer>[], timeoutMs: number): Promise<ledgerV1.CreateTransfersResponse> {
+    const body = ledgerV1.CreateTransfersRequest.encode(ledgerV1.CreateTransfersRequest.fromPartial({ transfers })).finish();
+    const reply = await this.unary(this.createTransfersPath, body, timeoutMs);
+    return ledgerV1.CreateTransfersResponse.decode(reply);
+  }
+
+  private unary(path: string, message: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    const frame = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + message.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(message.length, 1);
+    frame.set(message, MESSAGE_PREFIX_BYTES);
+    const stream = this.session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'grpc-timeout': `${timeoutMs}m`,
+      [SERVICE_TOKEN_HEADER]: this.serviceToken,
+    });
+    stream.end(frame);
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let status: string | undefined;
+      let detail = '';
+      const takeStatus = (headers: http2.IncomingHttpHeaders): void => {
+        const s = headers['grpc-status'];
+        if (typeof s === 'string') {
+          status = s;
+          detail = decodeURIComponent(String(headers['grpc-message'] ?? ''));
+        }
+      };
+      // A call that fails before any message carries its status in the headers ("trailers-only").
+      stream.on('response', takeStatus);
+      stream.on('trailers', takeStatus);
+      stream.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > MAX_RESPONSE_BYTES) stream.close(http2.constants.NGHTTP2_CANCEL);
+        else chunks.push(chunk);
+      });
+      stream.on('error', reject);
+      stream.on('close', () => {
+        if (status !== GRPC_STATUS_OK) {
+          reject(new GrpcCallFailed(status ?? 'missing', detail || `stream closed with HTTP/2 code ${stream.rstCode ?? 'none'}`));
+          return;
+        }
+        const all = Buffer.concat(chunks);
+        if (all.length < MESSAGE_PREFIX_BYTES || all[0] !== 0 || all.readUInt32BE(1) !== all.length - MESSAGE_PREFIX_BYTES) {
+          reject(new GrpcCallFailed(status, `malformed reply of ${all.length} bytes`));
+          return;
+        }
+        resolve(all.subarray(MESSAGE_PREFIX_BYTES));
+      });
+    });
+  }
+
+  close(): void {
+    this.session.close();
+  }
+}
