@@ -78,7 +78,22 @@ const str = (v: bigint): string => v.toString();
 const arrayLiteral = (elements: readonly string[]): string => `{${elements.join(',')}}`;
 const uuids = (values: readonly (string | null)[]): string => arrayLiteral(values.map((v) => v ?? 'NULL'));
 const numbers = (values: readonly (bigint | number)[]): string => arrayLiteral(values.map(String));
-const times = (values: readonly (Date | null)[]): string => arrayLiteral(values.map((v) => (v === null ? 'NULL' : v.toISOString())));
+/** A batch's rows mostly share one timestamp (the batch's clock reading), so it is formatted once. */
+function times(values: readonly (Date | null)[]): string {
+  let lastMs = NaN;
+  let lastText = '';
+  return arrayLiteral(
+    values.map((v) => {
+      if (v === null) return 'NULL';
+      const ms = v.getTime();
+      if (ms !== lastMs) {
+        lastMs = ms;
+        lastText = v.toISOString();
+      }
+      return lastText;
+    }),
+  );
+}
 const texts = (values: readonly string[]): string => arrayLiteral(values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`));
 
 function toAccount(r: Row): LedgerAccount {
