@@ -5,6 +5,7 @@ import { BeeQueuePublisher, RemoteCallError, loadConfig, type StartedService } f
 import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer, TYPES } from './container';
+import { LeanLedgerClient } from './bench/lean-grpc-client';
 import { LedgerClient, resultName } from './support/ledger-client';
 
 let service: StartedService;
@@ -200,4 +201,31 @@ describe('concurrency: thousands of random transfers with duplicates and hot acc
     expect(duplicates).toBeGreaterThan(100);
     expect(succeeded).toBeGreaterThan(TRANSFERS / 2);
   }, 120_000);
+});
+
+describe("the benchmark's lean gRPC client", () => {
+  it('reads the same per-transfer results as grpc-js and fails on an error status', async () => {
+    const [alice, bob] = await openAccounts(2, 100n);
+    const address = `127.0.0.1:${service.grpcPort}`;
+    const lean = new LeanLedgerClient(address, TEST_SERVICE_TOKEN);
+    const stranger = new LeanLedgerClient(address, 'not-the-service-token');
+    try {
+      const paid = newId();
+      const res = await lean.createTransfers(
+        [
+          { id: paid, debitAccountId: alice, creditAccountId: bob, amount: 60n, currency: 'USD' },
+          { id: newId(), debitAccountId: alice, creditAccountId: bob, amount: 60n, currency: 'USD' },
+        ],
+        5_000,
+      );
+      expect(res.outcomes.map((o) => resultName(o.result))).toEqual(['ok', 'exceeds_credits']);
+      expect((await client.getTransfer(paid)).transfer?.amount).toBe(60n);
+      await expect(lean.createTransfers([], 5_000)).rejects.toMatchObject({ status: '3' });
+      await expect(stranger.createTransfers([{ id: newId(), debitAccountId: alice, creditAccountId: bob, amount: 1n, currency: 'USD' }], 5_000)).rejects.toMatchObject({ status: '16' });
+      expect((await client.lookupAccounts([alice!])).accounts[0]?.debitsPosted).toBe(60n);
+    } finally {
+      lean.close();
+      stranger.close();
+    }
+  });
 });

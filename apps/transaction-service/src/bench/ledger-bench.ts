@@ -183,8 +183,15 @@ function startClientThread(): Promise<Worker> {
 
 function askClientThread(worker: Worker, plan: LoadPlan): Promise<LoadReport> {
   return new Promise((resolve, reject) => {
-    worker.once('message', (report: LoadReport) => resolve(report));
-    worker.once('error', reject);
+    const failed = (e: Error): void => reject(e);
+    const exited = (code: number): void => reject(new Error(`a client thread exited with ${code} before reporting`));
+    worker.once('error', failed);
+    worker.once('exit', exited);
+    worker.once('message', (report: LoadReport) => {
+      worker.off('error', failed);
+      worker.off('exit', exited);
+      resolve(report);
+    });
     worker.postMessage(plan);
   });
 }
