@@ -295,7 +295,7 @@ export class PostgresLedgerStore implements LedgerStore {
   async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const { value, events } = attempt < this.pipelinedAttempts ? await this.pipelined(footprint, decide, attempt > 0) : await this.locked(footprint, decide);
+        const { value, events } = attempt < this.pipelinedAttempts ? await this.pipelined(footprint, decide, attempt > 0) : await this.lockedInTurn(footprint, decide);
         if (events > 0) this.onEventsCommitted?.();
         return value;
       } catch (e) {
@@ -372,6 +372,25 @@ export class PostgresLedgerStore implements LedgerStore {
     const read = await this.read(c, footprint);
     for (const [id, account] of read.state.accounts) this.cache.set(id, { account: { ...account }, version: read.versions.get(id) as string });
     return { ...read, remembered: false };
+  }
+
+  /**
+   * A locking batch runs alone in the pipeline's order: it waits for every pipelined write of this
+   * process to finish, and no later batch is decided until it has committed. A pipelined write
+   * locks its accounts in the order it lists them, not in id order, so the two side by side could
+   * deadlock, and Postgres would break that only after deadlock_timeout, a second in which the
+   * pipeline stalls. Batches lock only after repeated conflicts, so the pipeline seldom waits.
+   */
+  private lockedInTurn<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<{ value: T; events: number }> {
+    const run = this.turn.then(async () => {
+      await this.lastWrite;
+      return this.locked(footprint, decide);
+    });
+    this.turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** The last resort of a batch that keeps losing: lock its accounts in id order, read, decide, write. */
