@@ -204,7 +204,7 @@ describe('concurrency: thousands of random transfers with duplicates and hot acc
 });
 
 describe("the benchmark's lean gRPC client", () => {
-  it('reads the same per-transfer results as grpc-js and fails on an error status', async () => {
+  it('reads per-transfer results, whole replies over many HTTP/2 frames, and fails on an error status', async () => {
     const [alice, bob] = await openAccounts(2, 100n);
     const address = `127.0.0.1:${service.grpcPort}`;
     const lean = new LeanLedgerClient(address, TEST_SERVICE_TOKEN);
@@ -223,6 +223,14 @@ describe("the benchmark's lean gRPC client", () => {
       await expect(lean.createTransfers([], 5_000)).rejects.toMatchObject({ status: '3' });
       await expect(stranger.createTransfers([{ id: newId(), debitAccountId: alice, creditAccountId: bob, amount: 1n, currency: 'USD' }], 5_000)).rejects.toMatchObject({ status: '16' });
       expect((await client.lookupAccounts([alice!])).accounts[0]?.debitsPosted).toBe(60n);
+      // 1,000 outcomes are a reply of tens of KB: several DATA frames of at most 16 KB each.
+      const ids = Array.from({ length: 1_000 }, () => newId());
+      const many = await lean.createTransfers(
+        ids.map((id) => ({ id, debitAccountId: settlement, creditAccountId: bob, amount: 1n, currency: 'USD' })),
+        5_000,
+      );
+      expect(many.outcomes.map((o) => [o.id, resultName(o.result)])).toEqual(ids.map((id) => [id, 'ok']));
+      expect((await client.lookupAccounts([bob!])).accounts[0]?.creditsPosted).toBe(100n + 60n + 1_000n);
     } finally {
       lean.close();
       stranger.close();

@@ -14,6 +14,10 @@ const MESSAGE_PREFIX_BYTES = 5;
 /** Responses larger than this are refused: a reply of 8,000 outcomes is a few hundred KB. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 const GRPC_STATUS_OK = '0';
+const GRPC_STATUS_DEADLINE_EXCEEDED = '4';
+const GRPC_STATUS_RESOURCE_EXHAUSTED = '8';
+/** The client gives up this long after the deadline it sent, in case the server never answers. */
+const DEADLINE_SLACK_MS = 1_000;
 
 export class GrpcCallFailed extends Error {
   constructor(
@@ -64,21 +68,42 @@ export class LeanLedgerClient {
       let detail = '';
       const takeStatus = (headers: http2.IncomingHttpHeaders): void => {
         const s = headers['grpc-status'];
-        if (typeof s === 'string') {
-          status = s;
-          detail = decodeURIComponent(String(headers['grpc-message'] ?? ''));
+        if (typeof s !== 'string') return;
+        status = s;
+        const message = String(headers['grpc-message'] ?? '');
+        try {
+          detail = decodeURIComponent(message);
+        } catch {
+          // The spec tells clients to keep a message they cannot decode, not to fail on it.
+          detail = message;
         }
       };
-      // A call that fails before any message carries its status in the headers ("trailers-only").
-      stream.on('response', takeStatus);
+      // A response's status comes in its trailers, or in its only headers when it carries no
+      // message ("trailers-only", the end of the stream); a status in headers that open a body
+      // would be a protocol error, and is not trusted.
+      stream.on('response', (headers, flags) => {
+        if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) takeStatus(headers);
+      });
       stream.on('trailers', takeStatus);
       stream.on('data', (chunk: Buffer) => {
         received += chunk.length;
-        if (received > MAX_RESPONSE_BYTES) stream.close(http2.constants.NGHTTP2_CANCEL);
-        else chunks.push(chunk);
+        if (received > MAX_RESPONSE_BYTES) {
+          status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+          detail = `reply over ${MAX_RESPONSE_BYTES} bytes`;
+          stream.removeAllListeners('trailers');
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        } else chunks.push(chunk);
       });
+      // The server enforces the deadline it was sent; this covers a server that never answers.
+      const timer = setTimeout(() => {
+        status = GRPC_STATUS_DEADLINE_EXCEEDED;
+        detail = `no reply within ${timeoutMs} ms`;
+        stream.removeAllListeners('trailers');
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, timeoutMs + DEADLINE_SLACK_MS);
       stream.on('error', reject);
       stream.on('close', () => {
+        clearTimeout(timer);
         if (status !== GRPC_STATUS_OK) {
           reject(new GrpcCallFailed(status ?? 'missing', detail || `stream closed with HTTP/2 code ${stream.rstCode ?? 'none'}`));
           return;

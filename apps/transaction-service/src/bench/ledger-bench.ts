@@ -140,70 +140,105 @@ function transferMaker(plan: LoadPlan): () => Partial<ledgerV1.Transfer> {
   };
 }
 
-/** One client thread's closed loops: each caller sends its next call as soon as the last returns. */
-async function runLoad(plan: LoadPlan): Promise<LoadReport> {
-  const client = plan.client === 'grpc-js' ? new LedgerClient(plan.address, plan.token) : new LeanLedgerClient(plan.address, plan.token);
+interface TransferClient {
+  createTransfers(transfers: Partial<ledgerV1.Transfer>[], timeoutMs: number): Promise<ledgerV1.CreateTransfersResponse>;
+  close(): void;
+}
+
+/**
+ * One client thread's closed loops: each caller sends its next call as soon as the last returns.
+ * The thread keeps one client for all scenarios, so the warm-up also warms its connection.
+ */
+async function runLoad(client: TransferClient, plan: LoadPlan): Promise<LoadReport> {
   const make = transferMaker(plan);
   const latencies: number[] = [];
   const refusals: string[] = [];
   let transfers = 0;
   let refused = 0;
   const started = process.hrtime.bigint();
-  try {
-    await Promise.all(
-      Array.from({ length: plan.callers }, async () => {
-        while (Date.now() < plan.endAtMs) {
-          const batch = Array.from({ length: plan.perCall }, make);
-          const t0 = process.hrtime.bigint();
-          const res = await client.createTransfers(batch, CLIENT_TIMEOUT_MS);
-          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          transfers += batch.length;
-          for (const o of res.outcomes) {
-            if (o.result === ledgerV1.CreateTransferResult.CREATE_TRANSFER_RESULT_OK) continue;
-            refused++;
-            if (refusals.length < 5) refusals.push(resultName(o.result));
-          }
+  await Promise.all(
+    Array.from({ length: plan.callers }, async () => {
+      while (Date.now() < plan.endAtMs) {
+        const batch = Array.from({ length: plan.perCall }, make);
+        const t0 = process.hrtime.bigint();
+        const res = await client.createTransfers(batch, CLIENT_TIMEOUT_MS);
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        transfers += batch.length;
+        for (const o of res.outcomes) {
+          if (o.result === ledgerV1.CreateTransferResult.CREATE_TRANSFER_RESULT_OK) continue;
+          refused++;
+          if (refusals.length < 5) refusals.push(resultName(o.result));
         }
-      }),
-    );
-  } finally {
-    client.close();
-  }
+      }
+    }),
+  );
   return { transfers, refused, refusals, latenciesMs: Float64Array.from(latencies), elapsedSeconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
-/** Starts a client thread and resolves once it has loaded its modules, so that all threads start together. */
-function startClientThread(): Promise<Worker> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(__filename, { workerData: { clientThread: true } });
-    worker.once('message', () => resolve(worker));
-    worker.once('error', reject);
-  });
-}
+/** A client thread's message: ready to take plans, a plan's report, or why it failed. */
+type ThreadMessage = { ready: true } | { report: LoadReport } | { error: string };
 
-function askClientThread(worker: Worker, plan: LoadPlan): Promise<LoadReport> {
-  return new Promise((resolve, reject) => {
-    const failed = (e: Error): void => reject(e);
-    const exited = (code: number): void => reject(new Error(`a client thread exited with ${code} before reporting`));
-    worker.once('error', failed);
-    worker.once('exit', exited);
-    worker.once('message', (report: LoadReport) => {
-      worker.off('error', failed);
-      worker.off('exit', exited);
-      resolve(report);
+/**
+ * A client thread, with a single listener per event for its whole life: a thread that fails or
+ * exits, between scenarios or during one, fails whatever the run is waiting for at once.
+ */
+class ClientThread {
+  private readonly worker = new Worker(__filename, { workerData: { clientThread: true } });
+  private failure: Error | undefined;
+  private waiting: { resolve: (m: ThreadMessage) => void; reject: (e: Error) => void } | undefined;
+
+  constructor() {
+    this.worker.on('message', (m: ThreadMessage) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      if ('error' in m) this.fail(new Error(`a client thread failed: ${m.error}`), w);
+      else w?.resolve(m);
     });
-    worker.postMessage(plan);
-  });
+    this.worker.on('error', (e) => this.fail(e, this.waiting));
+    this.worker.on('exit', (code) => this.fail(new Error(`a client thread exited with ${code}`), this.waiting));
+  }
+
+  private fail(e: Error, w: { reject: (e: Error) => void } | undefined): void {
+    this.failure ??= e;
+    this.waiting = undefined;
+    w?.reject(this.failure);
+  }
+
+  /** The next message, or the thread's failure. */
+  private next(): Promise<ThreadMessage> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  async ready(): Promise<this> {
+    await this.next();
+    return this;
+  }
+
+  async run(plan: LoadPlan): Promise<LoadReport> {
+    const reply = this.next();
+    this.worker.postMessage(plan);
+    const m = await reply;
+    if (!('report' in m)) throw new Error('a client thread answered a plan without a report');
+    return m.report;
+  }
+
+  async stop(): Promise<void> {
+    this.worker.removeAllListeners();
+    await this.worker.terminate();
+  }
 }
 
 /** Runs `CALLERS` closed loops, split over the client threads, for the scenario's duration. */
-async function scenario(workers: Worker[], base: Omit<LoadPlan, 'shape' | 'perCall' | 'callers' | 'endAtMs'>, name: string, perCall: number, shape: TransferShape, durationSeconds = SECONDS): Promise<ScenarioResult> {
+async function scenario(workers: ClientThread[], base: Omit<LoadPlan, 'shape' | 'perCall' | 'callers' | 'endAtMs'>, name: string, perCall: number, shape: TransferShape, durationSeconds = SECONDS): Promise<ScenarioResult> {
   const endAtMs = Date.now() + durationSeconds * 1000;
   const reports = await Promise.all(
     workers.map((w, i) => {
       // The callers are dealt out as evenly as they go: 64 over 3 threads is 22, 21, 21.
       const callers = Math.floor(CALLERS / workers.length) + (i < CALLERS % workers.length ? 1 : 0);
-      return askClientThread(w, { ...base, shape, perCall, callers, endAtMs });
+      return w.run({ ...base, shape, perCall, callers, endAtMs });
     }),
   );
   const latencies = new Float64Array(reports.reduce((n, r) => n + r.latenciesMs.length, 0));
@@ -226,6 +261,9 @@ async function scenario(workers: Worker[], base: Omit<LoadPlan, 'shape' | 'perCa
 }
 
 async function main(): Promise<void> {
+  // Until the run has finished, an exit is a failure: should the process run out of work while
+  // awaiting something that never settles, Node would otherwise end it with code 0.
+  process.exitCode = 1;
   if (CLIENT_KIND !== 'lean' && CLIENT_KIND !== 'grpc-js') throw new Error(`BENCH_CLIENT must be lean or grpc-js, not ${String(CLIENT_KIND)}`);
   if (!Number.isInteger(CLIENT_THREADS) || CLIENT_THREADS < 1 || CLIENT_THREADS > CALLERS) throw new Error(`BENCH_CLIENT_THREADS must be an integer from 1 to ${CALLERS}`);
   const pgbenchDb = dbUrl('bench_pgbench');
@@ -248,7 +286,7 @@ async function main(): Promise<void> {
   let failed = false;
   const results: ScenarioResult[] = [];
   const targets: number[] = [];
-  const workers: Worker[] = [];
+  const workers: ClientThread[] = [];
   try {
     const ids = Array.from({ length: ACCOUNTS }, () => newId());
     const hot = newId();
@@ -259,7 +297,8 @@ async function main(): Promise<void> {
       await client.createTransfers(chunk.map((id) => ({ id: newId(), debitAccountId: settlement, creditAccountId: id, amount: FUNDING_PER_ACCOUNT, currency: 'USD' })));
     }
     const base = { address: `127.0.0.1:${SERVICE_PORT}`, token: SERVICE_TOKEN, accountIds: ids, hotId: hot, client: CLIENT_KIND };
-    workers.push(...(await Promise.all(Array.from({ length: CLIENT_THREADS }, startClientThread))));
+    workers.push(...Array.from({ length: CLIENT_THREADS }, () => new ClientThread()));
+    await Promise.all(workers.map((w) => w.ready()));
     console.log(`ledger: ${ACCOUNTS} accounts, ${CALLERS} concurrent callers on ${CLIENT_THREADS} ${CLIENT_KIND} client threads, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s per scenario ...`);
     await scenario(workers, base, 'warm-up', 10, 'uniform', WARMUP_SECONDS);
     if (SCENARIOS.has('a')) {
@@ -279,10 +318,17 @@ async function main(): Promise<void> {
     for (const v of report.violations) console.log(`  ${v.invariant}: ${v.detail}`);
     if (!report.ok) failed = true;
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all(workers.map((w) => w.stop()));
     client.close();
-    service.kill('SIGTERM');
-    await new Promise((r) => service.once('exit', r));
+    // A service that died during the run has already exited; waiting for its exit would wait for ever.
+    if (service.exitCode === null && service.signalCode === null) {
+      const exited = new Promise((r) => service.once('exit', r));
+      service.kill('SIGTERM');
+      await exited;
+    } else {
+      console.error(`transaction-service died during the run (${service.signalCode ?? `exit code ${service.exitCode}`})`);
+      failed = true;
+    }
     await dropDatabase(ledgerDb);
     // Every transfer's event went to payment-service's queue; nobody consumes this run's queues.
     await dropQueueNamespace({ redisUrl: REDIS_URL, prefix: QUEUE_PREFIX });
@@ -304,7 +350,7 @@ async function main(): Promise<void> {
     if (r.refused > 0) failed = true;
   });
   console.log(`pgbench tpcb-like: ${pgbenchBefore.toFixed(0)} TPS before, ${pgbenchAfter.toFixed(0)} TPS after; the ratios use ${pgbenchTps.toFixed(0)}`);
-  if (failed) process.exit(1);
+  process.exitCode = failed ? 1 : 0;
 }
 
 if (isMainThread) {
@@ -314,13 +360,13 @@ if (isMainThread) {
   });
 } else if ((workerData as { clientThread?: boolean } | null)?.clientThread) {
   const port = parentPort as NonNullable<typeof parentPort>;
+  let client: TransferClient | undefined;
   port.on('message', (plan: LoadPlan) => {
-    runLoad(plan).then(
-      (report) => port.postMessage(report, [report.latenciesMs.buffer as ArrayBuffer]),
-      (e: unknown) => {
-        throw e;
-      },
+    client ??= plan.client === 'grpc-js' ? new LedgerClient(plan.address, plan.token) : new LeanLedgerClient(plan.address, plan.token);
+    runLoad(client, plan).then(
+      (report) => port.postMessage({ report } satisfies ThreadMessage, [report.latenciesMs.buffer as ArrayBuffer]),
+      (e: unknown) => port.postMessage({ error: e instanceof Error ? e.message : String(e) } satisfies ThreadMessage),
     );
   });
-  port.postMessage('ready');
+  port.postMessage({ ready: true } satisfies ThreadMessage);
 }

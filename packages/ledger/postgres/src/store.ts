@@ -78,7 +78,10 @@ const str = (v: bigint): string => v.toString();
 const arrayLiteral = (elements: readonly string[]): string => `{${elements.join(',')}}`;
 const uuids = (values: readonly (string | null)[]): string => arrayLiteral(values.map((v) => v ?? 'NULL'));
 const numbers = (values: readonly (bigint | number)[]): string => arrayLiteral(values.map(String));
-/** A batch's rows mostly share one timestamp (the batch's clock reading), so it is formatted once. */
+/**
+ * A batch's rows mostly share one timestamp (the batch's clock reading) and come in runs of it,
+ * so a timestamp is formatted once per run of equal values rather than once per row.
+ */
 function times(values: readonly (Date | null)[]): string {
   let lastMs = NaN;
   let lastText = '';
@@ -268,9 +271,9 @@ export class PostgresLedgerStore implements LedgerStore {
   /** Pipelined attempts before a batch locks instead; 0 always locks (tests run the contract both ways). */
   private readonly pipelinedAttempts: number;
   private readonly cache = new AccountCache(MAX_CACHED_ACCOUNTS);
-  /** Settles when the last pipelined batch has been decided. */
+  /** Settles when the last batch to take its turn has been decided and sent (a locking batch: committed). */
   private turn: Promise<void> = Promise.resolve();
-  /** Settles when the last pipelined batch's write has finished. */
+  /** Settles when the last pipelined write, and every one before it, has finished. */
   private lastWrite: Promise<void> = Promise.resolve();
 
   constructor(
