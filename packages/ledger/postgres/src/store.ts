@@ -21,6 +21,9 @@ const CONFLICTS = new Set([UNIQUE_VIOLATION, SERIALIZATION_FAILURE, DEADLOCK_DET
 
 type Row = Record<string, unknown>;
 
+/** Turns a step's outcome into "it has ended": what the next in a chain of ordered steps waits for. */
+const settle = (): void => undefined;
+
 /**
  * A fresh row version: random rather than counted, so that no two writes, in this process or any
  * other, give an account the same version, and a batch decided on a write that failed can never
@@ -327,10 +330,7 @@ export class PostgresLedgerStore implements LedgerStore {
         // lock them in opposite orders and deadlock. Deciding the next batch still overlaps
         // with this one's write.
         const written = this.lastWrite.then(() => client.query(statement));
-        this.lastWrite = written.then(
-          () => undefined,
-          () => undefined,
-        );
+        this.lastWrite = written.then(settle, settle);
         for (const a of changes.accounts) this.cache.set(a.id, { account: { ...a }, version });
         return { written, changes, value, release };
       } catch (e) {
@@ -338,10 +338,7 @@ export class PostgresLedgerStore implements LedgerStore {
         throw e;
       }
     });
-    this.turn = sent.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.turn = sent.then(settle, settle);
     const { written, changes, value, release } = await sent;
     try {
       await written;
@@ -389,10 +386,7 @@ export class PostgresLedgerStore implements LedgerStore {
       await this.lastWrite;
       return this.locked(footprint, decide);
     });
-    this.turn = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.turn = run.then(settle, settle);
     return run;
   }
 
