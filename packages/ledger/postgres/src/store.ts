@@ -15,7 +15,10 @@ export const MAX_VIOLATIONS_REPORTED = 100;
 const UNIQUE_VIOLATION = '23505';
 /** Raised by `ledger_expect_updated` when an account changed between a batch's read and its write. */
 const SERIALIZATION_FAILURE = '40001';
-/** A replayed batch and a pipelined one can still lock shared accounts in opposite orders. */
+/**
+ * Writes of two instances (or an operator's transaction) can still lock shared accounts in
+ * opposite orders; within one process a locking batch never runs beside a pipelined write.
+ */
 const DEADLOCK_DETECTED = '40P01';
 const CONFLICTS = new Set([UNIQUE_VIOLATION, SERIALIZATION_FAILURE, DEADLOCK_DETECTED]);
 
