@@ -2,13 +2,33 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { ConfigError, KNOWN_ENV_VARS, loadConfig, processEnvironment } from '@bank/platform';
 import { registerDeadLetters, registerRoles, registerVerify } from './commands/operator';
 import { registerUp } from './commands/up';
+import { EXIT_CONFIG } from './stack/errors';
 
 /** The version of @bank/cli; main.js runs from cli/dist, next to which package.json sits one level up. */
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: unknown };
   return typeof manifest.version === 'string' ? manifest.version : '0.0.0';
+}
+
+/**
+ * The repository's `.env` under the real environment, for every command and the services `up`
+ * starts. A bank variable no part of the bank reads is refused here, naming the line of `.env` it
+ * is on, before anything starts.
+ */
+function applyEnvFile(): boolean {
+  const environment = processEnvironment(__filename);
+  try {
+    loadConfig({}, environment.vars, KNOWN_ENV_VARS, environment.origins);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`bank-cli: ${e.message}\n`);
+    return false;
+  }
+  for (const name of environment.origins.keys()) process.env[name] = environment.vars[name];
+  return true;
 }
 
 /**
@@ -27,7 +47,11 @@ registerVerify(program);
 registerDeadLetters(program);
 registerRoles(program);
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`bank-cli: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-  process.exitCode = 1;
-});
+if (!applyEnvFile()) {
+  process.exitCode = EXIT_CONFIG;
+} else {
+  program.parseAsync(process.argv).catch((e: unknown) => {
+    console.error(`bank-cli: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exitCode = 1;
+  });
+}

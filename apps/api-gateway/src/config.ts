@@ -60,6 +60,6 @@ export function peerAddresses(config: Config): PeerAddresses {
   };
 }
 
-export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadServiceConfig(env?: NodeJS.ProcessEnv): Config {
   return loadConfigOrExit(SERVICE_NAME, schema, env, KNOWN_ENV_VARS);
 }

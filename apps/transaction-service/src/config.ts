@@ -15,6 +15,6 @@ export const schema = {
 
 export type Config = ConfigOf<typeof schema>;
 
-export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadServiceConfig(env?: NodeJS.ProcessEnv): Config {
   return loadConfigOrExit(SERVICE_NAME, schema, env, KNOWN_ENV_VARS);
 }

@@ -353,7 +353,8 @@ async function startPostgres(run: Run, external: Map<ServicePrefix, string> | un
         terminal.print('postgres', 'stopped');
       },
     });
-    terminal.print('postgres', `embedded PostgreSQL on ${EMBEDDED_POSTGRES_HOST}:${port}, data in ${shown(dataDir)}`);
+    const { plan } = server;
+    terminal.print('postgres', `embedded PostgreSQL on ${EMBEDDED_POSTGRES_HOST}:${port}, data in ${shown(plan.dataDir)}`);
     urls = new Map(GRPC_SERVICES.map((s) => [s.prefix, server.url(s.database)]));
   }
   for (const service of GRPC_SERVICES) {

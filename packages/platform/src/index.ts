@@ -1,6 +1,8 @@
 export { ConfigError, loadConfig, loadConfigOrExit, v } from './config';
 export type { ConfigOf, Schema, VarSpec } from './config';
 export { KNOWN_ENV_VARS, commonSchema, databaseUrl } from './env';
+export { ENV_FILE_NAME, findRepoRoot, processEnvironment, readEnvFile, withEnvFile } from './dotenv';
+export type { EnvFile, Environment } from './dotenv';
 export { REDACT_PATHS, createLogger } from './logger';
 export type { Logger } from './logger';
 export { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, grpcStatusForCode } from './status';
