@@ -37,6 +37,8 @@ export const DATABASE_CHECK_TIMEOUT_MS = 15_000;
 /** Once everything is stopped bank-cli ends by itself; a stray open handle cannot hold it longer. */
 export const EXIT_GRACE_MS = 2_000;
 const DEFAULT_BIND_HOST = '127.0.0.1';
+/** The README section with the tested walkthrough that the start points a newcomer to. */
+export const WALKTHROUGH_HEADING = 'First payment: a walkthrough';
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const ERROR_COLOUR = 31;
 
@@ -275,6 +277,7 @@ async function startAndServe(run: Run): Promise<number> {
   terminal.say(`  gateway     ${gatewayUrl}`);
   terminal.say(`  swagger     ${gatewayUrl}${GATEWAY.docsPath}`);
   terminal.say(mail.inboxUrl !== undefined ? `  mail inbox  ${mail.inboxUrl}` : '  mail        through SMTP_URL');
+  terminal.say(`first steps: README.md, "${WALKTHROUGH_HEADING}" (sign up, open accounts, read a statement)`);
   terminal.say('press Ctrl-C to stop');
   const reason = await new Promise<unknown>((resolve) => {
     if (run.stopping.aborted) resolve(run.stopping.reason);

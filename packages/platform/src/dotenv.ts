@@ -45,6 +45,11 @@ export function readEnvFile(file: string): EnvFile | undefined {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+  return parseEnvFile(text, file);
+}
+
+/** The variables of an env file's text, with the line each is set on. */
+export function parseEnvFile(text: string, file: string): EnvFile {
   const values = Object.fromEntries(Object.entries(parseEnv(text)).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const lines = new Map<string, number>();
   text.split(/\r?\n/).forEach((line, i) => {

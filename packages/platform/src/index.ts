@@ -1,7 +1,7 @@
 export { ConfigError, loadConfig, loadConfigOrExit, v } from './config';
 export type { ConfigOf, Schema, VarSpec } from './config';
 export { KNOWN_ENV_VARS, commonSchema, databaseUrl } from './env';
-export { ENV_FILE_NAME, findRepoRoot, processEnvironment, readEnvFile, withEnvFile } from './dotenv';
+export { ENV_FILE_NAME, findRepoRoot, parseEnvFile, processEnvironment, readEnvFile, withEnvFile } from './dotenv';
 export type { EnvFile, Environment } from './dotenv';
 export { REDACT_PATHS, createLogger } from './logger';
 export type { Logger } from './logger';

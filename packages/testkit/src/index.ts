@@ -11,6 +11,8 @@ export {
   testQueuePrefix,
   waitFor,
 } from './infra';
+export { BANK_VARIABLE, STACK_DEFAULT_PORTS, freePorts, httpStatus, isListening, processesWithEnv, startStack } from './processes';
+export type { RunningStack } from './processes';
 export { InMemoryLedgerStore } from './ledger-memory';
 export { ledgerStoreContract, transferRequest } from './ledger-contract';
 export type { StoreUnderTest } from './ledger-contract';
