@@ -1,8 +1,8 @@
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { TransferFlags, systemAccountId } from '@bank/ledger-core';
-import { BeeQueuePublisher, RemoteCallError, loadConfig, type StartedService } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
+import { BeeQueuePublisher, DependencyHealth, loadConfig, RemoteCallError, type StartedService } from '@bank/platform';
+import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor, captureLogger } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer, TYPES } from './container';
 import { LeanLedgerClient } from './bench/lean-grpc-client';
@@ -111,7 +111,7 @@ describe('transaction-service over gRPC', () => {
   });
 
   it('creates, freezes and closes ledger accounts from user-service events, in order, once', async () => {
-    const publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix });
+    const publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix }, new DependencyHealth('redis', captureLogger().logger));
     const accountId = newId();
     const envelope = (type: 'account.opened' | 'account.frozen' | 'account.unfrozen', sequence: number, payload: unknown) => ({
       id: newId(), type, aggregateId: accountId, sequence, occurredAt: new Date().toISOString(), traceparent: '', payload,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ledgerV1, userV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { BeeQueuePublisher, GrpcCaller, checkHealth, createClient, loadConfig, type CallOptions, type StartedService } from '@bank/platform';
+import { BeeQueuePublisher, type CallOptions, checkHealth, createClient, DependencyHealth, GrpcCaller, loadConfig, type StartedService } from '@bank/platform';
 import { captureLogger, createTestDatabase, freePort, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer, TYPES } from './container';
@@ -114,7 +114,7 @@ describe('accounts across user-service and the ledger', () => {
   });
 
   it('creates a profile from user.registered, which only its owner can read and change', async () => {
-    const publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix });
+    const publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix }, new DependencyHealth('redis', captureLogger().logger));
     const userId = newId();
     const envelope = { id: newId(), type: 'user.registered' as const, aggregateId: userId, sequence: 1, occurredAt: new Date().toISOString(), traceparent: '', payload: { userId, email: 'carol@example.com', fullName: 'Carol' } };
     await publisher.publish('user-service', [envelope]);

@@ -1,8 +1,8 @@
 import { Container } from 'inversify';
-import { Accounts } from '@bank/accounts-core';
+import { Accounts, newProfile } from '@bank/accounts-core';
 import { PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
 import { systemClock } from '@bank/kernel';
-import { createLogger, startServiceRuntime, type Logger, type StartedService } from '@bank/platform';
+import { createLogger, startServiceRuntime, type EventHandlers, type Logger, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { userGrpcService } from './grpc';
 import { GrpcLedgerBalances } from './ledger-balances';
@@ -12,6 +12,13 @@ export const TYPES = {
   Logger: Symbol.for('Logger'),
   Start: Symbol.for('Start'),
 };
+
+/** What user-service does with the events routed to it (contracts' EVENT_CATALOGUE). */
+export function userEventHandlers(store: PostgresAccountStore): EventHandlers {
+  return {
+    'user.registered': (p, _envelope, client) => store.createProfileIn(client, newProfile(p.userId, p.email, p.fullName, systemClock.now())),
+  };
+}
 
 /** The composition root of user-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
@@ -31,8 +38,8 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         grpc: { host: config.BIND_HOST, port: config.USER_GRPC_PORT },
         queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
         services: (db) => [userGrpcService(accountsOf(db), { serviceToken: config.SERVICE_TOKEN, logger: log })],
-        // Creating a profile is idempotent (one per user id), so redelivery cannot duplicate it.
-        consumer: { name: 'user-service', handlers: (db) => ({ 'user.registered': (p) => accountsOf(db).createProfile(p.userId, p.email, p.fullName) }) },
+        // The profile is written in the inbox's transaction, so it and the inbox row commit together.
+        consumer: { name: 'user-service', handlers: (db) => userEventHandlers(new PostgresAccountStore(db)) },
       });
       return {
         ...started,

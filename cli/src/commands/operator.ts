@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { authV1, ledgerV1, type Consumer } from '@bank/contracts';
-import { BeeQueuePublisher, Database, GrpcCaller, createClient, createLogger, listDeadLetters, platformMigrations, requeueDeadLetter } from '@bank/platform';
+import { BeeQueuePublisher, Database, DependencyHealth, GrpcCaller, createClient, createLogger, listDeadLetters, platformMigrations, requeueDeadLetter } from '@bank/platform';
 import { EXIT_CONFIG, EXIT_FAILURE } from '../stack/errors';
 import { dataDirFrom } from '../stack/layout';
 
@@ -92,7 +92,8 @@ export function registerDeadLetters(program: Command): void {
     .requiredOption('--service <name>', 'the consuming service (reads <PREFIX>_DATABASE_URL)')
     .action(async (id: string, opts: { service: string }) => {
       await withServiceDatabase(opts.service, async (db) => {
-        const publisher = new BeeQueuePublisher({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: process.env.REDIS_QUEUE_PREFIX ?? 'bank' });
+        const logger = createLogger('bank-cli', 'warn');
+        const publisher = new BeeQueuePublisher({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: process.env.REDIS_QUEUE_PREFIX ?? 'bank' }, new DependencyHealth('redis', logger));
         try {
           if (await requeueDeadLetter(db, publisher, id)) console.log(`requeued ${id}`);
           else fail(`no open dead letter ${id}`, EXIT_FAILURE);

@@ -11,6 +11,12 @@ export const MAX_TRANSACTION_RETRIES = 5;
 const RETRY_BASE_DELAY_MS = 5;
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 export const STATEMENT_TIMEOUT_MS = 30_000;
+/** Opening a connection to a server that does not answer gives up after this. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+/** A caller waits at most this long for a pooled connection (knex's default is 60 s), then fails fast. */
+export const POOL_ACQUIRE_TIMEOUT_MS = 5_000;
+/** Idle time after which TCP keepalive probes a pooled connection's peer. */
+export const TCP_KEEPALIVE_DELAY_MS = 10_000;
 
 /** The raw pg client of a MikroORM connection: `query(text, values)` with $n parameters. */
 export type SqlClient = Pick<PoolClient, 'query'>;
@@ -46,8 +52,19 @@ export class Database {
       discovery: { warnWhenNoEntities: false },
       extensions: [Migrator],
       migrations: { migrationsList: [...opts.migrations], transactional: true, allOrNothing: true, tableName: 'schema_migrations' },
-      pool: { min: 0, max: opts.poolMax ?? DEFAULT_POOL_MAX },
-      driverOptions: { connection: { statement_timeout: STATEMENT_TIMEOUT_MS } },
+      pool: { min: 0, max: opts.poolMax ?? DEFAULT_POOL_MAX, acquireTimeoutMillis: POOL_ACQUIRE_TIMEOUT_MS, createTimeoutMillis: CONNECT_TIMEOUT_MS },
+      driverOptions: {
+        // knex takes the smaller of this and the pool's: a caller waits this long for a connection, then fails.
+        acquireConnectionTimeout: POOL_ACQUIRE_TIMEOUT_MS,
+        connection: {
+          statement_timeout: STATEMENT_TIMEOUT_MS,
+          // A server that does not answer fails the connect instead of waiting for TCP to give up.
+          connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+          // A peer that vanished (half-open socket) is noticed on idle pooled connections.
+          keepAlive: true,
+          keepAliveInitialDelayMillis: TCP_KEEPALIVE_DELAY_MS,
+        },
+      },
       allowGlobalContext: false,
       debug: false,
       logger: (message: string) => opts.logger.debug({ orm: true }, message),

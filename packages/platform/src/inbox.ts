@@ -1,12 +1,22 @@
 import IORedis from 'ioredis';
 import { decodePayload, type Consumer, type EventEnvelope, type EventPayload, type EventType, isEventType } from '@bank/contracts';
 import { newId } from '@bank/kernel';
+import type { Job } from 'bee-queue';
 import type { Database, SqlClient } from './db';
+import { backoffMs, type DependencyHealth } from './dependency';
 import type { Logger } from './logger';
-import { createEventQueue, MAX_DELIVERIES, QUEUE_PREFIX, type EventPublisher, type EventQueue, type QueueConnection } from './queue';
+import { createEventQueue, deliveryCounterKey, MAX_DELIVERIES, type EventPublisher, type EventQueue, type QueueConnection } from './queue';
 
 export const DEFAULT_CONSUMER_CONCURRENCY = 8;
 const DELIVERY_COUNTER_TTL_S = 24 * 3600;
+/** While its database is unreachable a consumer probes it this often (doubling, with jitter, up to the cap). */
+export const DATABASE_PROBE_BASE_MS = 200;
+export const DATABASE_PROBE_MAX_MS = 5_000;
+/** Waits between attempts at the delivery counter while the consumer's Redis is away. */
+const REDIS_RETRY_BASE_MS = 200;
+const REDIS_RETRY_MAX_MS = 5_000;
+/** stop() waits this long for handlers in progress; jobs held past it stay in Redis and are redelivered. */
+export const CONSUMER_CLOSE_TIMEOUT_MS = 10_000;
 export const DEAD_LETTER_PAGE_SIZE = 100;
 
 export type EventHandler<T extends EventType> = (payload: EventPayload<T>, envelope: EventEnvelope, client: SqlClient) => Promise<void>;
@@ -47,6 +57,8 @@ export async function handleEvent(
     });
   } catch (e) {
     if (!opts.lastAttempt) throw e;
+    // An unreachable database is no fault of the event's: it is held and tried again, never dead-lettered.
+    if (!(await db.ping())) throw e;
     await deadLetter(db, consumer, envelope, e, opts.attempts);
     opts.logger.error({ err: e, eventId: envelope.id, type: envelope.type }, 'event dead-lettered after its last attempt');
     return 'dead-lettered';
@@ -71,10 +83,20 @@ async function deadLetter(db: Database, consumer: Consumer, envelope: EventEnvel
  * A service's event consumer: a bee-queue worker on its own queue. Deliveries are counted in
  * Redis because bee-queue re-queues a job whose worker crashed forever; past MAX_DELIVERIES the
  * event is dead-lettered instead of crashing workers in a loop.
+ *
+ * A job leaves Redis only once its effect or its dead-letter row is committed: while the
+ * consumer's database is unreachable, the handlers in progress hold their jobs (bee-queue keeps
+ * them active and takes no new ones while every slot is busy), one probe loop backs off until the
+ * database answers, and then they are tried again without spending a retry.
  */
 export class EventConsumer {
   private queue: EventQueue | undefined;
   private redis: IORedis | undefined;
+  private outage: Promise<void> | undefined;
+  private stopping = false;
+  /** Jobs whose delivery was counted already: a job held through an outage is one delivery. */
+  private readonly counted = new WeakSet<Job<EventEnvelope>>();
+  private readonly component: string;
 
   constructor(
     private readonly consumer: Consumer,
@@ -82,38 +104,101 @@ export class EventConsumer {
     private readonly handlers: EventHandlers,
     private readonly conn: QueueConnection,
     private readonly logger: Logger,
+    private readonly health: { readonly database: DependencyHealth; readonly redis: DependencyHealth },
     private readonly concurrency: number = DEFAULT_CONSUMER_CONCURRENCY,
-  ) {}
+  ) {
+    this.component = `consumer ${consumer}`;
+  }
 
   start(): void {
-    this.redis = new IORedis(this.conn.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
-    this.queue = createEventQueue(this.consumer, this.conn, 'worker');
-    this.queue.on('error', (err) => this.logger.error({ err }, 'queue error'));
-    this.queue.process(this.concurrency, async (job) => {
-      const envelope = job.data;
-      const key = `${this.conn.prefix ?? QUEUE_PREFIX}:deliveries:${this.consumer}:${envelope.id}`;
-      const deliveries = await this.redis!.incr(key);
-      if (deliveries === 1) await this.redis!.expire(key, DELIVERY_COUNTER_TTL_S);
-      if (deliveries > MAX_DELIVERIES) {
-        await deadLetter(this.db, this.consumer, envelope, new Error(`delivered ${deliveries} times without success`), deliveries);
-        this.logger.error({ eventId: envelope.id }, 'event dead-lettered: too many deliveries');
-        return 'dead-lettered';
+    this.redis = new IORedis(this.conn.redisUrl, { maxRetriesPerRequest: 1, keepAlive: 10_000 });
+    this.redis.on('error', (err) => this.health.redis.failed(err, this.component));
+    this.queue = createEventQueue(this.consumer, this.conn, 'worker', this.health.redis);
+    this.queue.process(this.concurrency, (job) => this.handle(job));
+  }
+
+  private async handle(job: Job<EventEnvelope>): Promise<HandleOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      await this.outage;
+      // Held until the process goes: the job stays active in Redis, and a peer's stall check puts it back.
+      if (this.stopping) return new Promise<never>(() => undefined);
+      let deliveries: number;
+      try {
+        deliveries = await this.countDelivery(job);
+      } catch (e) {
+        this.health.redis.failed(e, this.component);
+        await sleep(backoffMs(attempt, REDIS_RETRY_BASE_MS, REDIS_RETRY_MAX_MS));
+        continue;
       }
-      const outcome = await handleEvent(this.db, this.consumer, this.handlers, envelope, {
-        lastAttempt: (job.options.retries ?? 0) <= 0,
-        attempts: deliveries,
-        logger: this.logger,
-      });
-      if (outcome !== 'applied') this.logger.debug({ eventId: envelope.id, outcome }, 'event handled');
-      return outcome;
+      try {
+        const outcome = await this.deliver(job, deliveries);
+        this.health.database.recovered(this.component);
+        // The outcome is committed: the counter has done its work (it also expires by itself).
+        this.redis?.del(deliveryCounterKey(this.conn, this.consumer, job.data.id)).catch(() => undefined);
+        return outcome;
+      } catch (e) {
+        if (await this.db.ping()) {
+          // The event's own failure while the database is healthy: bee-queue retries it with back-off.
+          if ((job.options.retries ?? 0) > 0) throw e;
+          // Its last attempt, and the dead-letter row could not be written: never drop it; try again.
+          this.health.database.failed(e, this.component);
+          await sleep(backoffMs(attempt, DATABASE_PROBE_BASE_MS, DATABASE_PROBE_MAX_MS));
+          continue;
+        }
+        await this.waitForDatabase(e);
+      }
+    }
+  }
+
+  private async countDelivery(job: Job<EventEnvelope>): Promise<number> {
+    const key = deliveryCounterKey(this.conn, this.consumer, job.data.id);
+    if (this.counted.has(job)) return Number((await this.redis!.get(key)) ?? 1);
+    const deliveries = await this.redis!.incr(key);
+    if (deliveries === 1) await this.redis!.expire(key, DELIVERY_COUNTER_TTL_S);
+    this.counted.add(job);
+    return deliveries;
+  }
+
+  private async deliver(job: Job<EventEnvelope>, deliveries: number): Promise<HandleOutcome> {
+    const envelope = job.data;
+    if (deliveries > MAX_DELIVERIES) {
+      await deadLetter(this.db, this.consumer, envelope, new Error(`delivered ${deliveries} times without success`), deliveries);
+      this.logger.error({ eventId: envelope.id }, 'event dead-lettered: too many deliveries');
+      return 'dead-lettered';
+    }
+    const outcome = await handleEvent(this.db, this.consumer, this.handlers, envelope, {
+      lastAttempt: (job.options.retries ?? 0) <= 0,
+      attempts: deliveries,
+      logger: this.logger,
     });
+    if (outcome !== 'applied') this.logger.debug({ eventId: envelope.id, outcome }, 'event handled');
+    return outcome;
+  }
+
+  /** One probe loop however many handlers wait; it ends when the database answers. */
+  private waitForDatabase(error: unknown): Promise<void> {
+    this.health.database.failed(error, this.component);
+    this.outage ??= (async () => {
+      for (let attempt = 0; !this.stopping && !(await this.db.ping()); attempt++) {
+        this.health.database.failed(new Error('the database does not answer'), this.component);
+        await sleep(backoffMs(attempt, DATABASE_PROBE_BASE_MS, DATABASE_PROBE_MAX_MS));
+      }
+    })().finally(() => {
+      this.outage = undefined;
+    });
+    return this.outage;
   }
 
   async stop(): Promise<void> {
-    // close() waits for jobs in progress to finish (up to the timeout) before it resolves.
-    await this.queue?.close(10_000);
-    await this.redis?.quit();
+    this.stopping = true;
+    // close() waits for jobs in progress to finish (up to the timeout) before it resolves; held ones stay in Redis.
+    await this.queue?.close(CONSUMER_CLOSE_TIMEOUT_MS).catch(() => undefined);
+    await this.redis?.quit().catch(() => undefined);
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export interface DeadLetterRow {
@@ -145,6 +230,8 @@ export async function requeueDeadLetter(db: Database, publisher: EventPublisher,
     );
     const row = rows[0];
     if (!row) return false;
+    // A fresh retry budget: the old count would dead-letter it again after a few attempts.
+    await publisher.resetDeliveries(row.consumer, [row.event.id]);
     await publisher.publish(row.consumer, [row.event]);
     await c.query('UPDATE dead_letter SET requeued_at = now() WHERE id = $1', [id]);
     return true;

@@ -27,12 +27,13 @@ export {
   toServiceError,
 } from './grpc';
 export type { CallContext, CallOptions, Handlers, RunningGrpcServer, ServiceBinding, UnaryInvoker } from './grpc';
-export { DEFAULT_POOL_MAX, Database, MAX_TRANSACTION_RETRIES, dropDatabase, ensureDatabase, isRetryableSqlError } from './db';
+export { CONNECT_TIMEOUT_MS, DEFAULT_POOL_MAX, POOL_ACQUIRE_TIMEOUT_MS, Database, MAX_TRANSACTION_RETRIES, dropDatabase, ensureDatabase, isRetryableSqlError } from './db';
 export type { DatabaseOptions, SqlClient } from './db';
 export { platformMigrations } from './migrations';
-export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OutboxRelay, appendToOutbox, outboxBatchRow, toEnvelopes } from './outbox';
+export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OutboxRelay, RELAY_LOCK_HOLD_MAX_MS, appendToOutbox, outboxBatchRow, toEnvelopes } from './outbox';
 export type { NewEvent } from './outbox';
-export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, QUEUE_PREFIX, createEventQueue, dropQueueNamespace } from './queue';
+export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, PUBLISH_TIMEOUT_MS, QUEUE_PREFIX, createEventQueue, deliveryCounterKey, dropQueueNamespace } from './queue';
+export { DependencyHealth, backoffMs } from './dependency';
 export type { EventPublisher, EventQueue, QueueConnection } from './queue';
 export { EventConsumer, claimInbox, handleEvent, listDeadLetters, requeueDeadLetter } from './inbox';
 export type { DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from './inbox';

@@ -2,12 +2,14 @@ import type { EventEnvelope } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { TEST_REDIS_URL, captureLogger, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
 import { Database, type SqlClient } from './db';
+import { DependencyHealth } from './dependency';
 import { EventConsumer, handleEvent, listDeadLetters, requeueDeadLetter, type EventHandlers } from './inbox';
 import { platformMigrations } from './migrations';
 import { OutboxRelay, appendToOutbox, type NewEvent } from './outbox';
 import { BeeQueuePublisher, createEventQueue, dropQueueNamespace, type EventPublisher, type QueueConnection } from './queue';
 
 const { logger } = captureLogger('messaging-test');
+const health = { database: new DependencyHealth('postgres', logger), redis: new DependencyHealth('redis', logger) };
 let db: Database;
 let drop: () => Promise<void>;
 
@@ -57,6 +59,9 @@ class RecordingPublisher implements EventPublisher {
       throw new Error('simulated crash between publish and mark');
     }
   }
+  async resetDeliveries(consumer: Parameters<EventPublisher['resetDeliveries']>[0], ids: readonly string[]): Promise<void> {
+    await this.inner?.resetDeliveries(consumer, ids);
+  }
 }
 
 const applyEffect: EventHandlers = {
@@ -74,13 +79,13 @@ describe('outbox relay', () => {
   it('fans each committed event out to every consuming service once and marks it published', async () => {
     await append(opened(3));
     const publisher = new RecordingPublisher();
-    const relay = new OutboxRelay(db, publisher, logger, 100);
+    const relay = new OutboxRelay(db, publisher, health, 100);
     expect(await relay.relayOnce()).toBe(3);
     expect(await relay.relayOnce()).toBe(0);
     expect(await unpublishedCount()).toBe(0);
-    // account.opened goes to transaction-, payment- and notification-service.
-    expect(publisher.published).toHaveLength(9);
-    expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(['transaction-service', 'payment-service', 'notification-service']));
+    // account.opened goes to the one service that consumes it today: transaction-service.
+    expect(publisher.published).toHaveLength(3);
+    expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(['transaction-service']));
   });
 
   it('publishes each event of a many-event row as its own envelope, in order', async () => {
@@ -89,7 +94,7 @@ describe('outbox relay', () => {
     const { rows } = await db.transaction((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM outbox'));
     expect(rows[0]?.n).toBe('1');
     const seen: EventEnvelope[] = [];
-    const relay = new OutboxRelay(db, { publish: async (consumer, envelopes) => void (consumer === 'transaction-service' && seen.push(...envelopes)) }, logger, 100);
+    const relay = new OutboxRelay(db, { publish: async (consumer, envelopes) => void (consumer === 'transaction-service' && seen.push(...envelopes)), resetDeliveries: async () => undefined }, health, 100);
     expect(await relay.relayOnce()).toBe(1);
     expect(seen.map((e) => (e.payload as { accountId: string }).accountId)).toEqual(events.map((e) => e.payload.accountId));
     expect(new Set(seen.map((e) => e.id)).size).toBe(3);
@@ -110,14 +115,14 @@ describe('outbox relay', () => {
   it('a crash between publish and mark gives a duplicate, never a loss, and the inbox applies it once', async () => {
     const prefix = testQueuePrefix('relay-crash');
     const conn: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix };
-    const real = new BeeQueuePublisher(conn);
+    const real = new BeeQueuePublisher(conn, health.redis);
     const publisher = new RecordingPublisher(real);
-    const consumer = new EventConsumer('transaction-service', db, applyEffect, conn, logger, 4);
+    const consumer = new EventConsumer('transaction-service', db, applyEffect, conn, logger, health, 4);
     consumer.start();
     try {
       const events = opened(20);
       await append(events);
-      const relay = new OutboxRelay(db, publisher, logger, 100);
+      const relay = new OutboxRelay(db, publisher, health, 100);
       publisher.crashAfterPublishing = 1;
       await expect(relay.relayOnce()).rejects.toThrow('simulated crash');
       expect(await unpublishedCount()).toBe(20);
@@ -147,8 +152,9 @@ describe('outbox relay', () => {
           await new Promise((r) => setTimeout(r, 5));
           await publisher.publish(consumer, envelopes);
         },
+        resetDeliveries: async () => undefined,
       };
-      const relays = [new OutboxRelay(db, slow, logger, 50), new OutboxRelay(second, slow, logger, 50), new OutboxRelay(db, slow, logger, 50)];
+      const relays = [new OutboxRelay(db, slow, health, 50), new OutboxRelay(second, slow, health, 50), new OutboxRelay(db, slow, health, 50)];
       const moved = await Promise.all(
         relays.map(async (r) => {
           let total = 0;
@@ -171,7 +177,7 @@ describe('queue namespaces', () => {
   it('dropping a namespace removes its queues and jobs and nothing else', async () => {
     const mine: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix: testQueuePrefix('drop-mine') };
     const other: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix: testQueuePrefix('drop-other') };
-    const publishers = [new BeeQueuePublisher(mine), new BeeQueuePublisher(other)];
+    const publishers = [new BeeQueuePublisher(mine, health.redis), new BeeQueuePublisher(other, health.redis)];
     const events = opened(3).map((e, i) => ({ id: newId(), type: e.type, aggregateId: e.aggregateId, sequence: i, occurredAt: new Date().toISOString(), traceparent: '', payload: e.payload }));
     for (const p of publishers) await p.publish('transaction-service', events);
     await Promise.all(publishers.map((p) => p.close()));
@@ -222,13 +228,13 @@ describe('inbox', () => {
         await applyEffect['account.opened']!(p, env, c);
       },
     };
-    const publisher = new BeeQueuePublisher(conn);
-    const consumer = new EventConsumer('transaction-service', db, handlers, conn, logger, 2);
+    const publisher = new BeeQueuePublisher(conn, health.redis);
+    const consumer = new EventConsumer('transaction-service', db, handlers, conn, logger, health, 2);
     consumer.start();
     try {
       const e = envelope();
       // Fewer retries than production so that the test finishes quickly; the path is the same.
-      const q = createEventQueue('transaction-service', conn, 'producer');
+      const q = createEventQueue('transaction-service', conn, 'producer', health.redis);
       await q.createJob(e).setId(e.id).retries(2).backoff('fixed', 50).save();
       const letters = await waitFor(async () => {
         const l = await listDeadLetters(db);

@@ -1,8 +1,8 @@
 import { consumersOf, encodePayload, type EventEnvelope, type EventPayload, type EventType } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import type { Database, SqlClient } from './db';
-import type { Logger } from './logger';
-import type { EventPublisher } from './queue';
+import { backoffMs, type DependencyHealth } from './dependency';
+import { PUBLISH_TIMEOUT_MS, type EventPublisher } from './queue';
 
 export const OUTBOX_BATCH_SIZE = 500;
 /** Events published per relay transaction; a batch row may carry thousands, so rows are capped too. */
@@ -15,6 +15,15 @@ export const OUTBOX_POLL_INTERVAL_MS = 200;
 export const OUTBOX_MIN_ROUND_GAP_MS = 25;
 /** Published rows are kept this long for inspection, then purged by the relay. */
 export const OUTBOX_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** After a failed round the relay waits this long, doubling per failure up to the cap (plus jitter). */
+export const RELAY_BACKOFF_BASE_MS = OUTBOX_POLL_INTERVAL_MS;
+export const RELAY_BACKOFF_MAX_MS = 10_000;
+/**
+ * PostgreSQL ends a relay session that sits idle in its transaction longer than this, so that the
+ * claimed rows are unlocked even if this process hangs mid-publish (each publish is bounded by
+ * PUBLISH_TIMEOUT_MS already).
+ */
+export const RELAY_LOCK_HOLD_MAX_MS = PUBLISH_TIMEOUT_MS + 5_000;
 const PURGE_EVERY_MS = 60_000;
 const PURGE_BATCH_SIZE = 10_000;
 
@@ -125,6 +134,14 @@ export function toEnvelopes(row: OutboxRow): EventEnvelope[] {
  * published in the same transaction after the queue accepted it, so a crash in between gives a
  * duplicate (which the consumer's inbox absorbs), never a loss.
  */
+/** A round that failed in Redis rather than in the database. */
+class PublishFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'PublishFailed';
+  }
+}
+
 export class OutboxRelay {
   private running = false;
   private wakeUp: (() => void) | undefined;
@@ -135,7 +152,8 @@ export class OutboxRelay {
   constructor(
     private readonly db: Database,
     private readonly publisher: EventPublisher,
-    private readonly logger: Logger,
+    /** Where a failed round is reported, by what failed: logged once per outage, counted always. */
+    private readonly health: { readonly database: DependencyHealth; readonly redis: DependencyHealth },
     private readonly batchSize: number = OUTBOX_BATCH_SIZE,
     private readonly pollIntervalMs: number = OUTBOX_POLL_INTERVAL_MS,
   ) {}
@@ -143,6 +161,7 @@ export class OutboxRelay {
   /** Publishes one batch; returns how many rows it moved. */
   async relayOnce(): Promise<number> {
     return this.db.transaction(async (client) => {
+      await client.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [String(RELAY_LOCK_HOLD_MAX_MS)]);
       const { rows } = await client.query<OutboxRow>(
         `SELECT position, id, type, aggregate_id, occurred_at, traceparent, payload
            FROM outbox WHERE published_at IS NULL
@@ -168,7 +187,9 @@ export class OutboxRelay {
           }
         }
       }
-      await Promise.all([...byConsumer].map(([consumer, list]) => this.publisher.publish(consumer as never, list)));
+      await Promise.all([...byConsumer].map(([consumer, list]) => this.publisher.publish(consumer as never, list))).catch((e: unknown) => {
+        throw new PublishFailed(e);
+      });
       await client.query('UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])', [taken]);
       return taken.length;
     });
@@ -192,16 +213,35 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
+    let failures = 0;
     while (this.running) {
       let moved = 0;
       try {
         this.lastRoundMs = Date.now();
         moved = await this.relayOnce();
         await this.purgeIfDue();
+        failures = 0;
+        this.health.database.recovered('outbox relay');
+        this.health.redis.recovered('outbox relay');
       } catch (e) {
-        this.logger.error({ err: e }, 'outbox relay failed; will retry');
+        // Redis or the database is away: one line per outage (DependencyHealth), a longer wait per failure.
+        failures += 1;
+        if (e instanceof PublishFailed) this.health.redis.failed(e.cause, 'outbox relay');
+        else this.health.database.failed(e, 'outbox relay');
       }
-      if (moved < this.batchSize && this.running) {
+      if (failures > 0 && this.running) {
+        // A writer's nudge does not cut a back-off short: it would only fail again sooner.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoffMs(failures - 1, RELAY_BACKOFF_BASE_MS, RELAY_BACKOFF_MAX_MS));
+          this.wakeUp = () => {
+            if (!this.running) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+        });
+        this.wakeUp = undefined;
+      } else if (moved < this.batchSize && this.running) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.pollIntervalMs);
           this.wakeUp = () => {

@@ -1,6 +1,7 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import type { Consumer } from '@bank/contracts';
 import { Database } from './db';
+import { DependencyHealth } from './dependency';
 import { startGrpcServer, type ServiceBinding } from './grpc';
 import { EventConsumer, type EventHandlers } from './inbox';
 import type { Running } from './lifecycle';
@@ -50,11 +51,13 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
     }
   });
   await opts.prepare?.(db);
-  const publisher = new BeeQueuePublisher(opts.queues);
-  const relay = new OutboxRelay(db, publisher, opts.logger);
+  // One per dependency and process, so that an outage is logged once whichever part notices it.
+  const health = { database: new DependencyHealth('postgres', opts.logger), redis: new DependencyHealth('redis', opts.logger) };
+  const publisher = new BeeQueuePublisher(opts.queues, health.redis);
+  const relay = new OutboxRelay(db, publisher, health);
   relay.start();
   const consumer = opts.consumer
-    ? new EventConsumer(opts.consumer.name, db, opts.consumer.handlers(db), opts.queues, opts.logger, opts.consumer.concurrency)
+    ? new EventConsumer(opts.consumer.name, db, opts.consumer.handlers(db), opts.queues, opts.logger, health, opts.consumer.concurrency)
     : undefined;
   consumer?.start();
   const server = await startGrpcServer({ host: opts.grpc.host, port: opts.grpc.port, services: opts.services(db, relay), logger: opts.logger });

@@ -1,7 +1,7 @@
 import { DomainError, assert, isCurrency, isUuid, newId, type Clock, type Result } from '@bank/kernel';
 import { close, freeze, openAccount, unfreeze, type AccountChange, type BankAccount, type TransitionError } from './account';
 import type { AccountPage, AccountStore, LedgerBalances } from './ports';
-import { applyProfileUpdate, profileUpdateProblems, type Profile, type ProfileUpdate } from './profile';
+import { applyProfileUpdate, newProfile, profileUpdateProblems, type Profile, type ProfileUpdate } from './profile';
 
 export const LIST_DEFAULT_LIMIT = 20;
 export const LIST_MAX_LIMIT = 100;
@@ -101,7 +101,7 @@ export class Accounts {
 
   /** From user.registered: every user gets a profile once, whatever redeliveries happen. */
   async createProfile(userId: string, email: string, fullName: string): Promise<void> {
-    await this.store.createProfile({ id: userId, email, fullName, phone: '', createdAt: this.clock.now() });
+    await this.store.createProfile(newProfile(userId, email, fullName, this.clock.now()));
   }
 
   async profile(caller: Caller, userId: string): Promise<Profile> {

@@ -29,3 +29,8 @@ export function profileUpdateProblems(update: ProfileUpdate): { field: string; m
 export function applyProfileUpdate(p: Profile, update: ProfileUpdate): Profile {
   return { ...p, fullName: update.fullName?.trim() ?? p.fullName, phone: update.phone ?? p.phone };
 }
+
+/** The profile every user gets once, from user.registered: no phone until its owner adds one. */
+export function newProfile(userId: string, email: string, fullName: string, now: Date): Profile {
+  return { id: userId, email, fullName, phone: '', createdAt: now };
+}

@@ -1,6 +1,6 @@
 import type { AccountChange, AccountPage, AccountStore, BankAccount, Profile } from '@bank/accounts-core';
 import type { Currency } from '@bank/kernel';
-import { appendToOutbox, type Database, type NewEvent } from '@bank/platform';
+import { appendToOutbox, type Database, type NewEvent, type SqlClient } from '@bank/platform';
 
 const ACCOUNT_COLUMNS = 'id, owner_id, currency, status, frozen_reason, version, created_at';
 const UNIQUE_VIOLATION = '23505';
@@ -95,9 +95,12 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async createProfile(p: Profile): Promise<void> {
-    await this.db.transaction((c) =>
-      c.query('INSERT INTO profiles (id, email, full_name, phone, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [p.id, p.email, p.fullName, p.phone, p.createdAt]),
-    );
+    await this.db.transaction((c) => this.createProfileIn(c, p));
+  }
+
+  /** In the caller's transaction: an event handler's effect commits with its inbox row. */
+  async createProfileIn(c: SqlClient, p: Profile): Promise<void> {
+    await c.query('INSERT INTO profiles (id, email, full_name, phone, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [p.id, p.email, p.fullName, p.phone, p.createdAt]);
   }
 
   async updateProfile(p: Profile): Promise<void> {
