@@ -56,6 +56,14 @@ export class Database {
       driverOptions: {
         // knex takes the smaller of this and the pool's: a caller waits this long for a connection, then fails.
         acquireConnectionTimeout: POOL_ACQUIRE_TIMEOUT_MS,
+        // knex prints connection errors with console.log; during an outage that is a line per failed
+        // connection. They go to the debug log: the outage itself is reported once (DependencyHealth).
+        log: {
+          warn: (message: unknown) => opts.logger.debug({ knex: true }, String(message)),
+          error: (message: unknown) => opts.logger.debug({ knex: true }, String(message)),
+          deprecate: (message: unknown) => opts.logger.debug({ knex: true }, String(message)),
+          debug: (message: unknown) => opts.logger.debug({ knex: true }, String(message)),
+        },
         connection: {
           statement_timeout: STATEMENT_TIMEOUT_MS,
           // A server that does not answer fails the connect instead of waiting for TCP to give up.

@@ -13,6 +13,8 @@ export {
 } from './infra';
 export { BANK_VARIABLE, STACK_DEFAULT_PORTS, freePorts, httpStatus, isListening, processesWithEnv, startStack } from './processes';
 export type { RunningStack } from './processes';
+export { blockDatabase, startTestRedis } from './outage';
+export type { TestRedis } from './outage';
 export { InMemoryLedgerStore } from './ledger-memory';
 export { ledgerStoreContract, transferRequest } from './ledger-contract';
 export type { StoreUnderTest } from './ledger-contract';
