@@ -1,6 +1,5 @@
 import BeeQueue from 'bee-queue';
 import IORedis from 'ioredis';
-import type { ClientOpts, RedisClient } from 'redis';
 import type { Consumer, EventEnvelope } from '@bank/contracts';
 import type { DependencyHealth } from './dependency';
 
@@ -29,6 +28,10 @@ const RECONNECT_FOREVER_MS = 2 ** 31 - 1;
 const REDIS_KEEPALIVE_DELAY_MS = 10_000;
 
 export type EventQueue = BeeQueue<EventEnvelope>;
+/** node_redis's client options and client, as bee-queue's own types name them (its redis is not ours to import). */
+type RedisSetting = NonNullable<BeeQueue.QueueSettings['redis']>;
+type RedisClient = Extract<RedisSetting, { connected: boolean }>;
+type ClientOpts = Exclude<RedisSetting, RedisClient>;
 
 /** Where queues live: the Redis server and a key prefix (tests use one prefix per suite). */
 export interface QueueConnection {
