@@ -76,7 +76,9 @@ function runBinary(options: KeeperOptions, name: 'initdb' | 'postgres', args: re
   const child = spawn(path.join(options.nativeDir, 'bin', name), [...args], {
     // A folder the owner can reach: the checkout may be behind one it cannot.
     cwd: options.nativeDir,
-    env: { ...process.env, LC_MESSAGES: 'C', LC_ALL: 'C' },
+    // Only what the server needs: the keeper's environment carries the bank's secrets, which the
+    // server's unprivileged user could read in /proc.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(process.env.TZ !== undefined ? { TZ: process.env.TZ } : {}), LC_MESSAGES: 'C', LC_ALL: 'C' },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.owner !== undefined ? { uid: options.owner.uid, gid: options.owner.gid } : {}),
   });

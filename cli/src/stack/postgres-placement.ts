@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describeError, EXIT_UNAVAILABLE, StackError } from './errors';
@@ -19,6 +19,8 @@ export const POSTGRES_OS_USER = 'postgres';
 export const CLUSTER_LOCATION_FILE = 'postgres-location';
 /** Written last into a copy of the binaries, so that a copy cut short is made again. */
 const COMPLETE_MARKER = '.complete';
+/** A relocated cluster's directory name: a UUID (randomUUID). */
+const CLUSTER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SHARED_DIR_MODE = 0o755;
 const CLUSTER_DIR_MODE = 0o700;
 const CHECK_TIMEOUT_MS = 5_000;
@@ -110,8 +112,15 @@ async function sharedBinaries(native: { dir: string; version: string }, root: st
   await rm(staging, { recursive: true, force: true });
   // verbatimSymlinks: the build links its libraries to each other by relative names.
   await cp(native.dir, staging, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-  await chmod(staging, SHARED_DIR_MODE);
+  // npm ci under a strict umask leaves the files readable by root only; the server's user must read and run them.
+  const opened = spawnSync('chmod', ['-R', 'go+rX', staging], { stdio: 'pipe', encoding: 'utf8' });
+  if (opened.status !== 0) throw new Error(`chmod -R go+rX ${staging}: ${opened.stderr}`);
   await writeFile(path.join(staging, COMPLETE_MARKER), `${native.dir}\n`);
+  if (existsSync(path.join(target, COMPLETE_MARKER))) {
+    // Another start finished its copy meanwhile, and may be running from it: keep it.
+    await rm(staging, { recursive: true, force: true });
+    return target;
+  }
   await rm(target, { recursive: true, force: true });
   try {
     await rename(staging, target);
@@ -130,7 +139,13 @@ async function sharedClusterDir(requestedDataDir: string, root: string): Promise
   await mkdirShared(path.join(root, 'clusters'));
   try {
     const recorded = (await readFile(locationFile, 'utf8')).trim();
-    if (recorded !== '' && path.isAbsolute(recorded)) return recorded;
+    // Root chowns what this file names: only a cluster directory of ours is taken, never a link.
+    const clusters = path.join(root, 'clusters');
+    if (path.dirname(recorded) === clusters && CLUSTER_ID.test(path.basename(recorded))) {
+      const found = await lstat(recorded).catch(() => undefined);
+      if (found === undefined || (found.isDirectory() && !found.isSymbolicLink())) return recorded;
+    }
+    throw new StackError(`${locationFile} names ${recorded}, which is not a cluster directory under ${clusters}; delete the file to start a new cluster`, EXIT_UNAVAILABLE);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

@@ -154,8 +154,8 @@ export class EventConsumer {
     const key = deliveryCounterKey(this.conn, this.consumer, job.data.id);
     if (this.counted.has(job)) return Number((await this.redis!.get(key)) ?? 1);
     const deliveries = await this.redis!.incr(key);
-    if (deliveries === 1) await this.redis!.expire(key, DELIVERY_COUNTER_TTL_S);
     this.counted.add(job);
+    if (deliveries === 1) await this.redis!.expire(key, DELIVERY_COUNTER_TTL_S);
     return deliveries;
   }
 

@@ -222,7 +222,8 @@ export class OutboxRelay {
         await this.purgeIfDue();
         failures = 0;
         this.health.database.recovered('outbox relay');
-        this.health.redis.recovered('outbox relay');
+        // Only a round that published spoke to Redis; an empty one says nothing of it.
+        if (moved > 0) this.health.redis.recovered('outbox relay');
       } catch (e) {
         // Redis or the database is away: one line per outage (DependencyHealth), a longer wait per failure.
         failures += 1;

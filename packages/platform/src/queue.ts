@@ -105,7 +105,12 @@ function reloadScriptsOnReconnect(queue: EventQueue, health: DependencyHealth, c
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const lua = require('bee-queue/lib/lua') as { buildCache(c: RedisClient): Promise<void> };
     lua.buildCache(client).then(
-      () => health.recovered(component),
+      () => {
+        health.recovered(component);
+        // The activation of due retries that ran during the outage failed (NOSCRIPT) and would not
+        // run again before nearTermWindow; run it now (a private method of the pinned bee-queue).
+        (queue as unknown as { _activateDelayed?: () => void })._activateDelayed?.();
+      },
       (err: unknown) => health.failed(err, component),
     );
   });

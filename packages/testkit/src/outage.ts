@@ -32,15 +32,26 @@ export async function startTestRedis(): Promise<TestRedis> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'test-redis-'));
   let proc: ChildProcess | undefined;
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
-    await waitFor(async () => pingOk(port), REDIS_READY_TIMEOUT_MS, 50);
+    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
+    let failed: Error | undefined;
+    started.once('error', (e) => (failed = e));
+    proc = started;
+    await waitFor(async () => {
+      if (failed !== undefined) throw new Error(`redis-server could not be started: ${failed.message}`);
+      // The new process must be the one answering, not an old one that did not stop.
+      return started.exitCode === null && pingOk(port);
+    }, REDIS_READY_TIMEOUT_MS, 50);
   };
   const stop = async () => {
     const p = proc;
     if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((resolve) => p.once('exit', resolve));
     p.kill('SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, REDIS_STOP_TIMEOUT_MS))]);
+    const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), REDIS_STOP_TIMEOUT_MS))]);
+    if (!stopped) {
+      p.kill('SIGKILL');
+      await exited;
+    }
   };
   await start();
   return {
