@@ -41,7 +41,8 @@ function copyTree(entry: string, into: string, link: boolean): void {
 }
 
 describe('a newcomer on a fresh machine (real processes)', () => {
-  const marker = `${RUN_MARKER}=${randomUUID()}`;
+  const runId = randomUUID();
+  const marker = `${RUN_MARKER}=${runId}`;
   let home: string;
   let checkout: string;
   let baseEnv: NodeJS.ProcessEnv;
@@ -59,8 +60,7 @@ describe('a newcomer on a fresh machine (real processes)', () => {
     checkout = path.join(home, 'banking-microservices');
     spawnSync('mkdir', [checkout]);
     for (const entry of await readdir(REPO_ROOT)) if (!LEFT_OUT.has(entry)) copyTree(entry, checkout, !COPIED.has(entry));
-    const [marker1, value] = marker.split('=');
-    baseEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !BANK_VARIABLE.test(name))), [marker1!]: value };
+    baseEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !BANK_VARIABLE.test(name))), [RUN_MARKER]: runId };
   }, COMMAND_TIMEOUT_MS);
 
   afterAll(async () => {

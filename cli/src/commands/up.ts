@@ -356,8 +356,7 @@ async function startPostgres(run: Run, external: Map<ServicePrefix, string> | un
         terminal.print('postgres', 'stopped');
       },
     });
-    const { plan } = server;
-    terminal.print('postgres', `embedded PostgreSQL on ${EMBEDDED_POSTGRES_HOST}:${port}, data in ${shown(plan.dataDir)}`);
+    terminal.print('postgres', `embedded PostgreSQL on ${EMBEDDED_POSTGRES_HOST}:${port}, data in ${shown(server.plan.dataDir)}`);
     urls = new Map(GRPC_SERVICES.map((s) => [s.prefix, server.url(s.database)]));
   }
   for (const service of GRPC_SERVICES) {

@@ -45,6 +45,7 @@ export class Database {
   ) {}
 
   static async open(opts: DatabaseOptions): Promise<Database> {
+    const toDebugLog = (message: unknown) => opts.logger.debug({ knex: true }, String(message));
     const orm = await MikroORM.init({
       driver: PostgreSqlDriver,
       clientUrl: opts.clientUrl,
@@ -58,12 +59,7 @@ export class Database {
         acquireConnectionTimeout: POOL_ACQUIRE_TIMEOUT_MS,
         // knex prints connection errors with console.log; during an outage that is a line per failed
         // connection. They go to the debug log: the outage itself is reported once (DependencyHealth).
-        log: {
-          warn: (message: unknown) => opts.logger.debug({ knex: true }, String(message)),
-          error: (message: unknown) => opts.logger.debug({ knex: true }, String(message)),
-          deprecate: (message: unknown) => opts.logger.debug({ knex: true }, String(message)),
-          debug: (message: unknown) => opts.logger.debug({ knex: true }, String(message)),
-        },
+        log: { warn: toDebugLog, error: toDebugLog, deprecate: toDebugLog, debug: toDebugLog },
         connection: {
           statement_timeout: STATEMENT_TIMEOUT_MS,
           // A server that does not answer fails the connect instead of waiting for TCP to give up.

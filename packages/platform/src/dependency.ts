@@ -43,6 +43,12 @@ export class DependencyHealth {
   }
 }
 
+/** The two dependencies a service's event path retries: one health each, per process. */
+export interface DependencyHealths {
+  readonly database: DependencyHealth;
+  readonly redis: DependencyHealth;
+}
+
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as { code?: unknown }).code;

@@ -3,9 +3,10 @@ import { decodePayload, type Consumer, type EventEnvelope, type EventPayload, ty
 import { newId } from '@bank/kernel';
 import type { Job } from 'bee-queue';
 import type { Database, SqlClient } from './db';
-import { backoffMs, type DependencyHealth } from './dependency';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffMs, type DependencyHealths } from './dependency';
 import type { Logger } from './logger';
-import { createEventQueue, deliveryCounterKey, MAX_DELIVERIES, type EventPublisher, type EventQueue, type QueueConnection } from './queue';
+import { createEventQueue, deliveryCounterKey, MAX_DELIVERIES, REDIS_KEEPALIVE_DELAY_MS, type EventPublisher, type EventQueue, type QueueConnection } from './queue';
 
 export const DEFAULT_CONSUMER_CONCURRENCY = 8;
 const DELIVERY_COUNTER_TTL_S = 24 * 3600;
@@ -104,14 +105,14 @@ export class EventConsumer {
     private readonly handlers: EventHandlers,
     private readonly conn: QueueConnection,
     private readonly logger: Logger,
-    private readonly health: { readonly database: DependencyHealth; readonly redis: DependencyHealth },
+    private readonly health: DependencyHealths,
     private readonly concurrency: number = DEFAULT_CONSUMER_CONCURRENCY,
   ) {
     this.component = `consumer ${consumer}`;
   }
 
   start(): void {
-    this.redis = new IORedis(this.conn.redisUrl, { maxRetriesPerRequest: 1, keepAlive: 10_000 });
+    this.redis = new IORedis(this.conn.redisUrl, { maxRetriesPerRequest: 1, keepAlive: REDIS_KEEPALIVE_DELAY_MS });
     this.redis.on('error', (err) => this.health.redis.failed(err, this.component));
     this.queue = createEventQueue(this.consumer, this.conn, 'worker', this.health.redis);
     this.queue.process(this.concurrency, (job) => this.handle(job));
@@ -195,10 +196,6 @@ export class EventConsumer {
     await this.queue?.close(CONSUMER_CLOSE_TIMEOUT_MS).catch(() => undefined);
     await this.redis?.quit().catch(() => undefined);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export interface DeadLetterRow {

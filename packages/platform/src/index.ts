@@ -34,6 +34,7 @@ export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OutboxRelay, REL
 export type { NewEvent } from './outbox';
 export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, PUBLISH_TIMEOUT_MS, QUEUE_PREFIX, createEventQueue, deliveryCounterKey, dropQueueNamespace } from './queue';
 export { DependencyHealth, backoffMs } from './dependency';
+export type { DependencyHealths } from './dependency';
 export type { EventPublisher, EventQueue, QueueConnection } from './queue';
 export { EventConsumer, claimInbox, handleEvent, listDeadLetters, requeueDeadLetter } from './inbox';
 export type { DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from './inbox';

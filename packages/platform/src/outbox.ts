@@ -1,7 +1,7 @@
 import { consumersOf, encodePayload, type EventEnvelope, type EventPayload, type EventType } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import type { Database, SqlClient } from './db';
-import { backoffMs, type DependencyHealth } from './dependency';
+import { backoffMs, type DependencyHealths } from './dependency';
 import { PUBLISH_TIMEOUT_MS, type EventPublisher } from './queue';
 
 export const OUTBOX_BATCH_SIZE = 500;
@@ -128,12 +128,6 @@ export function toEnvelopes(row: OutboxRow): EventEnvelope[] {
   ];
 }
 
-/**
- * Moves committed outbox rows to the consumers' queues. Rows are claimed with FOR UPDATE SKIP
- * LOCKED, so several relays (replicas) never publish the same row at once; the row is marked
- * published in the same transaction after the queue accepted it, so a crash in between gives a
- * duplicate (which the consumer's inbox absorbs), never a loss.
- */
 /** A round that failed in Redis rather than in the database. */
 class PublishFailed extends Error {
   constructor(override readonly cause: unknown) {
@@ -142,6 +136,12 @@ class PublishFailed extends Error {
   }
 }
 
+/**
+ * Moves committed outbox rows to the consumers' queues. Rows are claimed with FOR UPDATE SKIP
+ * LOCKED, so several relays (replicas) never publish the same row at once; the row is marked
+ * published in the same transaction after the queue accepted it, so a crash in between gives a
+ * duplicate (which the consumer's inbox absorbs), never a loss.
+ */
 export class OutboxRelay {
   private running = false;
   private wakeUp: (() => void) | undefined;
@@ -153,7 +153,7 @@ export class OutboxRelay {
     private readonly db: Database,
     private readonly publisher: EventPublisher,
     /** Where a failed round is reported, by what failed: logged once per outage, counted always. */
-    private readonly health: { readonly database: DependencyHealth; readonly redis: DependencyHealth },
+    private readonly health: DependencyHealths,
     private readonly batchSize: number = OUTBOX_BATCH_SIZE,
     private readonly pollIntervalMs: number = OUTBOX_POLL_INTERVAL_MS,
   ) {}

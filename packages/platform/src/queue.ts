@@ -25,7 +25,7 @@ const WORKER_RECONNECT_STEP_MS = 100;
  */
 const RECONNECT_FOREVER_MS = 2 ** 31 - 1;
 /** Idle time after which TCP keepalive probes the Redis peer. */
-const REDIS_KEEPALIVE_DELAY_MS = 10_000;
+export const REDIS_KEEPALIVE_DELAY_MS = 10_000;
 
 export type EventQueue = BeeQueue<EventEnvelope>;
 /** node_redis's client options and client, as bee-queue's own types name them (its redis is not ours to import). */

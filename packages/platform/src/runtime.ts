@@ -1,7 +1,7 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import type { Consumer } from '@bank/contracts';
 import { Database } from './db';
-import { DependencyHealth } from './dependency';
+import { DependencyHealth, type DependencyHealths } from './dependency';
 import { startGrpcServer, type ServiceBinding } from './grpc';
 import { EventConsumer, type EventHandlers } from './inbox';
 import type { Running } from './lifecycle';
@@ -52,7 +52,7 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
   });
   await opts.prepare?.(db);
   // One per dependency and process, so that an outage is logged once whichever part notices it.
-  const health = { database: new DependencyHealth('postgres', opts.logger), redis: new DependencyHealth('redis', opts.logger) };
+  const health: DependencyHealths = { database: new DependencyHealth('postgres', opts.logger), redis: new DependencyHealth('redis', opts.logger) };
   const publisher = new BeeQueuePublisher(opts.queues, health.redis);
   const relay = new OutboxRelay(db, publisher, health);
   relay.start();
