@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { startGrpcServer, type RunningGrpcServer } from '@bank/platform';
-import { TEST_REDIS_URL, captureLogger, testQueuePrefix, waitFor } from '@bank/testkit';
+import { TEST_REDIS_URL, captureLogger, startTestRedis, testQueuePrefix, waitFor } from '@bank/testkit';
 import { createApp, type AppOptions } from './app';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import { createRedis } from './redis';
@@ -176,6 +176,7 @@ describe('operability', () => {
     expect(await res.json()).toEqual({
       status: 'not-ready',
       checks: { auth: 'down', user: 'down', ledger: 'down', payment: 'down', notification: 'down', redis: 'up' },
+      rateLimits: 'shared',
     });
   });
 
@@ -185,6 +186,7 @@ describe('operability', () => {
     expect(await res.json()).toEqual({
       status: 'ready',
       checks: { auth: 'up', user: 'up', ledger: 'up', payment: 'up', notification: 'up', redis: 'up' },
+      rateLimits: 'shared',
     });
   });
 
@@ -313,15 +315,61 @@ describe('rate limits', () => {
     expect(res.headers.get('ratelimit-limit')).toBeNull();
   });
 
-  it('refuses /v1 requests with 503 when Redis is unreachable, and reports it in /readyz', async () => {
+  it('keeps serving with local limits when Redis is unreachable, and says so in /readyz', async () => {
+    // The route does not exist behind this gateway (no api deps): 404 means the request was admitted.
     const res = await fetch(`${redislessGateway}/v1/accounts`);
-    expect(res.status).toBe(503);
-    expect(await problemOf(res)).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('ratelimit-limit')).toBe('1000');
+    await res.arrayBuffer();
     const ready = await fetch(`${redislessGateway}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { checks: Record<string, string> }).checks).toMatchObject({ redis: 'down', ledger: 'up' });
-    expect((await fetch(`${redislessGateway}/healthz`)).status).toBe(200);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { redis: 'down', ledger: 'up' }, rateLimits: 'local' });
   });
+
+  it('counts locally through a real Redis outage (same limits, one log line each way), then in Redis again', async () => {
+    const own = await startTestRedis();
+    const ownRedis = createRedis(own.url, logger);
+    await ownRedis.connect();
+    const prefix = `${PREFIX}outage:`;
+    const server = await startHttpServer(createApp({ logger, redis: ownRedis, peers: peersAt(`127.0.0.1:${grpcPeer.port}`), options: { ...testOptions('outage'), rateLimitPrefix: prefix } }), { host: '127.0.0.1', port: 0, logger });
+    const { url } = server;
+    const login = async () => {
+      const r = await fetch(`${url}/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      await r.arrayBuffer();
+      return r.status;
+    };
+    const before = lines.length;
+    const logged = (message: string) => lines.slice(before).filter((l) => l.includes(message) && l.includes('"component":"rate-limit"')).length;
+    try {
+      expect(await login()).toBe(404);
+      expect(await ownRedis.keys(`${prefix}*`)).not.toHaveLength(0);
+      await own.stop();
+      await waitFor(async () => ownRedis.status !== 'ready', 5_000);
+      // The limit still holds while Redis is away: AUTH_LIMIT admitted per window, counted here.
+      const during = [];
+      for (let i = 0; i < AUTH_LIMIT + 2; i++) during.push(await login());
+      expect(during.slice(0, AUTH_LIMIT)).toEqual(Array(AUTH_LIMIT).fill(404));
+      expect(during.slice(AUTH_LIMIT)).toEqual([429, 429]);
+      const degraded = await fetch(`${url}/readyz`);
+      expect(degraded.status).toBe(200);
+      expect(await degraded.json()).toMatchObject({ checks: { redis: 'down' }, rateLimits: 'local' });
+      expect(logged('redis unavailable')).toBe(1);
+
+      await own.start();
+      await waitFor(async () => ownRedis.status === 'ready', 10_000);
+      // Redis kept its counter of the first login (append-only file): 1 of AUTH_LIMIT used.
+      expect(await login()).toBe(404);
+      expect(logged('redis available again')).toBe(1);
+      const back = await fetch(`${url}/readyz`);
+      expect(await back.json()).toMatchObject({ checks: { redis: 'up' }, rateLimits: 'shared' });
+      const [counter] = await ownRedis.keys(`${prefix}auth:*`);
+      expect(Number(await ownRedis.get(counter as string))).toBe(2);
+    } finally {
+      await server.stop(1_000);
+      await ownRedis.quit();
+      await own.dispose();
+    }
+  }, 60_000);
 });
 
 describe('access log', () => {

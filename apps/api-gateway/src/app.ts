@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from '@bank/platform';
+import { DependencyHealth, type Logger } from '@bank/platform';
 import { bodyErrors, parseJsonBody, requireJsonBody } from './http/body';
 import { docsRouter } from './http/docs';
 import { errorHandler, notFound } from './http/errors';
@@ -57,8 +57,17 @@ export function createApp(deps: AppDeps): Express {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: '', labels: {} });
   const metrics = createHttpMetrics(registry);
-  const readiness = createReadinessCheck({ peers: deps.peers, redis, timeoutMs: options.readinessTimeoutMs, cacheMs: options.readinessCacheMs });
   const rateLimitPrefix = options.rateLimitPrefix ?? RATE_LIMIT_KEY_PREFIX;
+  const redisHealth = new DependencyHealth('redis', logger);
+  const generalLimiter = createRateLimiter({ name: 'general', rule: options.generalRateLimit ?? GENERAL_RATE_LIMIT, redis, redisHealth, prefix: `${rateLimitPrefix}general:`, logger });
+  const authLimiter = createRateLimiter({ name: 'auth', rule: options.authRateLimit ?? AUTH_RATE_LIMIT, redis, redisHealth, prefix: `${rateLimitPrefix}auth:`, logger });
+  const readiness = createReadinessCheck({
+    peers: deps.peers,
+    redis,
+    rateLimitsShared: () => generalLimiter.store.usingShared && authLimiter.store.usingShared,
+    timeoutMs: options.readinessTimeoutMs,
+    cacheMs: options.readinessCacheMs,
+  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -74,19 +83,17 @@ export function createApp(deps: AppDeps): Express {
   app.use(parseJsonBody());
   app.use(bodyErrors());
 
-  const generalLimiter = createRateLimiter({ name: 'general', rule: options.generalRateLimit ?? GENERAL_RATE_LIMIT, redis, prefix: `${rateLimitPrefix}general:`, logger });
-  const authLimiter = createRateLimiter({ name: 'auth', rule: options.authRateLimit ?? AUTH_RATE_LIMIT, redis, prefix: `${rateLimitPrefix}auth:`, logger });
-  app.use('/v1', generalLimiter);
+  app.use('/v1', generalLimiter.handler);
   // Registered as routes, not by comparing req.path: the limiter then matches exactly what the
   // business route will (case, trailing slash), so `/V1/Auth/Login/` cannot slip past it.
-  for (const path of AUTH_LIMITED_PATHS) app.post(path, authLimiter);
+  for (const path of AUTH_LIMITED_PATHS) app.post(path, authLimiter.handler);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const { ready, checks } = await readiness();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks });
+    const { ready, checks, rateLimits } = await readiness();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks, rateLimits });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());

@@ -30,8 +30,9 @@ export function buildContainer(config: Config): Container {
     .inSingletonScope();
   container.bind<() => Promise<Running>>(TYPES.Start).toResolvedValue(
     (logger: Logger, redis: Redis) => async () => {
-      // Redis first: without it no /v1 request can be admitted, so failing here beats serving 503s.
-      await redis.connect();
+      // The gateway serves without Redis (rate limits then count locally), so an unreachable Redis
+      // does not fail the start; ioredis keeps reconnecting with its retry strategy.
+      await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unreachable at start; rate limits count locally until it answers'));
       // The bank's Redis prefix keeps these counters apart from another bank sharing the server.
       const rateLimitPrefix = `${config.REDIS_QUEUE_PREFIX}:gateway:rl:`;
       const peers = peerAddresses(config);

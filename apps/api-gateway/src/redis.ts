@@ -17,9 +17,9 @@ export const REDIS_RECONNECT_STEP_MS = 100;
 export const REDIS_MAX_RECONNECT_DELAY_MS = 2_000;
 
 /**
- * Commands fail at once while Redis is disconnected instead of queueing: a request then gets a
- * quick 503 (and /readyz reports Redis down) rather than hanging until the connection returns.
- * The connection is opened explicitly by `connect()` so that a bad REDIS_URL fails the start.
+ * Commands fail at once while Redis is disconnected instead of queueing: a request then falls back
+ * to the local rate-limit counters (http/rate-limit.ts) rather than hanging until the connection
+ * returns. The connection is opened explicitly by `connect()`.
  */
 export function createRedis(url: string, logger: Logger): Redis {
   const redis = new Redis(url, {
@@ -32,7 +32,8 @@ export function createRedis(url: string, logger: Logger): Redis {
     retryStrategy: (attempt) => Math.min(attempt * REDIS_RECONNECT_STEP_MS, REDIS_MAX_RECONNECT_DELAY_MS),
     connectionName: 'api-gateway',
   });
-  // Without a listener ioredis prints connection errors itself; route them to the log instead.
-  redis.on('error', (err: Error) => logger.warn({ err }, 'redis connection error'));
+  // Without a listener ioredis prints connection errors itself. The outage is logged once by the
+  // rate limiters' DependencyHealth; each failed reconnect goes to the debug log only.
+  redis.on('error', (err: Error) => logger.debug({ err }, 'redis connection error'));
   return redis;
 }

@@ -47,7 +47,9 @@ export async function startTestRedis(): Promise<TestRedis> {
     if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((resolve) => p.once('exit', resolve));
     p.kill('SIGTERM');
-    const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), REDIS_STOP_TIMEOUT_MS))]);
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), REDIS_STOP_TIMEOUT_MS)))]);
+    clearTimeout(timer);
     if (!stopped) {
       p.kill('SIGKILL');
       await exited;

@@ -13,14 +13,18 @@ export const READINESS_CACHE_MS = 1_000;
 export type CheckStatus = 'up' | 'down';
 
 export interface Readiness {
+  /** Every gRPC peer serves. Redis is reported but not required: without it limits are counted locally. */
   readonly ready: boolean;
   readonly checks: Readonly<Record<string, CheckStatus>>;
+  /** Where the rate limits count: across replicas in Redis, or in this process only (degraded). */
+  readonly rateLimits: 'shared' | 'local';
 }
 
 export interface ReadinessOptions {
   /** gRPC peers by name, as host:port; each must report SERVING on grpc.health.v1. */
   readonly peers: Readonly<Record<string, string>>;
   readonly redis: Redis;
+  readonly rateLimitsShared: () => boolean;
   readonly timeoutMs?: number;
   readonly cacheMs?: number;
 }
@@ -51,8 +55,9 @@ export function createReadinessCheck(opts: ReadinessOptions): () => Promise<Read
     const [redisUp, ...peersUp] = await Promise.all([pingRedis(opts.redis, timeoutMs), ...peers.map(([, address]) => checkHealth(address, timeoutMs))]);
     const status = (up: boolean | undefined): CheckStatus => (up === true ? 'up' : 'down');
     const checks: Record<string, CheckStatus> = Object.fromEntries(peers.map(([name], i) => [name, status(peersUp[i])]));
+    const ready = Object.values(checks).every((s) => s === 'up');
     checks.redis = status(redisUp);
-    return { ready: Object.values(checks).every((s) => s === 'up'), checks };
+    return { ready, checks, rateLimits: opts.rateLimitsShared() ? 'shared' : 'local' };
   }
 
   return () => {
