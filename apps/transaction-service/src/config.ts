@@ -9,6 +9,7 @@ export const schema = {
   LEDGER_BATCH_WINDOW_MS: v.int('how long a batch waits for more transfers (0: it leaves at once)', { default: 1, min: 0, max: 50 }),
   LEDGER_BATCH_MAX_TRANSFERS: v.int('most transfers in one database transaction', { default: 8_000, min: 1, max: 8_000 }),
   LEDGER_BATCH_MAX_IN_FLIGHT: v.int('batches in flight at once: one written while the next is decided', { default: 2, min: 1, max: 8 }),
+  LEDGER_BATCH_MAX_QUEUED_TRANSFERS: v.int('transfers that may wait for a batch; more are refused (LEDGER_OVERLOADED) rather than queued', { default: 64_000, min: 8_000, max: 1_000_000 }),
   LEDGER_PENDING_TIMEOUT_S: v.int('default lifetime of a hold, seconds', { default: 900, min: 1, max: 30 * 24 * 3600 }),
   LEDGER_EXPIRY_SWEEP_MS: v.int('how often expired holds are voided', { default: 1_000, min: 50, max: 60_000 }),
 };

@@ -32,6 +32,7 @@ export function buildContainer(config: Config): Container {
           windowMs: config.LEDGER_BATCH_WINDOW_MS,
           maxTransfers: config.LEDGER_BATCH_MAX_TRANSFERS,
           maxInFlight: config.LEDGER_BATCH_MAX_IN_FLIGHT,
+          maxQueuedTransfers: config.LEDGER_BATCH_MAX_QUEUED_TRANSFERS,
           defaultTimeoutSeconds: config.LEDGER_PENDING_TIMEOUT_S,
         });
         return { ledger, store };

@@ -2,7 +2,7 @@ import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { BeeQueuePublisher, DependencyHealth, loadConfig, RemoteCallError, type StartedService } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, testQueuePrefix, waitFor, captureLogger } from '@bank/testkit';
+import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, blockDatabase, createTestDatabase, testQueuePrefix, waitFor, captureLogger } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer, TYPES } from './container';
 import { LeanLedgerClient } from './bench/lean-grpc-client';
@@ -11,12 +11,14 @@ import { LedgerClient, resultName } from './support/ledger-client';
 let service: StartedService;
 let client: LedgerClient;
 let drop: () => Promise<void>;
+let databaseUrl: string;
 let prefix: string;
 const settlement = systemAccountId('USD', 'settlement');
 
 beforeAll(async () => {
   const t = await createTestDatabase('ledger_service');
   drop = t.drop;
+  databaseUrl = t.url;
   prefix = testQueuePrefix('ledger');
   const config = loadConfig(schema, {
     LEDGER_DATABASE_URL: t.url,
@@ -236,4 +238,24 @@ describe("the benchmark's lean gRPC client", () => {
       stranger.close();
     }
   });
+
+  // Last: it takes the suite's database away for a moment.
+  it('answers UNAVAILABLE at once while its database is unreachable, and serves again without a restart when it returns', async () => {
+    const [alice, bob] = await openAccounts(2, 1_000n);
+    const pay = () => client.createTransfers([{ id: newId(), debitAccountId: alice, creditAccountId: bob, amount: 1n, currency: 'USD' }]);
+    const unblock = await blockDatabase(databaseUrl);
+    try {
+      // UNAVAILABLE (14), not DEADLINE_EXCEEDED: the call failed before its deadline instead of waiting on the database.
+      const err = await pay().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RemoteCallError);
+      expect((err as RemoteCallError).grpcCode).toBe(14);
+      const read = await client.lookupAccounts([alice!]).catch((e: unknown) => e);
+      expect((read as RemoteCallError).grpcCode).toBe(14);
+    } finally {
+      await unblock();
+    }
+    await waitFor(async () => (await pay().catch(() => undefined))?.outcomes.every((o) => resultName(o.result) === 'ok'), 15_000, 200);
+    const [a] = (await client.lookupAccounts([alice!])).accounts;
+    expect(a?.debitsPosted).toBe(1n);
+  }, 30_000);
 });

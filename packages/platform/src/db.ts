@@ -29,6 +29,30 @@ export interface DatabaseOptions {
   logger: Logger;
 }
 
+/**
+ * SQLSTATEs of a database that is away, going away or refusing connections: connection exceptions
+ * (class 08), shutdown and start-up (57P01-57P03), too many connections, and a statement cancelled
+ * by statement_timeout (a database too slow to answer is, to the caller, unavailable).
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
+/** Socket errors of a peer that cannot be reached or went away mid-conversation. */
+const UNAVAILABLE_SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** Errors pg and knex raise without a code: a dropped connection, a connect or pool wait that timed out. */
+const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /connection timeout/i, /not currently accepting connections/, /^Knex: Timeout acquiring a connection/];
+
+/**
+ * Whether an error says that the database could not be reached or answered too slowly, as
+ * opposed to a bad statement or a bug: the former is the caller's UNAVAILABLE (retry later),
+ * the latter an internal error.
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const code = String((e as { code?: unknown }).code ?? '');
+  if (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08') || UNAVAILABLE_SOCKET_ERRORS.has(code)) return true;
+  const message = (e as { message?: unknown }).message;
+  return typeof message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message));
+}
+
 export function isRetryableSqlError(e: unknown): boolean {
   return typeof e === 'object' && e !== null && RETRYABLE_SQLSTATES.has(String((e as { code?: unknown }).code));
 }

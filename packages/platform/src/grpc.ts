@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { health } from '@bank/contracts';
 import { DomainError, InvariantViolation, newId } from '@bank/kernel';
+import { isDatabaseUnavailable } from './db';
 import type { Logger } from './logger';
 import { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, grpcStatusForCode } from './status';
 
@@ -97,6 +98,12 @@ export function toServiceError(error: unknown, logger: Logger, path: string): Pa
   if (error instanceof InvariantViolation) {
     logger.error({ err: error, path }, 'invariant violated');
     return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
+  }
+  // A database that is away fails the call at once with UNAVAILABLE (the caller may retry), not
+  // INTERNAL; the outage is logged by whoever retries it, so each call only goes to the debug log.
+  if (isDatabaseUnavailable(error)) {
+    logger.debug({ err: error, path }, 'call failed: database unavailable');
+    return { code: grpc.status.UNAVAILABLE, details: 'a database the service needs is unavailable', metadata };
   }
   logger.error({ err: error, path }, 'call failed');
   return { code: grpc.status.INTERNAL, details: 'internal error', metadata };

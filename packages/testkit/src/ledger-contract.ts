@@ -1,5 +1,5 @@
-import { ManualClock, newId } from '@bank/kernel';
-import { AccountFlags, Ledger, TransferFlags, systemAccountId, type LedgerStore, type TransferRequest } from '@bank/ledger-core';
+import { MAX_MINOR_UNITS, ManualClock, newId } from '@bank/kernel';
+import { AccountFlags, Ledger, MAX_TIMEOUT_SECONDS, TransferFlags, systemAccountId, type LedgerStore, type TransferRequest } from '@bank/ledger-core';
 
 export interface StoreUnderTest {
   store: LedgerStore;
@@ -7,7 +7,7 @@ export interface StoreUnderTest {
   reset(): Promise<void>;
 }
 
-const BATCHING = { windowMs: 0, maxTransfers: 8_000, maxInFlight: 2, defaultTimeoutSeconds: 60 };
+const BATCHING = { windowMs: 0, maxTransfers: 8_000, maxInFlight: 2, maxQueuedTransfers: 64_000, defaultTimeoutSeconds: 60 };
 
 export function transferRequest(overrides: Partial<TransferRequest>): TransferRequest {
   return { id: newId(), debitAccountId: '', creditAccountId: '', amount: 0n, currency: 'USD', flags: 0, pendingId: '', timeoutSeconds: 0, reference: '', description: '', ...overrides };
@@ -111,6 +111,52 @@ export function ledgerStoreContract(name: string, open: () => Promise<StoreUnder
       await ledger.createTransfers([transferRequest({ flags: TransferFlags.VOID_PENDING, pendingId: voidedHold.id, currency: '' })]);
       const [top] = (await ledger.statement(alice, 1, '')).lines;
       expect(top).toMatchObject({ transferId: voidedHold.id, status: 'voided', amount: 50n, balanceAfter: 7_900n });
+    });
+
+    it('answers a replay with the id in upper case as the same transfer: ids are one form inside', async () => {
+      const alice = await customer(5_000n);
+      const bob = await customer();
+      const t = transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 700n });
+      expect(await ledger.createTransfers([t])).toEqual(['ok']);
+      const upper = { ...t, id: t.id.toUpperCase(), debitAccountId: alice.toUpperCase(), creditAccountId: bob.toUpperCase() };
+      expect(await ledger.createTransfers([upper])).toEqual(['exists']);
+      expect(await ledger.createTransfers([{ ...upper, amount: 701n }])).toEqual(['exists_with_different_amount']);
+      expect((await ledger.getTransfer(t.id.toUpperCase())).transfer.id).toBe(t.id);
+      const [a] = await ledger.lookupAccounts([alice.toUpperCase()]);
+      expect(a?.debitsPosted).toBe(700n);
+      expect((await ledger.statement(bob.toUpperCase(), 10, '')).lines).toHaveLength(1);
+      const hold = transferRequest({ id: newId().toUpperCase(), debitAccountId: alice, creditAccountId: bob, amount: 100n, flags: TransferFlags.PENDING });
+      expect(await ledger.createTransfers([hold])).toEqual(['ok']);
+      expect(await ledger.createTransfers([transferRequest({ pendingId: hold.id, flags: TransferFlags.POST_PENDING })])).toEqual(['ok']);
+      expect((await ledger.getTransfer(hold.id)).status).toBe('posted');
+    });
+
+    it('refuses alone a call whose timeout no transfer can carry; calls beside it go through', async () => {
+      const alice = await customer(5_000n);
+      const bob = await customer();
+      const hold = (timeoutSeconds: number) => ledger.createTransfers([transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 10n, flags: TransferFlags.PENDING, timeoutSeconds })]);
+      const [before, tooLong, after] = await Promise.allSettled([hold(60), hold(2 ** 31), hold(MAX_TIMEOUT_SECONDS)]);
+      expect(before).toEqual({ status: 'fulfilled', value: ['ok'] });
+      expect(tooLong).toMatchObject({ status: 'rejected', reason: { code: 'VALIDATION_FAILED', details: { fields: [{ field: 'transfers[0].timeoutSeconds', message: `at most ${MAX_TIMEOUT_SECONDS}` }] } } });
+      expect(after).toEqual({ status: 'fulfilled', value: ['ok'] });
+      const [a] = await ledger.lookupAccounts([alice]);
+      expect(a?.debitsPending).toBe(20n);
+    });
+
+    it('keeps an overdraft limit up to the largest amount, and checks it without overflowing', async () => {
+      const id = newId();
+      const [ok, tooBig] = await ledger.createAccounts([
+        { id, currency: 'USD', kind: 'customer', flags: AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS, overdraftLimit: MAX_MINOR_UNITS, ownerId: null },
+        { id: newId(), currency: 'USD', kind: 'customer', flags: AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS, overdraftLimit: MAX_MINOR_UNITS + 1n, ownerId: null },
+      ]);
+      expect([ok, tooBig]).toEqual(['ok', 'invalid_overdraft_limit']);
+      const other = await customer();
+      // Credits plus the limit pass 2^63 - 1 from the first credit on.
+      expect(await ledger.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: id, amount: 100n })])).toEqual(['ok']);
+      expect(await ledger.createTransfers([transferRequest({ debitAccountId: id, creditAccountId: other, amount: 1_000n })])).toEqual(['ok']);
+      const [a] = await ledger.lookupAccounts([id]);
+      expect([a?.creditsPosted, a?.debitsPosted]).toEqual([100n, 1_000n]);
+      expect((await ledger.verify()).violations).toEqual([]);
     });
 
     it('answers the balance at a point in time', async () => {

@@ -107,8 +107,9 @@ describe('problemFromRemoteError', () => {
     expect(remote(GRPC_STATUS.FAILED_PRECONDITION, 'INTERNAL')).toMatchObject({ status: 422, code: 'OPERATION_REFUSED' });
   });
 
-  it('RESOURCE_EXHAUSTED is 429', () => {
+  it('RESOURCE_EXHAUSTED is 429 for a rate limit and 503 for a service shedding load', () => {
     expect(remote(GRPC_STATUS.RESOURCE_EXHAUSTED, 'RATE_LIMITED')).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+    expect(remote(GRPC_STATUS.RESOURCE_EXHAUSTED, 'LEDGER_OVERLOADED')).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
   });
 
   it('UNAVAILABLE and DEADLINE_EXCEEDED are 503 without the peer message', () => {

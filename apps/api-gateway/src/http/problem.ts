@@ -152,6 +152,9 @@ export function problemFromRemoteError(err: RemoteCallError): Problem {
     case GRPC_STATUS.FAILED_PRECONDITION:
       return problemForBusinessOutcome(err);
     case GRPC_STATUS.RESOURCE_EXHAUSTED:
+      // Only a peer's rate limit is the client's 429; a service shedding load (a full queue, such
+      // as the ledger's LEDGER_OVERLOADED) is unavailable for now.
+      if (err.code !== 'RATE_LIMITED') return problem('UNAVAILABLE', GENERIC_DETAIL.UNAVAILABLE);
       return problem('RATE_LIMITED', err.message);
     case GRPC_STATUS.UNAVAILABLE:
     case GRPC_STATUS.DEADLINE_EXCEEDED:

@@ -1,8 +1,11 @@
 import { assert } from '@bank/kernel';
 import { applyTransfers, batchFootprint } from './apply';
 import type { TransferRequest, TransferResult } from './model';
-import type { LedgerStore } from './ports';
-import type { Clock } from '@bank/kernel';
+import { BatchRefused, type LedgerStore } from './ports';
+import { DomainError, type Clock } from '@bank/kernel';
+
+/** The code of a call refused because the batcher's queue is full: the ledger is behind, retry later. */
+export const LEDGER_OVERLOADED = 'LEDGER_OVERLOADED';
 
 export interface BatcherOptions {
   /** How long the first request of a batch waits for company; 0 = the batch forms while the previous one commits. */
@@ -11,6 +14,12 @@ export interface BatcherOptions {
   readonly maxTransfers: number;
   /** Batches committing at once; more overlap one batch's commit with the next one's work. */
   readonly maxInFlight: number;
+  /**
+   * Transfers that may wait for a batch; a call beyond it is refused at once (LEDGER_OVERLOADED)
+   * instead of queueing behind a database that is slow or away, where its caller's deadline
+   * would pass anyway and the queue would grow without bound.
+   */
+  readonly maxQueuedTransfers: number;
   readonly defaultTimeoutSeconds: number;
 }
 
@@ -36,11 +45,14 @@ export class TransferBatcher {
     private readonly clock: Clock,
     private readonly opts: BatcherOptions,
   ) {
-    assert(opts.maxTransfers > 0 && opts.maxInFlight > 0, 'batcher limits must be positive');
+    assert(opts.maxTransfers > 0 && opts.maxInFlight > 0 && opts.maxQueuedTransfers >= opts.maxTransfers, 'batcher limits must be positive and the queue hold a batch');
   }
 
   submit(requests: readonly TransferRequest[]): Promise<TransferResult[]> {
     assert(requests.length > 0 && requests.length <= this.opts.maxTransfers, 'a call must fit in one batch');
+    if (this.queuedTransfers + requests.length > this.opts.maxQueuedTransfers) {
+      return Promise.reject(new DomainError(LEDGER_OVERLOADED, `the ledger has ${this.queuedTransfers} transfers waiting; retry later`));
+    }
     return new Promise<TransferResult[]>((resolve, reject) => {
       this.queue.push({ requests, resolve, reject });
       this.queuedTransfers += requests.length;
@@ -87,6 +99,12 @@ export class TransferBatcher {
       });
       batch.forEach((w, i) => w.resolve(results[i] as TransferResult[]));
     } catch (e) {
+      // One call's bad value must not fail the other callers it shared a batch with: each is
+      // tried on its own, and only the one that brought the value fails.
+      if (e instanceof BatchRefused && batch.length > 1) {
+        await Promise.all(batch.map((w) => this.run([w])));
+        return;
+      }
       for (const w of batch) w.reject(e);
     }
   }

@@ -1,6 +1,7 @@
 export {
   AccountFlags,
   MAX_DESCRIPTION_LENGTH,
+  MAX_TIMEOUT_SECONDS,
   MAX_PENDING_TIMEOUT_SECONDS,
   MAX_REFERENCE_LENGTH,
   MAX_TRANSFERS_PER_REQUEST,
@@ -26,7 +27,7 @@ export type {
 } from './model';
 export { applyTransfers, batchFootprint, expireHolds } from './apply';
 export type { ApplyOptions, BatchChanges, BatchState, LedgerEvent, LedgerEventType } from './apply';
-export { TransferBatcher } from './batcher';
+export { LEDGER_OVERLOADED, TransferBatcher } from './batcher';
 export type { BatcherOptions } from './batcher';
 export {
   CREATE_ACCOUNTS_MAX,
@@ -39,4 +40,5 @@ export {
   systemAccountId,
 } from './ledger';
 export type { TransferStatus, TransferView } from './ledger';
+export { BatchRefused } from './ports';
 export type { Balances, Footprint, InvariantReport, InvariantViolation, LedgerStore, LineStatus, StatementLine } from './ports';

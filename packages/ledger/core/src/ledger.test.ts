@@ -6,7 +6,7 @@ import type { LedgerStore } from './ports';
 const settlement = systemAccountId('USD', 'settlement');
 
 async function setUp(store: LedgerStore, batching: Partial<ConstructorParameters<typeof Ledger>[2]> = {}) {
-  const ledger = new Ledger(store, new ManualClock(), { windowMs: 0, maxTransfers: 8_000, maxInFlight: 1, defaultTimeoutSeconds: 60, ...batching });
+  const ledger = new Ledger(store, new ManualClock(), { windowMs: 0, maxTransfers: 8_000, maxInFlight: 1, maxQueuedTransfers: 64_000, defaultTimeoutSeconds: 60, ...batching });
   await ledger.ensureSystemAccounts(['USD']);
   const accounts = [newId(), newId()];
   for (const id of accounts) await ledger.openCustomerAccount(id, 'USD', newId());
@@ -38,6 +38,42 @@ class SlowStore extends InMemoryLedgerStore {
     }
   };
 }
+
+/** While stalled, holds every transaction until released: a database that has stopped answering. */
+class StallingStore extends InMemoryLedgerStore {
+  private gate: Promise<void> | undefined;
+  private open: () => void = () => undefined;
+  stall(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+  release(): void {
+    this.open();
+    this.gate = undefined;
+  }
+  override transact: InMemoryLedgerStore['transact'] = async (footprint, decide) => {
+    await this.gate;
+    return super.transact(footprint, decide);
+  };
+}
+
+describe('the batcher queue', () => {
+  it('refuses a call at once with LEDGER_OVERLOADED when the transfers waiting would pass the bound, and serves the rest', async () => {
+    const store = new StallingStore();
+    const { ledger, accounts } = await setUp(store, { maxTransfers: 5, maxQueuedTransfers: 10, maxInFlight: 1 });
+    const credit = (n: number) => ledger.createTransfers(Array.from({ length: n }, () => transferRequest({ debitAccountId: settlement, creditAccountId: accounts[0], amount: 1n })));
+    store.stall();
+    // One batch in flight (the store does not answer), then 10 transfers waiting: the bound.
+    const inFlight = credit(5);
+    const waiting = [credit(5), credit(5)];
+    await expect(credit(1)).rejects.toMatchObject({ code: 'LEDGER_OVERLOADED' });
+    store.release();
+    expect(await Promise.all([inFlight, ...waiting])).toEqual([Array(5).fill('ok'), Array(5).fill('ok'), Array(5).fill('ok')]);
+    // Once the queue has drained, calls are taken again.
+    expect(await credit(1)).toEqual(['ok']);
+    const [a] = await ledger.lookupAccounts([accounts[0] as string]);
+    expect(a?.creditsPosted).toBe(16n);
+  });
+});
 
 describe('Ledger use cases with the in-memory store', () => {
   it('keeps several batches in flight and hands them to the store in the order the calls came', async () => {

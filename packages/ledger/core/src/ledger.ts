@@ -1,10 +1,11 @@
-import { DomainError, assert, deterministicId, isCurrency, isUuid, type Clock, type Currency } from '@bank/kernel';
+import { DomainError, MAX_MINOR_UNITS, assert, deterministicId, isCurrency, isUuid, type Clock, type Currency } from '@bank/kernel';
 import { expireHolds } from './apply';
 import { TransferBatcher, type BatcherOptions } from './batcher';
 import {
   AccountFlags,
   MAX_DESCRIPTION_LENGTH,
   MAX_REFERENCE_LENGTH,
+  MAX_TIMEOUT_SECONDS,
   MAX_TRANSFERS_PER_REQUEST,
   TransferFlags,
   validAccountFlags,
@@ -48,6 +49,16 @@ function validationError(field: string, message: string): DomainError {
   return new DomainError('VALIDATION_FAILED', `${field}: ${message}`, { fields: [{ field, message }] });
 }
 
+/**
+ * Ids are compared, cached and looked up in PostgreSQL's text form of a uuid, which is lower
+ * case; an id a client sends in upper case is the same id, so it is lowered on the way in.
+ */
+const canonicalId = (id: string): string => (isUuid(id) ? id.toLowerCase() : id);
+
+function canonicalTransfer(r: TransferRequest): TransferRequest {
+  return { ...r, id: canonicalId(r.id), debitAccountId: canonicalId(r.debitAccountId), creditAccountId: canonicalId(r.creditAccountId), pendingId: canonicalId(r.pendingId) };
+}
+
 /** The ledger's use cases. Everything that changes balances goes through the batcher. */
 export class Ledger {
   private readonly batcher: TransferBatcher;
@@ -71,8 +82,9 @@ export class Ledger {
       if (r.reference.includes('\u0000')) throw validationError(`transfers[${i}].reference`, 'must not contain NUL');
       if (r.description.includes('\u0000')) throw validationError(`transfers[${i}].description`, 'must not contain NUL');
       if (r.timeoutSeconds < 0 || !Number.isInteger(r.timeoutSeconds)) throw validationError(`transfers[${i}].timeoutSeconds`, 'a whole number of seconds');
+      if (r.timeoutSeconds > MAX_TIMEOUT_SECONDS) throw validationError(`transfers[${i}].timeoutSeconds`, `at most ${MAX_TIMEOUT_SECONDS}`);
     });
-    return this.batcher.submit(requests);
+    return this.batcher.submit(requests.map(canonicalTransfer));
   }
 
   async createAccounts(accounts: readonly NewAccount[]): Promise<CreateAccountResult[]> {
@@ -83,10 +95,10 @@ export class Ledger {
       if (!isUuid(a.id)) return 'invalid_id';
       if (!isCurrency(a.currency)) return 'invalid_currency';
       if (!validAccountFlags(a.flags)) return 'flags_are_mutually_exclusive';
-      if (a.overdraftLimit < 0n) return 'invalid_overdraft_limit';
+      if (a.overdraftLimit < 0n || a.overdraftLimit > MAX_MINOR_UNITS) return 'invalid_overdraft_limit';
       return undefined;
     });
-    const valid = accounts.filter((_, i) => results[i] === undefined);
+    const valid = accounts.filter((_, i) => results[i] === undefined).map((a) => ({ ...a, id: canonicalId(a.id) }));
     const stored = valid.length > 0 ? await this.store.createAccounts(valid, this.clock.now()) : [];
     let k = 0;
     return results.map((r) => r ?? (stored[k++] as CreateAccountResult));
@@ -115,19 +127,20 @@ export class Ledger {
 
   async lookupAccounts(ids: readonly string[]): Promise<LedgerAccount[]> {
     if (ids.length > LOOKUP_MAX_IDS) throw new DomainError('TOO_MANY_ITEMS', `at most ${LOOKUP_MAX_IDS} ids per lookup`);
-    const valid = ids.filter(isUuid);
+    const valid = ids.filter(isUuid).map(canonicalId);
     return valid.length > 0 ? this.store.lookupAccounts(valid) : [];
   }
 
   async getTransfer(id: string): Promise<TransferView> {
     if (!isUuid(id)) throw validationError('id', 'must be a UUID');
-    const found = await this.store.getTransfer(id);
+    const found = await this.store.getTransfer(canonicalId(id));
     if (!found) throw new DomainError('TRANSFER_NOT_FOUND', `no transfer ${id}`);
     return { transfer: found.transfer, ...statusOf(found.transfer, found.resolution) };
   }
 
-  async statement(accountId: string, limit: number, cursor: string): Promise<{ lines: StatementLine[]; nextCursor: string }> {
-    if (!isUuid(accountId)) throw validationError('accountId', 'must be a UUID');
+  async statement(id: string, limit: number, cursor: string): Promise<{ lines: StatementLine[]; nextCursor: string }> {
+    if (!isUuid(id)) throw validationError('accountId', 'must be a UUID');
+    const accountId = canonicalId(id);
     const pageSize = limit === 0 ? STATEMENT_DEFAULT_PAGE : limit;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > STATEMENT_MAX_PAGE) throw validationError('limit', `must be 1 to ${STATEMENT_MAX_PAGE}`);
     let before: bigint | undefined;
@@ -146,7 +159,7 @@ export class Ledger {
 
   async balanceAt(accountId: string, at: Date): Promise<Balances> {
     if (!isUuid(accountId)) throw validationError('accountId', 'must be a UUID');
-    const balances = await this.store.balanceAt(accountId, at);
+    const balances = await this.store.balanceAt(canonicalId(accountId), at);
     if (!balances) throw new DomainError('ACCOUNT_NOT_FOUND', `no account ${accountId}`);
     return balances;
   }

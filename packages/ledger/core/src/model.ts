@@ -185,5 +185,7 @@ export function validTransferFlags(flags: number): boolean {
 export const MAX_TRANSFERS_PER_REQUEST = 8_000;
 /** A hold lives at most this long; a longer timeout is clamped. */
 export const MAX_PENDING_TIMEOUT_SECONDS = 30 * 24 * 3600;
+/** The largest timeout a transfer can carry at all (it is stored as a 32-bit integer); above it the call is refused. */
+export const MAX_TIMEOUT_SECONDS = 2 ** 31 - 1;
 export const MAX_REFERENCE_LENGTH = 255;
 export const MAX_DESCRIPTION_LENGTH = 500;

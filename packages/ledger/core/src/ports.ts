@@ -46,11 +46,24 @@ export interface InvariantReport {
 }
 
 /**
+ * The database refused what a batch would write for its content (a value out of a column's range,
+ * a CHECK constraint): a request the core let through that it should have refused. The batcher
+ * then runs each call of the batch on its own, so the failure stays with the call that caused it.
+ */
+export class BatchRefused extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BatchRefused';
+  }
+}
+
+/**
  * The ledger's storage. `transact` is the write path: it reads the footprint, hands the state to
  * `decide`, and writes what `decide` returns, with its events, atomically, and only if no account
  * it read has changed in between. When that fails (a concurrent batch changed an account, wrote
  * the same transfer id or resolved the same hold first) it runs again from a fresh read, a
- * bounded number of times; `decide` is therefore pure.
+ * bounded number of times; `decide` is therefore pure. A write refused for its content throws
+ * BatchRefused.
  */
 export interface LedgerStore {
   transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T>;

@@ -29,7 +29,7 @@ describe('ledger migrations', () => {
     }
     const db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
     try {
-      expect(await db.migrate()).toEqual(['0001_ledger_schema', '0002_ledger_account_version']);
+      expect(await db.migrate()).toEqual(['0001_ledger_schema', '0002_ledger_account_version', '0003_ledger_checks_without_overflow']);
       const { rows } = await db.transaction((c) => c.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE type = 'account.opened'"));
       expect(rows[0]?.n).toBe('1');
       const tables = await db.transaction((c) => c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"));

@@ -126,8 +126,35 @@ class LedgerAccountVersion extends Migration {
   }
 }
 
+/**
+ * The balance CHECKs summed bigints, so an account whose credits plus overdraft limit passed
+ * 2^63 − 1 (an overdraft limit near the maximum is valid) made every write to it fail with
+ * "bigint out of range" instead of being checked. The sums are taken in numeric, which cannot
+ * overflow; the rule itself is unchanged.
+ */
+class LedgerChecksWithoutOverflow extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      ALTER TABLE ledger_accounts
+        DROP CONSTRAINT debits_within_credits,
+        DROP CONSTRAINT credits_within_debits,
+        ADD CONSTRAINT debits_within_credits CHECK (flags & 1 = 0 OR debits_posted::numeric + debits_pending <= credits_posted::numeric + overdraft_limit),
+        ADD CONSTRAINT credits_within_debits CHECK (flags & 2 = 0 OR credits_posted::numeric + credits_pending <= debits_posted)`);
+  }
+
+  override async down(): Promise<void> {
+    this.addSql(`
+      ALTER TABLE ledger_accounts
+        DROP CONSTRAINT debits_within_credits,
+        DROP CONSTRAINT credits_within_debits,
+        ADD CONSTRAINT debits_within_credits CHECK (flags & 1 = 0 OR debits_posted + debits_pending <= credits_posted + overdraft_limit),
+        ADD CONSTRAINT credits_within_debits CHECK (flags & 2 = 0 OR credits_posted + credits_pending <= debits_posted)`);
+  }
+}
+
 export const ledgerMigrations: readonly MigrationObject[] = [
   ...platformMigrations,
   { name: '0001_ledger_schema', class: LedgerSchema },
   { name: '0002_ledger_account_version', class: LedgerAccountVersion },
+  { name: '0003_ledger_checks_without_overflow', class: LedgerChecksWithoutOverflow },
 ];

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { ManualClock, newId } from '@bank/kernel';
-import { Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
+import { BatchRefused, Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { Database } from '@bank/platform';
 import { captureLogger, createTestDatabase, ledgerStoreContract, transferRequest, waitFor } from '@bank/testkit';
 import { ledgerMigrations } from './migrations';
@@ -47,7 +47,7 @@ async function withLedgerDatabase(name: string, test: (db: Database, url: string
 
 /** A ledger over `db` with the USD system accounts; with 2 batches in flight they pipeline. */
 async function ledgerOn(db: Database, maxInFlight: number): Promise<Ledger> {
-  const ledger = new Ledger(new PostgresLedgerStore(db), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight, defaultTimeoutSeconds: 60 });
+  const ledger = new Ledger(new PostgresLedgerStore(db), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight, maxQueuedTransfers: 10_000, defaultTimeoutSeconds: 60 });
   await ledger.ensureSystemAccounts(['USD']);
   return ledger;
 }
@@ -170,6 +170,38 @@ describe('two ledger instances on one database', () => {
       } finally {
         await dbB.close();
       }
+    });
+  });
+});
+
+describe('a batch the database refuses', () => {
+  it('fails only the call that carried the refused value; the calls batched with it are applied', async () => {
+    await withLedgerDatabase('ledger_refused_batch', async (ldb) => {
+      // A rule only the database knows stands in for a value the core let through by mistake.
+      await ldb.transaction((c) => c.query("ALTER TABLE transfers ADD CONSTRAINT test_refuses_poison CHECK (reference <> 'poison')"));
+      const store = new PostgresLedgerStore(ldb);
+      let transactions = 0;
+      const transact = store.transact.bind(store);
+      store.transact = (footprint, decide) => {
+        transactions++;
+        return transact(footprint, decide);
+      };
+      // A window long enough that the concurrent calls below share one batch.
+      const ledger = new Ledger(store, new ManualClock(), { windowMs: 50, maxTransfers: 100, maxInFlight: 1, maxQueuedTransfers: 10_000, defaultTimeoutSeconds: 60 });
+      await ledger.ensureSystemAccounts(['USD']);
+      const settlement = systemAccountId('USD', 'settlement');
+      const accounts = Array.from({ length: 6 }, () => newId());
+      for (const id of accounts) expect(await ledger.openCustomerAccount(id, 'USD', newId())).toBe('ok');
+      transactions = 0;
+      const calls = accounts.map((id, i) => ledger.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: id, amount: 100n, reference: i === 2 ? 'poison' : `ok-${i}` })]));
+      const settled = await Promise.allSettled(calls);
+      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect((settled[2] as PromiseRejectedResult).reason).toBeInstanceOf(BatchRefused);
+      // One batch for all six, then one per call.
+      expect(transactions).toBe(1 + accounts.length);
+      const balances = new Map((await ledger.lookupAccounts(accounts)).map((a) => [a.id, a.creditsPosted]));
+      expect(accounts.map((id) => balances.get(id))).toEqual([100n, 100n, 0n, 100n, 100n, 100n]);
+      expect((await ledger.verify()).violations).toEqual([]);
     });
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Currency } from '@bank/kernel';
-import { TransferFlags, type AccountState, type Balances, type BatchChanges, type BatchState, type CreateAccountResult, type Footprint, type InvariantReport, type InvariantViolation, type LedgerAccount, type LedgerEvent, type LedgerStore, type LineStatus, type NewAccount, type Resolution, type StatementLine, type Transfer } from '@bank/ledger-core';
+import { BatchRefused, TransferFlags, type AccountState, type Balances, type BatchChanges, type BatchState, type CreateAccountResult, type Footprint, type InvariantReport, type InvariantViolation, type LedgerAccount, type LedgerEvent, type LedgerStore, type LineStatus, type NewAccount, type Resolution, type StatementLine, type Transfer } from '@bank/ledger-core';
 import { BATCH_ROW_TYPE, outboxBatchRow, type Database, type NewEvent, type SqlClient } from '@bank/platform';
 import type { QueryConfig } from 'pg';
 
@@ -21,6 +21,13 @@ const SERIALIZATION_FAILURE = '40001';
  */
 const DEADLOCK_DETECTED = '40P01';
 const CONFLICTS = new Set([UNIQUE_VIOLATION, SERIALIZATION_FAILURE, DEADLOCK_DETECTED]);
+/** SQLSTATE classes of a statement refused for the values it carries: data exception, integrity constraint violation. */
+const CONTENT_ERROR_CLASSES = ['22', '23'];
+
+/** A write refused for what it writes (not a conflict with another writer, not an outage). */
+function isContentError(code: string | undefined): boolean {
+  return code !== undefined && !CONFLICTS.has(code) && CONTENT_ERROR_CLASSES.includes(code.slice(0, 2));
+}
 
 type Row = Record<string, unknown>;
 
@@ -309,6 +316,7 @@ export class PostgresLedgerStore implements LedgerStore {
         return value;
       } catch (e) {
         const code = (e as { code?: string }).code;
+        if (isContentError(code)) throw new BatchRefused(`the database refused the batch: ${(e as Error).message}`, { cause: e });
         if (!CONFLICTS.has(code ?? '') || attempt >= this.pipelinedAttempts + MAX_BATCH_CONFLICT_RETRIES) throw e;
       }
     }
@@ -608,8 +616,8 @@ export class PostgresLedgerStore implements LedgerStore {
         'flags_respected',
         (await c.query(
           `SELECT id FROM ledger_accounts
-            WHERE (flags & 1 <> 0 AND debits_posted + debits_pending > credits_posted + overdraft_limit)
-               OR (flags & 2 <> 0 AND credits_posted + credits_pending > debits_posted) LIMIT $1`,
+            WHERE (flags & 1 <> 0 AND debits_posted::numeric + debits_pending > credits_posted::numeric + overdraft_limit)
+               OR (flags & 2 <> 0 AND credits_posted::numeric + credits_pending > debits_posted) LIMIT $1`,
           [limit],
         )).rows,
         (r) => `account ${r.id as string} breaks its flags`,
