@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, KNOWN_ENV_VARS, loadConfig, processEnvironment } from '@bank/platform';
-import { registerDeadLetters, registerRoles, registerVerify } from './commands/operator';
+import { registerDeadLetters, registerQueues, registerRoles, registerVerify } from './commands/operator';
 import { registerUp } from './commands/up';
 import { EXIT_CONFIG } from './stack/errors';
 
@@ -45,6 +45,7 @@ const program = new Command('bank-cli')
 registerUp(program);
 registerVerify(program);
 registerDeadLetters(program);
+registerQueues(program);
 registerRoles(program);
 
 if (!applyEnvFile()) {

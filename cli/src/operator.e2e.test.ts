@@ -3,8 +3,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { newId } from '@bank/kernel';
-import { checkHealth } from '@bank/platform';
-import { createTestDatabase, freePort, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
+import { BeeQueuePublisher, DependencyHealth, checkHealth, dropQueueNamespace } from '@bank/platform';
+import { captureLogger, createTestDatabase, freePort, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'cli', 'dist', 'main.js');
@@ -82,6 +82,28 @@ describe('bank-cli verify and dead-letters against a running transaction-service
       expect((await cli(['dead-letters', 'requeue', letterId, '--service', 'transaction-service'], env)).code).toBe(1);
     } finally {
       await pg.end();
+    }
+  });
+
+  it('queues shows the backlog of every consumer queue, and flags a queue nothing is routed to', async () => {
+    const conn = { redisUrl: TEST_REDIS_URL, prefix: env.REDIS_QUEUE_PREFIX as string };
+    const publisher = new BeeQueuePublisher(conn, new DependencyHealth('redis', captureLogger().logger));
+    try {
+      const stray = () => {
+        const accountId = newId();
+        return { id: newId(), type: 'account.opened' as const, aggregateId: accountId, sequence: 1, occurredAt: new Date().toISOString(), traceparent: '', payload: { accountId, ownerId: newId(), currency: 'USD' } };
+      };
+      // Put there by hand (the relays never would): two jobs on a queue without a consumer.
+      await publisher.publish('notification-service', [stray(), stray()]);
+      const res = await cli(['queues'], env);
+      expect(res.code).toBe(0);
+      const line = (consumer: string) => res.out.split('\n').find((l) => l.startsWith(consumer)) ?? '';
+      expect(line('notification-service')).toMatch(/waiting 2 .*\(no event type is routed here\)/);
+      expect(line('transaction-service')).toMatch(/waiting 0 +active 0 +delayed 0 +failed 0$/);
+      expect(line('user-service')).toContain('waiting 0');
+    } finally {
+      await publisher.close();
+      await dropQueueNamespace(conn);
     }
   });
 });

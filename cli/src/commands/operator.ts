@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { authV1, ledgerV1, type Consumer } from '@bank/contracts';
-import { BeeQueuePublisher, Database, DependencyHealth, GrpcCaller, createClient, createLogger, listDeadLetters, platformMigrations, requeueDeadLetter } from '@bank/platform';
+import { BeeQueuePublisher, Database, DependencyHealth, GrpcCaller, createClient, createLogger, listDeadLetters, platformMigrations, queueBacklogs, requeueDeadLetter, type QueueConnection } from '@bank/platform';
 import { EXIT_CONFIG, EXIT_FAILURE } from '../stack/errors';
 import { dataDirFrom } from '../stack/layout';
 
@@ -73,6 +73,30 @@ async function withServiceDatabase<T>(service: string, fn: (db: Database, consum
   }
 }
 
+/** The bank's queues: REDIS_URL and REDIS_QUEUE_PREFIX, as the services read them. */
+function queueConnection(env: NodeJS.ProcessEnv): QueueConnection {
+  return { redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.REDIS_QUEUE_PREFIX ?? 'bank' };
+}
+
+/** `bank-cli queues`: the backlog of each consumer's event queue. */
+export function registerQueues(program: Command): void {
+  program
+    .command('queues')
+    .description("show each consuming service's event queue: waiting, active, delayed (retries in back-off), failed")
+    .action(async () => {
+      const logger = createLogger('bank-cli', 'warn');
+      try {
+        const backlogs = await queueBacklogs(queueConnection(process.env), new DependencyHealth('redis', logger));
+        for (const b of backlogs) {
+          const note = b.routedTypes === 0 ? '  (no event type is routed here)' : '';
+          console.log(`${b.consumer.padEnd(22)} waiting ${b.waiting}  active ${b.active}  delayed ${b.delayed}  failed ${b.failed}${note}`);
+        }
+      } catch (e) {
+        fail(`queues: ${e instanceof Error ? e.message : String(e)}`, EXIT_FAILURE);
+      }
+    });
+}
+
 /** `bank-cli dead-letters list|requeue`: events a consumer gave up on after its retries. */
 export function registerDeadLetters(program: Command): void {
   const group = program.command('dead-letters').description("list and requeue events a service's consumer gave up on");
@@ -93,7 +117,7 @@ export function registerDeadLetters(program: Command): void {
     .action(async (id: string, opts: { service: string }) => {
       await withServiceDatabase(opts.service, async (db) => {
         const logger = createLogger('bank-cli', 'warn');
-        const publisher = new BeeQueuePublisher({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: process.env.REDIS_QUEUE_PREFIX ?? 'bank' }, new DependencyHealth('redis', logger));
+        const publisher = new BeeQueuePublisher(queueConnection(process.env), new DependencyHealth('redis', logger));
         try {
           if (await requeueDeadLetter(db, publisher, id)) console.log(`requeued ${id}`);
           else fail(`no open dead letter ${id}`, EXIT_FAILURE);

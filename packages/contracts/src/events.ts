@@ -59,6 +59,11 @@ export function consumersOf(type: EventType): readonly Consumer[] {
   return EVENT_CATALOGUE[type].consumers;
 }
 
+/** The event types routed to a consumer's queue, in catalogue order. */
+export function typesConsumedBy(consumer: string): EventType[] {
+  return (Object.keys(EVENT_CATALOGUE) as EventType[]).filter((t) => (consumersOf(t) as readonly string[]).includes(consumer));
+}
+
 export function encodePayload<T extends EventType>(type: T, payload: EventPayload<T>): unknown {
   return (EVENT_CATALOGUE[type].codec as unknown as { toJSON(m: EventPayload<T>): unknown }).toJSON(payload);
 }

@@ -11,6 +11,7 @@ export {
   CONSUMERS,
   EVENT_CATALOGUE,
   consumersOf,
+  typesConsumedBy,
   decodePayload,
   encodePayload,
   isEventType,

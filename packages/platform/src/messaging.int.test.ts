@@ -6,7 +6,8 @@ import { DependencyHealth } from './dependency';
 import { EventConsumer, handleEvent, listDeadLetters, requeueDeadLetter, type EventHandlers } from './inbox';
 import { platformMigrations } from './migrations';
 import { OutboxRelay, appendToOutbox, type NewEvent } from './outbox';
-import { BeeQueuePublisher, createEventQueue, dropQueueNamespace, type EventPublisher, type QueueConnection } from './queue';
+import IORedis from 'ioredis';
+import { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, createEventQueue, deliveryCounterKey, dropQueueNamespace, queueBacklogs, type EventPublisher, type QueueConnection } from './queue';
 
 const { logger } = captureLogger('messaging-test');
 const health = { database: new DependencyHealth('postgres', logger), redis: new DependencyHealth('redis', logger) };
@@ -86,6 +87,39 @@ describe('outbox relay', () => {
     // account.opened goes to the one service that consumes it today: transaction-service.
     expect(publisher.published).toHaveLength(3);
     expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(['transaction-service']));
+  });
+
+  it('routes events to the queues of services that consume them only, and leaves no finished job in Redis', async () => {
+    const prefix = testQueuePrefix('routing');
+    const conn: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix };
+    const redis = new IORedis(TEST_REDIS_URL);
+    const publisher = new BeeQueuePublisher(conn, health.redis);
+    const consumer = new EventConsumer('transaction-service', db, applyEffect, conn, logger, health, 2);
+    consumer.start();
+    try {
+      const userId = newId();
+      // account.opened is consumed by transaction-service; payment.completed by nobody yet.
+      await append([...opened(4), { type: 'user.registered', aggregateId: userId, payload: { userId, email: 'a@example.com', fullName: 'A' } }]);
+      const paymentId = newId();
+      await append([{ type: 'payment.completed', aggregateId: paymentId, payload: { paymentId, sourceAccountId: newId(), destinationAccountId: newId(), amount: 5n, currency: 'USD', status: 'completed', failureCode: '' } }]);
+      const relay = new OutboxRelay(db, publisher, health, 100);
+      expect(await relay.relayOnce()).toBe(6);
+      await waitFor(async () => (await effectCounts()).size === 4);
+      const backlogs = new Map((await queueBacklogs(conn, health.redis)).map((b) => [b.consumer, b]));
+      // Applied jobs are gone; user.registered waits for user-service (not running here).
+      await waitFor(async () => (await redis.hlen(`${prefix}:events:transaction-service:jobs`)) === 0);
+      expect(backlogs.get('user-service')).toMatchObject({ waiting: 1, routedTypes: 1 });
+      expect(backlogs.get('payment-service')).toMatchObject({ waiting: 0, active: 0, delayed: 0, routedTypes: 0 });
+      expect(backlogs.get('notification-service')).toMatchObject({ waiting: 0, routedTypes: 0 });
+      // No queue at all exists for a service nothing is routed to.
+      expect(await redis.keys(`${prefix}:events:payment-service:*`)).toEqual([]);
+      expect(await redis.keys(`${prefix}:events:notification-service:*`)).toEqual([]);
+    } finally {
+      await consumer.stop();
+      await publisher.close();
+      await dropQueueNamespace(conn);
+      redis.disconnect();
+    }
   });
 
   it('publishes each event of a many-event row as its own envelope, in order', async () => {
@@ -254,4 +288,39 @@ describe('inbox', () => {
       await publisher.close();
     }
   });
+
+  it('gives a requeued dead letter a full retry budget, whatever delivery count it had left behind', async () => {
+    const prefix = testQueuePrefix('requeue-budget');
+    const conn: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix };
+    const redis = new IORedis(TEST_REDIS_URL);
+    let attempts = 0;
+    const handlers: EventHandlers = {
+      'account.opened': async () => {
+        attempts++;
+        throw new Error('still poisoned');
+      },
+    };
+    const publisher = new BeeQueuePublisher(conn, health.redis);
+    const consumer = new EventConsumer('transaction-service', db, handlers, conn, logger, health, 2);
+    consumer.start();
+    try {
+      const e = envelope();
+      const letterId = newId();
+      await db.transaction((c) =>
+        c.query("INSERT INTO dead_letter (id, consumer, event_id, event, error, attempts) VALUES ($1, 'transaction-service', $2, $3, 'Error: boom', $4)", [letterId, e.id, JSON.stringify(e), MAX_RETRIES + 1]),
+      );
+      // A count its first round left behind (a crash before it was cleared), one short of the cap.
+      await redis.set(deliveryCounterKey(conn, 'transaction-service', e.id), String(MAX_DELIVERIES - 1));
+      expect(await requeueDeadLetter(db, publisher, letterId)).toBe(true);
+      const again = await waitFor(async () => (await listDeadLetters(db)).find((l) => l.eventId === e.id), 30_000, 100);
+      // Every retry of a fresh budget was tried, and the dead letter says so.
+      expect(attempts).toBe(MAX_RETRIES + 1);
+      expect(again).toMatchObject({ attempts: MAX_RETRIES + 1, error: 'Error: still poisoned' });
+    } finally {
+      await consumer.stop();
+      await publisher.close();
+      await dropQueueNamespace(conn);
+      redis.disconnect();
+    }
+  }, 45_000);
 });

@@ -1,6 +1,6 @@
 import BeeQueue from 'bee-queue';
 import IORedis from 'ioredis';
-import type { Consumer, EventEnvelope } from '@bank/contracts';
+import { CONSUMERS, typesConsumedBy, type Consumer, type EventEnvelope } from '@bank/contracts';
 import type { DependencyHealth } from './dependency';
 
 /** A worker that holds a job this long without a heartbeat is considered crashed. */
@@ -199,6 +199,37 @@ export class BeeQueuePublisher implements EventPublisher {
 /** The Redis key counting the deliveries of one event to one consumer (see EventConsumer). */
 export function deliveryCounterKey(conn: QueueConnection, consumer: Consumer, eventId: string): string {
   return `${conn.prefix ?? QUEUE_PREFIX}:deliveries:${consumer}:${eventId}`;
+}
+
+/** One consuming service's queue, as an operator sees it. */
+export interface QueueBacklog {
+  readonly consumer: Consumer;
+  /** Event types the relays route to this queue; a queue with none should hold nothing. */
+  readonly routedTypes: number;
+  readonly waiting: number;
+  readonly active: number;
+  /** Retries waiting for their back-off to pass. */
+  readonly delayed: number;
+  readonly failed: number;
+}
+
+/**
+ * The backlog of every consumer's queue (bee-queue's own counts). Nothing that is consumed stays
+ * in a queue (finished jobs are removed), so a backlog that grows means a consumer that is down
+ * or behind, and one on a queue without routed types is a routing fault.
+ */
+export async function queueBacklogs(conn: QueueConnection, health: DependencyHealth): Promise<QueueBacklog[]> {
+  return Promise.all(
+    CONSUMERS.map(async (consumer) => {
+      const queue = createEventQueue(consumer, conn, 'producer', health);
+      try {
+        const counts = await within(queue.checkHealth(), PUBLISH_TIMEOUT_MS, `queue ${consumer}`);
+        return { consumer, routedTypes: typesConsumedBy(consumer).length, waiting: counts.waiting, active: counts.active, delayed: counts.delayed, failed: counts.failed };
+      } finally {
+        await queue.close(PUBLISH_TIMEOUT_MS).catch(() => undefined);
+      }
+    }),
+  );
 }
 
 /** Keys deleted per SCAN/UNLINK round while dropping a namespace. */

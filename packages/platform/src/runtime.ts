@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import type { Consumer } from '@bank/contracts';
+import { typesConsumedBy, type Consumer } from '@bank/contracts';
+import { InvariantViolation } from '@bank/kernel';
 import { Database } from './db';
 import { DependencyHealth, type DependencyHealths } from './dependency';
 import { startGrpcServer, type ServiceBinding } from './grpc';
@@ -36,6 +37,20 @@ export interface StartedService extends Running {
 }
 
 /**
+ * Every queue has a consumer or receives nothing: the relays route by the event catalogue, so a
+ * service must handle exactly the types the catalogue sends it (a type it does not handle would
+ * be dead-lettered; a queue without a consumer would grow without bound). Checked before the
+ * service starts, so a mismatch fails the start rather than the events.
+ */
+export function checkEventRouting(service: string, handlers: EventHandlers | undefined): void {
+  const routed = typesConsumedBy(service);
+  const handled = Object.keys(handlers ?? {}).sort();
+  if (JSON.stringify([...routed].sort()) !== JSON.stringify(handled)) {
+    throw new InvariantViolation(`${service} handles [${handled.join(', ')}] but the event catalogue routes [${routed.join(', ')}] to it`);
+  }
+}
+
+/**
  * Starts a service the same way everywhere: database and migrations, outbox relay, event
  * consumer, gRPC server with health. Stop reverses it: stop taking calls, finish in-flight work,
  * then close the queues and the pool.
@@ -56,9 +71,9 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
   const publisher = new BeeQueuePublisher(opts.queues, health.redis);
   const relay = new OutboxRelay(db, publisher, health);
   relay.start();
-  const consumer = opts.consumer
-    ? new EventConsumer(opts.consumer.name, db, opts.consumer.handlers(db), opts.queues, opts.logger, health, opts.consumer.concurrency)
-    : undefined;
+  const handlers = opts.consumer?.handlers(db);
+  checkEventRouting(opts.consumer?.name ?? opts.name, handlers);
+  const consumer = opts.consumer && handlers ? new EventConsumer(opts.consumer.name, db, handlers, opts.queues, opts.logger, health, opts.consumer.concurrency) : undefined;
   consumer?.start();
   const server = await startGrpcServer({ host: opts.grpc.host, port: opts.grpc.port, services: opts.services(db, relay), logger: opts.logger });
   const background = opts.background?.(db, relay) ?? [];

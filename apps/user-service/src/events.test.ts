@@ -1,0 +1,9 @@
+import { checkEventRouting } from '@bank/platform';
+import type { PostgresAccountStore } from '@bank/accounts-postgres';
+import { userEventHandlers } from './container';
+
+describe("user-service's event handlers", () => {
+  it('handle exactly the event types the catalogue routes to user-service', () => {
+    expect(() => checkEventRouting('user-service', userEventHandlers({} as PostgresAccountStore))).not.toThrow();
+  });
+});
