@@ -1,78 +1,36 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
-import { GrpcCaller, checkHealth, createClient } from '@bank/platform';
-import { createTestDatabase, freePort, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
+import { GrpcCaller, createClient } from '@bank/platform';
+import { TEST_CUSTOMER_PASSWORD, TEST_SERVICE_TOKEN, callApi, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
 
 const APPS = path.resolve(__dirname, '..', '..');
-const STARTUP_MS = 30_000;
 
 
-const children: ChildProcess[] = [];
-const drops: (() => Promise<void>)[] = [];
+let bank: TestBank;
 let base: string;
 let ledgerAddr: string;
 let authAddr: string;
 const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
 const run = promisify(execFile);
 
-function start(app: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [path.join(APPS, app, 'dist', 'main.js')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
-  children.push(child);
-  return child;
-}
-
 beforeAll(async () => {
-  const [authDb, userDb, ledgerDb] = await Promise.all([createTestDatabase('api_auth'), createTestDatabase('api_user'), createTestDatabase('api_ledger')]);
-  drops.push(authDb.drop, userDb.drop, ledgerDb.drop);
-  const [authPort, userPort, ledgerPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  authAddr = `127.0.0.1:${authPort}`;
-  ledgerAddr = `127.0.0.1:${ledgerPort}`;
-  const common = {
-    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_QUEUE_PREFIX: testQueuePrefix('api'),
-    LOG_LEVEL: 'warn',
-    AUTH_GRPC_ADDR: authAddr,
-    USER_GRPC_ADDR: `127.0.0.1:${userPort}`,
-    LEDGER_GRPC_ADDR: ledgerAddr,
-  };
-  start('transaction-service', { ...common, LEDGER_DATABASE_URL: ledgerDb.url, LEDGER_GRPC_PORT: String(ledgerPort) });
-  start('auth-service', { ...common, AUTH_DATABASE_URL: authDb.url, AUTH_GRPC_PORT: String(authPort), AUTH_BCRYPT_COST: '4' });
-  start('user-service', { ...common, USER_DATABASE_URL: userDb.url, USER_GRPC_PORT: String(userPort) });
-  for (const addr of [authAddr, `127.0.0.1:${userPort}`, ledgerAddr]) await waitFor(() => checkHealth(addr, 500), STARTUP_MS, 100);
-  start('api-gateway', { ...common, GATEWAY_PORT: String(gatewayPort), GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000', GATEWAY_RATE_LIMIT_PER_MIN: '10000' });
-  base = `http://127.0.0.1:${gatewayPort}`;
-  await waitFor(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200 || (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, STARTUP_MS, 100);
+  bank = await startTestBank({ label: 'api', gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000', GATEWAY_RATE_LIMIT_PER_MIN: '10000' } });
+  base = bank.url;
+  ledgerAddr = bank.addresses.ledger;
+  authAddr = bank.addresses.auth;
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM'))))));
-  for (const drop of drops) await drop();
+  await bank.stop();
 });
 
-async function api(method: string, url: string, body?: unknown, token?: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-}
-
-const PASSWORD = 'correct horse battery staple';
-async function customer(): Promise<{ email: string; token: string; refreshToken: string; userId: string }> {
-  const email = `c${newId().slice(-12)}@example.com`;
-  const signup = await api('POST', '/v1/auth/signup', { email, password: PASSWORD, fullName: 'Ada Lovelace' });
-  expect(signup.status).toBe(201);
-  const login = await api('POST', '/v1/auth/login', { email, password: PASSWORD });
-  expect(login.status).toBe(200);
-  return { email, token: login.body!.accessToken as string, refreshToken: login.body!.refreshToken as string, userId: signup.body!.userId as string };
-}
+const api = (method: string, url: string, body?: unknown, token?: string, headers: Record<string, string> = {}) => callApi(base, method, url, body, token, headers);
+const customer = () => signUpCustomer(base);
+const PASSWORD = TEST_CUSTOMER_PASSWORD;
 
 async function deposit(accountId: string, amount: bigint): Promise<string> {
   // Money in from the bank's settlement account, as the deposits issue will do through payment-service.
