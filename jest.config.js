@@ -11,6 +11,8 @@ const moduleNameMapper = {
   '^@bank/ledger-postgres$': '<rootDir>/packages/ledger/postgres/src',
   '^@bank/accounts-core$': '<rootDir>/packages/accounts/core/src',
   '^@bank/accounts-postgres$': '<rootDir>/packages/accounts/postgres/src',
+  '^@bank/payments-core$': '<rootDir>/packages/payments/core/src',
+  '^@bank/payments-postgres$': '<rootDir>/packages/payments/postgres/src',
 };
 
 // Type checking happens once in `tsc -b`; jest only transpiles, which keeps the suite fast.

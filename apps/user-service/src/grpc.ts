@@ -1,5 +1,6 @@
 import { userV1 } from '@bank/contracts';
-import type { Accounts, BankAccount, Caller, Profile } from '@bank/accounts-core';
+import type { Accounts, BankAccount, Profile } from '@bank/accounts-core';
+import type { Caller } from '@bank/kernel';
 import { implement, type CallContext, type Logger, type ServiceBinding } from '@bank/platform';
 
 const STATUS: Record<BankAccount['status'], userV1.BankAccountStatus> = {

@@ -15,3 +15,5 @@ export type { Result } from './result';
 export { deterministicId, isUuid, newId } from './ids';
 export { ManualClock, systemClock } from './clock';
 export type { Clock } from './clock';
+export { isOperator } from './caller';
+export type { Caller } from './caller';

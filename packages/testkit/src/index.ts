@@ -22,3 +22,4 @@ export { ledgerStoreContract, transferRequest } from './ledger-contract';
 export type { StoreUnderTest } from './ledger-contract';
 export { FakeLedgerBalances, InMemoryAccountStore } from './accounts-memory';
 export { accountStoreContract } from './accounts-contract';
+export { FakePaymentLedger, InMemoryAccountDirectory, InMemoryPaymentStore } from './payments-memory';

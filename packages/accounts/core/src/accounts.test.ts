@@ -1,7 +1,7 @@
-import { ManualClock, newId } from '@bank/kernel';
+import { ManualClock, newId, type Caller } from '@bank/kernel';
 import { FakeLedgerBalances, InMemoryAccountStore } from '@bank/testkit';
 import { close, freeze, openAccount, unfreeze } from './account';
-import { Accounts, type Caller } from './accounts';
+import { Accounts } from './accounts';
 
 const NOW = new Date(Date.UTC(2026, 0, 1));
 

@@ -1,4 +1,4 @@
-import { DomainError, assert, isCurrency, isUuid, newId, type Clock, type Result } from '@bank/kernel';
+import { DomainError, assert, isCurrency, isOperator, isUuid, newId, type Caller, type Clock, type Result } from '@bank/kernel';
 import { close, freeze, openAccount, unfreeze, type AccountChange, type BankAccount, type TransitionError } from './account';
 import type { AccountPage, AccountStore, LedgerBalances } from './ports';
 import { applyProfileUpdate, newProfile, profileUpdateProblems, type Profile, type ProfileUpdate } from './profile';
@@ -8,14 +8,6 @@ export const LIST_MAX_LIMIT = 100;
 export const MAX_OPEN_KEY_LENGTH = 255;
 /** A transition that lost a race to a concurrent one is re-read and re-decided this often. */
 export const MAX_TRANSITION_ATTEMPTS = 5;
-
-/** Who is calling, as the gateway authenticated them. */
-export interface Caller {
-  readonly userId: string | undefined;
-  readonly roles: readonly string[];
-}
-
-export const isOperator = (c: Caller): boolean => c.roles.includes('operator') || c.roles.includes('admin');
 
 function field(code: string, name: string, message: string): DomainError {
   return new DomainError(code, `${name}: ${message}`, { fields: [{ field: name, message }] });

@@ -2,6 +2,5 @@ export { MAX_FREEZE_REASON_LENGTH, close, freeze, openAccount, unfreeze } from '
 export type { AccountChange, AccountEventType, AccountStatus, BankAccount, TransitionError } from './account';
 export { FULL_NAME_MAX_LENGTH, applyProfileUpdate, newProfile, profileUpdateProblems } from './profile';
 export type { Profile, ProfileUpdate } from './profile';
-export { Accounts, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_OPEN_KEY_LENGTH, MAX_TRANSITION_ATTEMPTS, isOperator } from './accounts';
-export type { Caller } from './accounts';
+export { Accounts, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_OPEN_KEY_LENGTH, MAX_TRANSITION_ATTEMPTS } from './accounts';
 export type { AccountPage, AccountStore, LedgerBalances } from './ports';

@@ -1,0 +1,471 @@
+import { DomainError, assert, isCurrency, isOperator, isUuid, newId, type Caller, type Clock, type Currency } from '@bank/kernel';
+import {
+  IDEMPOTENCY_KEY_PATTERN,
+  IDEMPOTENCY_RETENTION_MS,
+  LIST_DEFAULT_LIMIT,
+  LIST_MAX_LIMIT,
+  MAX_DEPOSIT_REFERENCE_LENGTH,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_WAIT_SECONDS,
+  depositTransferId,
+  fingerprintOf,
+  paymentTransferIds,
+  type Deposit,
+  type IdempotencyRecord,
+  type IdempotencyScope,
+  type Payment,
+  type PaymentStatus,
+} from './model';
+import type { AccountDirectory, PaymentLedger, PaymentPage, PaymentStore } from './ports';
+import { failureCodeOf, isTerminal, nextAction, onBarrier, onCapture, onCheck, onHold, onStepFailed, onVoid, requestCancel, STEP_DEADLINE_MS } from './saga';
+import { Waiters } from './waiters';
+
+/** A transition that lost a race to a concurrent one is re-read and re-decided this often per drive. */
+export const MAX_DRIVE_ROUNDS = 20;
+/** Sagas and deposits taken up per sweep. */
+export const SWEEP_BATCH_SIZE = 100;
+/** Idempotency records deleted per purge statement. */
+export const PURGE_BATCH_SIZE = 1_000;
+/** The first request of a key holds it at least this long (plus its wait) before a repeat may take over. */
+export const IDEMPOTENCY_LOCK_MS = 10_000;
+/** The largest amount the public API carries (a JSON safe integer). */
+export const MAX_API_AMOUNT = BigInt(Number.MAX_SAFE_INTEGER);
+
+export interface PaymentsOptions {
+  /** Lifetime of a payment's hold in the ledger: the last line of defence if the saga stops. */
+  readonly holdTimeoutSeconds: number;
+  /** A user's outgoing payments per currency and UTC day may not sum past this (minor units). */
+  readonly dailyLimitMinor: bigint;
+  /** Where a failed background drive is reported (it is retried by the sweeper). */
+  readonly onDriveError?: (paymentId: string, error: unknown) => void;
+}
+
+export interface PaymentInput {
+  readonly idempotencyKey: string;
+  readonly sourceAccountId: string;
+  readonly destinationAccountId: string;
+  readonly amount: bigint;
+  readonly currency: string;
+  readonly description: string;
+  /** How long the answer may wait for the saga to end (0: at once). */
+  readonly waitSeconds: number;
+}
+
+export interface DepositInput {
+  readonly idempotencyKey: string;
+  readonly accountId: string;
+  readonly amount: bigint;
+  readonly currency: string;
+  readonly reference: string;
+}
+
+/** What a customer sees of a payment. */
+export interface PaymentView {
+  readonly id: string;
+  readonly sourceAccountId: string;
+  readonly destinationAccountId: string;
+  readonly amount: bigint;
+  readonly currency: string;
+  readonly description: string;
+  readonly status: PaymentStatus;
+  readonly failureCode: string | null;
+  readonly createdAt: Date;
+  readonly completedAt: Date | null;
+}
+
+export interface DepositView {
+  readonly id: string;
+  readonly accountId: string;
+  readonly amount: bigint;
+  readonly currency: string;
+  readonly status: 'completed';
+}
+
+/** The answer to a create: `finished` when it waited and the payment reached its end (HTTP 201, else 202). */
+export interface CreatedPayment {
+  readonly payment: PaymentView;
+  readonly finished: boolean;
+  readonly replayed: boolean;
+}
+
+/** HTTP statuses stored with an idempotency key: the answer a repeat gets again. */
+const CREATED = 201;
+const ACCEPTED = 202;
+const REFUSED = 422;
+
+export function viewOf(p: Payment): PaymentView {
+  return {
+    id: p.id,
+    sourceAccountId: p.sourceAccountId,
+    destinationAccountId: p.destinationAccountId,
+    amount: p.amount,
+    currency: p.currency,
+    description: p.description,
+    status: p.status,
+    failureCode: p.failureCode,
+    createdAt: p.createdAt,
+    completedAt: p.completedAt,
+  };
+}
+
+/** A view as stored with its idempotency key (JSON: amounts as strings, times as ISO strings). */
+function paymentBody(v: PaymentView): Record<string, unknown> {
+  return { ...v, amount: v.amount.toString(), createdAt: v.createdAt.toISOString(), completedAt: v.completedAt?.toISOString() ?? null };
+}
+
+function paymentFromBody(body: unknown): PaymentView {
+  const b = body as Record<string, string | null>;
+  return {
+    id: b.id as string,
+    sourceAccountId: b.sourceAccountId as string,
+    destinationAccountId: b.destinationAccountId as string,
+    amount: BigInt(b.amount as string),
+    currency: b.currency as string,
+    description: b.description as string,
+    status: b.status as PaymentStatus,
+    failureCode: b.failureCode ?? null,
+    createdAt: new Date(b.createdAt as string),
+    completedAt: b.completedAt === null ? null : new Date(b.completedAt as string),
+  };
+}
+
+function depositView(d: Deposit): DepositView {
+  return { id: d.id, accountId: d.accountId, amount: d.amount, currency: d.currency, status: 'completed' };
+}
+
+function field(code: string, name: string, message: string): DomainError {
+  return new DomainError(code, `${name}: ${message}`, { fields: [{ field: name, message }] });
+}
+
+function requireUser(caller: Caller): string {
+  if (!caller.userId) throw new DomainError('UNAUTHENTICATED', 'no authenticated caller');
+  return caller.userId;
+}
+
+const notFound = (what: string) => new DomainError('NOT_FOUND', `no such ${what}`);
+
+function checkKey(key: string): void {
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw field('IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key', '1 to 255 printable ASCII characters');
+}
+
+function checkAmount(amount: bigint): void {
+  if (amount <= 0n || amount > MAX_API_AMOUNT) throw field('INVALID_AMOUNT', 'amount', `a whole number of minor units from 1 to ${MAX_API_AMOUNT}`);
+}
+
+function checkCurrency(currency: string): asserts currency is Currency {
+  if (!isCurrency(currency)) throw field('UNSUPPORTED_CURRENCY', 'currency', 'not a currency the bank supports');
+}
+
+/**
+ * Payments and deposits: accepting them (validation, idempotency), driving each payment's saga
+ * over the ledger, cancelling, reading, and the sweeper that takes up sagas that stalled.
+ */
+export class Payments {
+  /** One drive per payment per process; a second request to drive joins the first. */
+  private readonly driving = new Map<string, Promise<Payment | undefined>>();
+
+  constructor(
+    private readonly store: PaymentStore,
+    private readonly ledger: PaymentLedger,
+    private readonly accounts: AccountDirectory,
+    private readonly clock: Clock,
+    readonly waiters: Waiters,
+    private readonly opts: PaymentsOptions,
+  ) {}
+
+  async create(caller: Caller, input: PaymentInput): Promise<CreatedPayment> {
+    const userId = requireUser(caller);
+    checkKey(input.idempotencyKey);
+    checkAmount(input.amount);
+    checkCurrency(input.currency);
+    if (!isUuid(input.sourceAccountId)) throw field('VALIDATION_FAILED', 'sourceAccountId', 'must be a UUID');
+    if (!isUuid(input.destinationAccountId)) throw field('VALIDATION_FAILED', 'destinationAccountId', 'must be a UUID');
+    const source = input.sourceAccountId.toLowerCase();
+    const destination = input.destinationAccountId.toLowerCase();
+    if (source === destination) throw field('VALIDATION_FAILED', 'destinationAccountId', 'must differ from sourceAccountId');
+    if (input.description.length > MAX_DESCRIPTION_LENGTH || input.description.includes('\u0000')) throw field('VALIDATION_FAILED', 'description', `at most ${MAX_DESCRIPTION_LENGTH} characters`);
+    const waitSeconds = Math.min(Math.max(0, Math.trunc(input.waitSeconds)), MAX_WAIT_SECONDS);
+    const fingerprint = fingerprintOf([source, destination, input.amount, input.currency, input.description]);
+
+    const existing = await this.store.getIdempotency(userId, 'payment', input.idempotencyKey);
+    if (existing) return this.replayPayment(existing, fingerprint);
+
+    const found = await this.accounts.find([source, destination]);
+    const from = found.get(source);
+    if (!from || from.ownerId !== userId) throw notFound('source account');
+    const to = found.get(destination);
+    if (!to) throw notFound('destination account');
+    if (from.currency !== input.currency || to.currency !== input.currency) {
+      throw field('CURRENCY_MISMATCH', 'currency', `the accounts hold ${from.currency} and ${to.currency}; the payment is in ${input.currency}`);
+    }
+
+    const now = this.clock.now();
+    const payment: Payment = {
+      id: newId(now.getTime()),
+      initiatorId: userId,
+      sourceAccountId: source,
+      destinationAccountId: destination,
+      destinationOwnerId: to.ownerId,
+      amount: input.amount,
+      currency: input.currency,
+      description: input.description,
+      status: 'pending',
+      failureCode: null,
+      step: 'accepted',
+      stepTimes: { accepted: now.toISOString() },
+      attempts: 0,
+      deadlineAt: new Date(now.getTime() + STEP_DEADLINE_MS),
+      holdExpiresAt: null,
+      cancelRequested: false,
+      createdAt: now,
+      completedAt: null,
+      version: 0,
+    };
+    // Without a wait, the answer (202, the pending payment) is known now and stored with the key.
+    const record: IdempotencyRecord = {
+      userId,
+      scope: 'payment',
+      key: input.idempotencyKey,
+      fingerprint,
+      resourceId: payment.id,
+      responseStatus: waitSeconds === 0 ? ACCEPTED : null,
+      responseBody: waitSeconds === 0 ? paymentBody(viewOf(payment)) : null,
+      lockedUntil: new Date(now.getTime() + waitSeconds * 1000 + IDEMPOTENCY_LOCK_MS),
+      createdAt: now,
+    };
+    const created = await this.store.createPayment(payment, record);
+    if (!created.created) return this.replayPayment(created.existing, fingerprint);
+
+    const settled = waitSeconds > 0 ? this.waiters.wait(payment.id, waitSeconds * 1000) : undefined;
+    this.kick(payment.id);
+    if (!settled) return { payment: viewOf(payment), finished: false, replayed: false };
+    await settled;
+    const latest = (await this.store.getPayment(payment.id)) ?? payment;
+    const finished = latest.status !== 'pending';
+    const view = viewOf(latest);
+    await this.store.completeIdempotency(userId, 'payment', input.idempotencyKey, finished ? CREATED : ACCEPTED, paymentBody(view));
+    return { payment: view, finished, replayed: false };
+  }
+
+  private async replayPayment(record: IdempotencyRecord, fingerprint: string): Promise<CreatedPayment> {
+    if (record.fingerprint !== fingerprint) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+    if (record.responseStatus !== null) return { payment: paymentFromBody(record.responseBody), finished: record.responseStatus === CREATED, replayed: true };
+    const now = this.clock.now();
+    if (now < record.lockedUntil) {
+      throw new DomainError('IDEMPOTENCY_KEY_IN_USE', 'the first request with this Idempotency-Key is still running', { retryAfterSeconds: Math.max(1, Math.ceil((record.lockedUntil.getTime() - now.getTime()) / 1000)) });
+    }
+    // The first request never answered (its process went): the payment as it is now is the answer.
+    const p = await this.store.getPayment(record.resourceId);
+    assert(p, `idempotency record names payment ${record.resourceId}, which does not exist`);
+    const finished = p.status !== 'pending';
+    await this.store.completeIdempotency(record.userId, 'payment', record.key, finished ? CREATED : ACCEPTED, paymentBody(viewOf(p)));
+    return { payment: viewOf(p), finished, replayed: true };
+  }
+
+  /** Visible to the owners of either account and to operators; to anyone else it does not exist. */
+  async get(caller: Caller, id: string): Promise<PaymentView> {
+    const p = await this.visible(caller, id);
+    return viewOf(p);
+  }
+
+  private async visible(caller: Caller, id: string): Promise<Payment> {
+    const userId = requireUser(caller);
+    if (!isUuid(id)) throw field('VALIDATION_FAILED', 'paymentId', 'must be a UUID');
+    const p = await this.store.getPayment(id.toLowerCase());
+    if (!p || (p.initiatorId !== userId && p.destinationOwnerId !== userId && !isOperator(caller))) throw notFound('payment');
+    return p;
+  }
+
+  async list(caller: Caller, accountId: string, limit: number, cursor: string): Promise<{ payments: PaymentView[]; nextCursor: string }> {
+    const userId = requireUser(caller);
+    if (!isUuid(accountId)) throw field('VALIDATION_FAILED', 'accountId', 'must be a UUID');
+    const pageSize = limit === 0 ? LIST_DEFAULT_LIMIT : limit;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > LIST_MAX_LIMIT) throw field('VALIDATION_FAILED', 'limit', `must be 1 to ${LIST_MAX_LIMIT}`);
+    const id = accountId.toLowerCase();
+    const account = (await this.accounts.find([id])).get(id);
+    if (!account || (account.ownerId !== userId && !isOperator(caller))) throw notFound('account');
+    if (cursor.length > 100) throw field('VALIDATION_FAILED', 'cursor', 'malformed');
+    const page: PaymentPage = await this.store.listPayments(id, pageSize, cursor);
+    return { payments: page.payments.map(viewOf), nextCursor: page.nextCursor };
+  }
+
+  /** Cancels a payment not yet captured: its hold is voided. PAYMENT_NOT_CANCELLABLE after the capture. */
+  async cancel(caller: Caller, id: string): Promise<PaymentView> {
+    let p = await this.visible(caller, id);
+    if (p.initiatorId !== requireUser(caller) && !isOperator(caller)) throw notFound('payment');
+    for (let round = 0; ; round++) {
+      assert(round < MAX_DRIVE_ROUNDS, `cancel of ${p.id} kept losing races`);
+      const decided = requestCancel(p, this.clock.now());
+      if (!decided.ok) throw new DomainError('PAYMENT_NOT_CANCELLABLE', decided.message);
+      if (decided.value === p) break;
+      if ((await this.store.savePayment(p, decided.value, this.opts.dailyLimitMinor)) === 'saved') break;
+      p = (await this.store.getPayment(p.id)) as Payment;
+    }
+    const after = (await this.drive(p.id)) ?? p;
+    if (after.status === 'completed') throw new DomainError('PAYMENT_NOT_CANCELLABLE', `payment ${p.id} was captured before the cancel took effect`);
+    return viewOf(after);
+  }
+
+  /** Starts driving a payment's saga in the background; failures are left to the sweeper. */
+  kick(id: string): void {
+    this.drive(id).catch((e: unknown) => this.opts.onDriveError?.(id, e));
+  }
+
+  /** Runs a payment's saga as far as it can go now; answers the payment as it was left. */
+  drive(id: string): Promise<Payment | undefined> {
+    const running = this.driving.get(id);
+    if (running) return running;
+    const run = this.runSaga(id).finally(() => this.driving.delete(id));
+    this.driving.set(id, run);
+    return run;
+  }
+
+  private async runSaga(id: string): Promise<Payment | undefined> {
+    let p = await this.store.getPayment(id);
+    for (let round = 0; p !== undefined && round < MAX_DRIVE_ROUNDS; round++) {
+      const action = nextAction(p);
+      if (action === 'none') return p;
+      const after = await this.perform(action, p);
+      const outcome = await this.store.savePayment(p, after, this.opts.dailyLimitMinor);
+      if (outcome === 'limit_exceeded') {
+        const refused = onCheck(p, { failureCode: 'LIMIT_EXCEEDED' }, this.clock.now());
+        if ((await this.store.savePayment(p, refused, this.opts.dailyLimitMinor)) !== 'saved') {
+          p = await this.store.getPayment(id);
+          continue;
+        }
+        p = { ...refused, version: p.version + 1 };
+        continue;
+      }
+      if (outcome === 'conflict') {
+        // Someone else moved it (a cancel, another replica, the sweeper): decide again on what is stored.
+        p = await this.store.getPayment(id);
+        continue;
+      }
+      // A step that could not be performed is tried again by the sweeper at its deadline.
+      const stepFailed = after.step === p.step && after.attempts > p.attempts;
+      p = { ...after, version: p.version + 1 };
+      if (p.status !== 'pending' || isTerminal(p)) this.waiters.notify(id);
+      if (stepFailed) return p;
+    }
+    return p;
+  }
+
+  /** Performs one step and answers the payment as the step's outcome makes it. */
+  private async perform(action: Exclude<ReturnType<typeof nextAction>, 'none'>, p: Payment): Promise<Payment> {
+    const ids = paymentTransferIds(p.id);
+    const now = () => this.clock.now();
+    try {
+      switch (action) {
+        case 'hold':
+          return onHold(p, await this.ledger.hold(p, ids.hold, this.opts.holdTimeoutSeconds), now(), this.opts.holdTimeoutSeconds);
+        case 'check':
+          return onCheck(p, await this.check(p), now());
+        case 'capture':
+          return onCapture(p, await this.ledger.capture(p, ids.capture, ids.hold), now());
+        case 'void': {
+          const next = onVoid(p, await this.ledger.void(p, ids.void, ids.hold), now());
+          return next === 'retry' ? onStepFailed(p, now()) : next;
+        }
+        case 'barrier': {
+          const next = onBarrier(p, await this.ledger.barrier(p, ids.hold, ids.void), now());
+          return next === 'retry' ? onStepFailed(p, now()) : next;
+        }
+      }
+    } catch (e) {
+      if (e instanceof DomainError) throw e;
+      this.opts.onDriveError?.(p.id, e);
+      return onStepFailed(p, now());
+    }
+  }
+
+  /** The checks that need more than the ledger's hold; the daily limit is reserved when the step is saved. */
+  private async check(p: Payment): Promise<'ok' | { failureCode: string }> {
+    const to = (await this.accounts.find([p.destinationAccountId])).get(p.destinationAccountId);
+    if (!to) return { failureCode: 'ACCOUNT_NOT_FOUND' };
+    if (to.state === 'frozen') return { failureCode: 'ACCOUNT_FROZEN' };
+    if (to.state === 'closed') return { failureCode: 'ACCOUNT_CLOSED' };
+    if (to.currency !== p.currency) return { failureCode: 'CURRENCY_MISMATCH' };
+    return 'ok';
+  }
+
+  /** What the ledger's events tell about a payment: a reply lost to a crash still advances its saga. */
+  async onLedgerTransfer(paymentId: string): Promise<void> {
+    const p = await this.store.getPayment(paymentId);
+    if (p && !isTerminal(p)) this.kick(paymentId);
+  }
+
+  /** One round of the sweeper: stalled sagas are driven again, stalled deposits finished, old keys purged. */
+  async sweep(): Promise<{ payments: number; deposits: number; purged: number }> {
+    const now = this.clock.now();
+    const due = (await this.store.duePayments(now, SWEEP_BATCH_SIZE)).filter((id) => !this.driving.has(id));
+    await Promise.all(due.map((id) => this.drive(id).catch((e: unknown) => this.opts.onDriveError?.(id, e))));
+    const deposits = await this.store.pendingDeposits(new Date(now.getTime() - IDEMPOTENCY_LOCK_MS), SWEEP_BATCH_SIZE);
+    for (const id of deposits) {
+      const d = await this.store.getDeposit(id);
+      if (d) await this.runDeposit(d).catch((e: unknown) => this.opts.onDriveError?.(id, e));
+    }
+    const purged = await this.store.purgeIdempotency(new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS), PURGE_BATCH_SIZE);
+    return { payments: due.length, deposits: deposits.length, purged };
+  }
+
+  /** Money in from the bank's settlement account of the currency: operators only, idempotent by key. */
+  async deposit(caller: Caller, input: DepositInput): Promise<{ deposit: DepositView; replayed: boolean }> {
+    const userId = requireUser(caller);
+    if (!isOperator(caller)) throw new DomainError('NOT_FOUND', 'no such route');
+    checkKey(input.idempotencyKey);
+    checkAmount(input.amount);
+    checkCurrency(input.currency);
+    if (!isUuid(input.accountId)) throw field('VALIDATION_FAILED', 'accountId', 'must be a UUID');
+    if (input.reference.length === 0 || input.reference.length > MAX_DEPOSIT_REFERENCE_LENGTH || input.reference.includes('\u0000')) {
+      throw field('VALIDATION_FAILED', 'reference', `1 to ${MAX_DEPOSIT_REFERENCE_LENGTH} characters`);
+    }
+    const accountId = input.accountId.toLowerCase();
+    const fingerprint = fingerprintOf([accountId, input.amount, input.currency, input.reference]);
+    const existing = await this.store.getIdempotency(userId, 'deposit', input.idempotencyKey);
+    if (existing) return this.replayDeposit(existing, fingerprint);
+
+    const account = (await this.accounts.find([accountId])).get(accountId);
+    if (!account) throw notFound('account');
+    if (account.currency !== input.currency) throw field('CURRENCY_MISMATCH', 'currency', `the account holds ${account.currency}`);
+    const now = this.clock.now();
+    const deposit: Deposit = { id: newId(now.getTime()), operatorId: userId, accountId, amount: input.amount, currency: input.currency, reference: input.reference, status: 'pending', failureCode: null, createdAt: now };
+    const record: IdempotencyRecord = { userId, scope: 'deposit', key: input.idempotencyKey, fingerprint, resourceId: deposit.id, responseStatus: null, responseBody: null, lockedUntil: new Date(now.getTime() + IDEMPOTENCY_LOCK_MS), createdAt: now };
+    const created = await this.store.createDeposit(deposit, record);
+    if (!created.created) return this.replayDeposit(created.existing, fingerprint);
+    return { deposit: depositView(await this.runDeposit(deposit)), replayed: false };
+  }
+
+  private async replayDeposit(record: IdempotencyRecord, fingerprint: string): Promise<{ deposit: DepositView; replayed: boolean }> {
+    if (record.fingerprint !== fingerprint) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+    if (record.responseStatus === null) {
+      const now = this.clock.now();
+      if (now < record.lockedUntil) {
+        throw new DomainError('IDEMPOTENCY_KEY_IN_USE', 'the first request with this Idempotency-Key is still running', { retryAfterSeconds: Math.max(1, Math.ceil((record.lockedUntil.getTime() - now.getTime()) / 1000)) });
+      }
+      const d = await this.store.getDeposit(record.resourceId);
+      assert(d, `idempotency record names deposit ${record.resourceId}, which does not exist`);
+      return { deposit: depositView(await this.runDeposit(d)), replayed: true };
+    }
+    const body = record.responseBody as { code?: string; message?: string; id?: string; accountId?: string; amount?: string; currency?: string };
+    if (record.responseStatus !== CREATED) throw new DomainError(body.code ?? 'OPERATION_REFUSED', body.message ?? 'the deposit was refused');
+    return { deposit: { id: body.id as string, accountId: body.accountId as string, amount: BigInt(body.amount as string), currency: body.currency as string, status: 'completed' }, replayed: true };
+  }
+
+  /** Sends a deposit's transfer (again: its id makes a repeat harmless) and records the outcome. */
+  private async runDeposit(d: Deposit): Promise<Deposit> {
+    const result = await this.ledger.deposit(d, depositTransferId(d.id));
+    if (result === 'ok' || result === 'exists') {
+      const done: Deposit = { ...d, status: 'completed' };
+      const v = depositView(done);
+      await this.store.finishDeposit(done, CREATED, { ...v, amount: v.amount.toString() });
+      return done;
+    }
+    const code = failureCodeOf(result);
+    const failed: Deposit = { ...d, status: 'failed', failureCode: code };
+    const message = `the ledger refused the deposit: ${result}`;
+    await this.store.finishDeposit(failed, REFUSED, { code, message });
+    throw new DomainError(code, message);
+  }
+}
+
+

@@ -1,0 +1,39 @@
+/** The most callers that may wait for payments at once in one process; more are answered at once. */
+export const MAX_WAITERS = 10_000;
+
+/**
+ * Callers waiting for a payment to end (Prefer: wait). They are woken, never polled: by the saga
+ * in this process when it ends the payment, and by the store's change notification for payments
+ * that another replica ended (payment-service wires that to `notify`).
+ */
+export class Waiters {
+  private readonly waiting = new Map<string, Set<() => void>>();
+  private count = 0;
+
+  /** Resolves when `notify(id)` is called or after `timeoutMs`, whichever is first. */
+  wait(id: string, timeoutMs: number): Promise<void> {
+    if (this.count >= MAX_WAITERS) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const set = this.waiting.get(id) ?? new Set<() => void>();
+      this.waiting.set(id, set);
+      this.count++;
+      const done = () => {
+        clearTimeout(timer);
+        if (set.delete(done)) this.count--;
+        if (set.size === 0) this.waiting.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      set.add(done);
+    });
+  }
+
+  notify(id: string): void {
+    const set = this.waiting.get(id);
+    if (set) for (const done of [...set]) done();
+  }
+
+  get size(): number {
+    return this.count;
+  }
+}
