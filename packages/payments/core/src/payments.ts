@@ -12,7 +12,6 @@ import {
   paymentTransferIds,
   type Deposit,
   type IdempotencyRecord,
-  type IdempotencyScope,
   type Payment,
   type PaymentStatus,
 } from './model';
