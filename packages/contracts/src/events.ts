@@ -3,6 +3,8 @@ import {
   AccountFrozen,
   AccountOpened,
   AccountUnfrozen,
+  DepositCompleted,
+  PaymentRequested,
   PaymentSettled,
   TransferRecorded,
   UserRegistered,
@@ -20,17 +22,19 @@ export type Consumer = (typeof CONSUMERS)[number];
  */
 export const EVENT_CATALOGUE = {
   'user.registered': { codec: UserRegistered, consumers: ['user-service'] },
-  'account.opened': { codec: AccountOpened, consumers: ['transaction-service'] },
-  'account.frozen': { codec: AccountFrozen, consumers: ['transaction-service'] },
-  'account.unfrozen': { codec: AccountUnfrozen, consumers: ['transaction-service'] },
-  'account.closed': { codec: AccountClosed, consumers: ['transaction-service'] },
-  'transfer.posted': { codec: TransferRecorded, consumers: [] },
-  'transfer.pending': { codec: TransferRecorded, consumers: [] },
-  'transfer.voided': { codec: TransferRecorded, consumers: [] },
-  'transfer.expired': { codec: TransferRecorded, consumers: [] },
+  'account.opened': { codec: AccountOpened, consumers: ['transaction-service', 'payment-service'] },
+  'account.frozen': { codec: AccountFrozen, consumers: ['transaction-service', 'payment-service'] },
+  'account.unfrozen': { codec: AccountUnfrozen, consumers: ['transaction-service', 'payment-service'] },
+  'account.closed': { codec: AccountClosed, consumers: ['transaction-service', 'payment-service'] },
+  'transfer.posted': { codec: TransferRecorded, consumers: ['payment-service'] },
+  'transfer.pending': { codec: TransferRecorded, consumers: ['payment-service'] },
+  'transfer.voided': { codec: TransferRecorded, consumers: ['payment-service'] },
+  'transfer.expired': { codec: TransferRecorded, consumers: ['payment-service'] },
+  'payment.requested': { codec: PaymentRequested, consumers: ['payment-service'] },
   'payment.completed': { codec: PaymentSettled, consumers: [] },
   'payment.failed': { codec: PaymentSettled, consumers: [] },
   'payment.cancelled': { codec: PaymentSettled, consumers: [] },
+  'deposit.completed': { codec: DepositCompleted, consumers: [] },
 } as const satisfies Record<string, { codec: { toJSON(m: never): unknown }; consumers: readonly Consumer[] }>;
 
 export type EventType = keyof typeof EVENT_CATALOGUE;

@@ -1,4 +1,4 @@
-import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
+import type { EntityManager, EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Client, type PoolClient } from 'pg';
@@ -161,6 +161,65 @@ export class Database {
   async close(): Promise<void> {
     await this.orm.close(true);
   }
+}
+
+/**
+ * The raw pg client of the transaction an EntityManager is in (inside `em.transactional`): for
+ * the statements MikroORM has no words for (the outbox's multi-row insert, pg_notify, a
+ * conditional increment), run in the same transaction as the entities. knex's transaction
+ * client hands out the transaction's own connection from acquireConnection.
+ */
+export async function transactionClient(em: EntityManager): Promise<SqlClient> {
+  const trx = em.getTransactionContext<{ client?: { acquireConnection(): Promise<PoolClient> } }>();
+  if (!trx?.client) throw new Error('transactionClient needs an EntityManager inside a transaction');
+  return trx.client.acquireConnection();
+}
+
+/** Reconnect back-off of a LISTEN connection: grows per attempt up to the ceiling, and never stops. */
+const LISTEN_RETRY_BASE_MS = 200;
+const LISTEN_RETRY_MAX_MS = 5_000;
+
+/**
+ * LISTENs on `channel` with a connection of its own (a pooled one would be reused by others) and
+ * hands each payload to `onNotify`; it reconnects after losing its connection, and calls
+ * `onReconnect` then, because notifications sent meanwhile were lost. Answers the function that
+ * stops it.
+ */
+export function listen(url: string, channel: string, onNotify: (payload: string) => void, logger: Logger, onReconnect: () => void = () => undefined): () => Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  let client: Client | undefined;
+  let stopped = false;
+  let attempt = 0;
+  const connect = async (): Promise<void> => {
+    while (!stopped) {
+      const c = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: TCP_KEEPALIVE_DELAY_MS });
+      c.on('notification', (n) => {
+        if (n.channel === channel && n.payload !== undefined) onNotify(n.payload);
+      });
+      c.on('error', (err) => logger.debug({ err, channel }, 'listen connection error'));
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${channel}`);
+        client = c;
+        if (attempt > 0) onReconnect();
+        attempt = 0;
+        c.once('end', () => {
+          client = undefined;
+          if (!stopped) void connect();
+        });
+        return;
+      } catch (err) {
+        await c.end().catch(() => undefined);
+        logger.debug({ err, channel }, 'listen connection failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(LISTEN_RETRY_BASE_MS * 2 ** attempt++, LISTEN_RETRY_MAX_MS)));
+      }
+    }
+  };
+  void connect();
+  return async () => {
+    stopped = true;
+    await client?.end().catch(() => undefined);
+  };
 }
 
 /** Runs `fn` on the server's maintenance database, with the (checked) name of the database in `url`. */

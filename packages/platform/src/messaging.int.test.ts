@@ -84,9 +84,9 @@ describe('outbox relay', () => {
     expect(await relay.relayOnce()).toBe(3);
     expect(await relay.relayOnce()).toBe(0);
     expect(await unpublishedCount()).toBe(0);
-    // account.opened goes to the one service that consumes it today: transaction-service.
-    expect(publisher.published).toHaveLength(3);
-    expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(['transaction-service']));
+    // account.opened goes to the services that consume it: the ledger and payments, once each.
+    expect(publisher.published).toHaveLength(6);
+    expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(['transaction-service', 'payment-service']));
   });
 
   it('routes events to the queues of services that consume them only, and leaves no finished job in Redis', async () => {
@@ -101,7 +101,7 @@ describe('outbox relay', () => {
       // account.opened is consumed by transaction-service; payment.completed by nobody yet.
       await append([...opened(4), { type: 'user.registered', aggregateId: userId, payload: { userId, email: 'a@example.com', fullName: 'A' } }]);
       const paymentId = newId();
-      await append([{ type: 'payment.completed', aggregateId: paymentId, payload: { paymentId, sourceAccountId: newId(), destinationAccountId: newId(), amount: 5n, currency: 'USD', status: 'completed', failureCode: '' } }]);
+      await append([{ type: 'payment.completed', aggregateId: paymentId, payload: { paymentId, sourceAccountId: newId(), destinationAccountId: newId(), amount: 5n, currency: 'USD', status: 'completed', failureCode: '', sourceOwnerId: newId(), destinationOwnerId: newId(), description: '' } }]);
       const relay = new OutboxRelay(db, publisher, health, 100);
       expect(await relay.relayOnce()).toBe(6);
       await waitFor(async () => (await effectCounts()).size === 4);
@@ -109,10 +109,10 @@ describe('outbox relay', () => {
       // Applied jobs are gone; user.registered waits for user-service (not running here).
       await waitFor(async () => (await redis.hlen(`${prefix}:events:transaction-service:jobs`)) === 0);
       expect(backlogs.get('user-service')).toMatchObject({ waiting: 1, routedTypes: 1 });
-      expect(backlogs.get('payment-service')).toMatchObject({ waiting: 0, active: 0, delayed: 0, routedTypes: 0 });
-      expect(backlogs.get('notification-service')).toMatchObject({ waiting: 0, routedTypes: 0 });
-      // No queue at all exists for a service nothing is routed to.
-      expect(await redis.keys(`${prefix}:events:payment-service:*`)).toEqual([]);
+      // account.opened is payment-service's too (not running here): its copies wait there.
+      expect(backlogs.get('payment-service')).toMatchObject({ waiting: 4 });
+      expect(backlogs.get('notification-service')).toMatchObject({ waiting: 0, active: 0, delayed: 0, routedTypes: 0 });
+      // No queue at all exists for a service nothing is routed to: payment.completed went nowhere.
       expect(await redis.keys(`${prefix}:events:notification-service:*`)).toEqual([]);
     } finally {
       await consumer.stop();

@@ -23,3 +23,4 @@ export type { StoreUnderTest } from './ledger-contract';
 export { FakeLedgerBalances, InMemoryAccountStore } from './accounts-memory';
 export { accountStoreContract } from './accounts-contract';
 export { FakePaymentLedger, InMemoryAccountDirectory, InMemoryPaymentStore } from './payments-memory';
+export { paymentFixture, paymentStoreContract } from './payments-contract';

@@ -46,6 +46,8 @@ export interface Deposit {
   readonly id: string;
   readonly operatorId: string;
   readonly accountId: string;
+  /** The account's owner, whom the deposit.completed event names. */
+  readonly ownerId: string;
   readonly amount: bigint;
   readonly currency: Currency;
   readonly reference: string;

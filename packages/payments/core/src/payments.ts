@@ -427,7 +427,7 @@ export class Payments {
     if (!account) throw notFound('account');
     if (account.currency !== input.currency) throw field('CURRENCY_MISMATCH', 'currency', `the account holds ${account.currency}`);
     const now = this.clock.now();
-    const deposit: Deposit = { id: newId(now.getTime()), operatorId: userId, accountId, amount: input.amount, currency: input.currency, reference: input.reference, status: 'pending', failureCode: null, createdAt: now };
+    const deposit: Deposit = { id: newId(now.getTime()), operatorId: userId, accountId, ownerId: account.ownerId, amount: input.amount, currency: input.currency, reference: input.reference, status: 'pending', failureCode: null, createdAt: now };
     const record: IdempotencyRecord = { userId, scope: 'deposit', key: input.idempotencyKey, fingerprint, resourceId: deposit.id, responseStatus: null, responseBody: null, lockedUntil: new Date(now.getTime() + IDEMPOTENCY_LOCK_MS), createdAt: now };
     const created = await this.store.createDeposit(deposit, record);
     if (!created.created) return this.replayDeposit(created.existing, fingerprint);

@@ -67,6 +67,25 @@ export interface PaymentSettled {
   currency: string;
   status: string;
   failureCode: string;
+  /** Both owners, so that a notification needs no lookup. */
+  sourceOwnerId: string;
+  destinationOwnerId: string;
+  description: string;
+}
+
+/** A payment was accepted: its saga starts (payment-service drives it). */
+export interface PaymentRequested {
+  paymentId: string;
+}
+
+/** Money came in from the bank's settlement account. */
+export interface DepositCompleted {
+  depositId: string;
+  accountId: string;
+  ownerId: string;
+  amount: bigint;
+  currency: string;
+  reference: string;
 }
 
 function createBaseUserRegistered(): UserRegistered {
@@ -723,6 +742,9 @@ function createBasePaymentSettled(): PaymentSettled {
     currency: "",
     status: "",
     failureCode: "",
+    sourceOwnerId: "",
+    destinationOwnerId: "",
+    description: "",
   };
 }
 
@@ -751,6 +773,15 @@ export const PaymentSettled: MessageFns<PaymentSettled> = {
     }
     if (message.failureCode !== "") {
       writer.uint32(58).string(message.failureCode);
+    }
+    if (message.sourceOwnerId !== "") {
+      writer.uint32(66).string(message.sourceOwnerId);
+    }
+    if (message.destinationOwnerId !== "") {
+      writer.uint32(74).string(message.destinationOwnerId);
+    }
+    if (message.description !== "") {
+      writer.uint32(82).string(message.description);
     }
     return writer;
   },
@@ -824,6 +855,30 @@ export const PaymentSettled: MessageFns<PaymentSettled> = {
             message.failureCode = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sourceOwnerId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.destinationOwnerId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -861,6 +916,17 @@ export const PaymentSettled: MessageFns<PaymentSettled> = {
         : isSet(object.failure_code)
         ? globalThis.String(object.failure_code)
         : "",
+      sourceOwnerId: isSet(object.sourceOwnerId)
+        ? globalThis.String(object.sourceOwnerId)
+        : isSet(object.source_owner_id)
+        ? globalThis.String(object.source_owner_id)
+        : "",
+      destinationOwnerId: isSet(object.destinationOwnerId)
+        ? globalThis.String(object.destinationOwnerId)
+        : isSet(object.destination_owner_id)
+        ? globalThis.String(object.destination_owner_id)
+        : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
     };
   },
 
@@ -887,6 +953,15 @@ export const PaymentSettled: MessageFns<PaymentSettled> = {
     if (message.failureCode !== "") {
       obj.failureCode = message.failureCode;
     }
+    if (message.sourceOwnerId !== "") {
+      obj.sourceOwnerId = message.sourceOwnerId;
+    }
+    if (message.destinationOwnerId !== "") {
+      obj.destinationOwnerId = message.destinationOwnerId;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
     return obj;
   },
 
@@ -902,6 +977,246 @@ export const PaymentSettled: MessageFns<PaymentSettled> = {
     message.currency = object.currency ?? "";
     message.status = object.status ?? "";
     message.failureCode = object.failureCode ?? "";
+    message.sourceOwnerId = object.sourceOwnerId ?? "";
+    message.destinationOwnerId = object.destinationOwnerId ?? "";
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBasePaymentRequested(): PaymentRequested {
+  return { paymentId: "" };
+}
+
+export const PaymentRequested: MessageFns<PaymentRequested> = {
+  encode(message: PaymentRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentId !== "") {
+      writer.uint32(10).string(message.paymentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PaymentRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePaymentRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PaymentRequested {
+    return {
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PaymentRequested): unknown {
+    const obj: any = {};
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PaymentRequested>, I>>(base?: I): PaymentRequested {
+    return PaymentRequested.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PaymentRequested>, I>>(object: I): PaymentRequested {
+    const message = createBasePaymentRequested();
+    message.paymentId = object.paymentId ?? "";
+    return message;
+  },
+};
+
+function createBaseDepositCompleted(): DepositCompleted {
+  return { depositId: "", accountId: "", ownerId: "", amount: 0n, currency: "", reference: "" };
+}
+
+export const DepositCompleted: MessageFns<DepositCompleted> = {
+  encode(message: DepositCompleted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.depositId !== "") {
+      writer.uint32(10).string(message.depositId);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.ownerId !== "") {
+      writer.uint32(26).string(message.ownerId);
+    }
+    if (message.amount !== 0n) {
+      if (BigInt.asIntN(64, message.amount) !== message.amount) {
+        throw new globalThis.Error("value provided for field message.amount of type int64 too large");
+      }
+      writer.uint32(32).int64(message.amount);
+    }
+    if (message.currency !== "") {
+      writer.uint32(42).string(message.currency);
+    }
+    if (message.reference !== "") {
+      writer.uint32(50).string(message.reference);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DepositCompleted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDepositCompleted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.depositId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ownerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.amount = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DepositCompleted {
+    return {
+      depositId: isSet(object.depositId)
+        ? globalThis.String(object.depositId)
+        : isSet(object.deposit_id)
+        ? globalThis.String(object.deposit_id)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      ownerId: isSet(object.ownerId)
+        ? globalThis.String(object.ownerId)
+        : isSet(object.owner_id)
+        ? globalThis.String(object.owner_id)
+        : "",
+      amount: isSet(object.amount) ? BigInt(object.amount) : 0n,
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+    };
+  },
+
+  toJSON(message: DepositCompleted): unknown {
+    const obj: any = {};
+    if (message.depositId !== "") {
+      obj.depositId = message.depositId;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.ownerId !== "") {
+      obj.ownerId = message.ownerId;
+    }
+    if (message.amount !== 0n) {
+      obj.amount = message.amount.toString();
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DepositCompleted>, I>>(base?: I): DepositCompleted {
+    return DepositCompleted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DepositCompleted>, I>>(object: I): DepositCompleted {
+    const message = createBaseDepositCompleted();
+    message.depositId = object.depositId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.ownerId = object.ownerId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null) ? BigInt(object.amount) : 0n;
+    message.currency = object.currency ?? "";
+    message.reference = object.reference ?? "";
     return message;
   },
 };

@@ -101,6 +101,16 @@ export interface CreatePaymentRequest {
   waitSeconds: number;
 }
 
+export interface CreatePaymentResponse {
+  payment:
+    | Payment
+    | undefined;
+  /** The answer a request with this Idempotency-Key got before, given again. */
+  replayed: boolean;
+  /** The call waited and the payment reached its end (HTTP 201; otherwise 202 with it pending). */
+  finished: boolean;
+}
+
 export interface GetPaymentRequest {
   paymentId: string;
 }
@@ -134,6 +144,11 @@ export interface Deposit {
   amount: bigint;
   currency: string;
   status: string;
+}
+
+export interface CreateDepositResponse {
+  deposit: Deposit | undefined;
+  replayed: boolean;
 }
 
 function createBasePayment(): Payment {
@@ -571,6 +586,109 @@ export const CreatePaymentRequest: MessageFns<CreatePaymentRequest> = {
     message.currency = object.currency ?? "";
     message.description = object.description ?? "";
     message.waitSeconds = object.waitSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreatePaymentResponse(): CreatePaymentResponse {
+  return { payment: undefined, replayed: false, finished: false };
+}
+
+export const CreatePaymentResponse: MessageFns<CreatePaymentResponse> = {
+  encode(message: CreatePaymentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payment !== undefined) {
+      Payment.encode(message.payment, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    if (message.finished !== false) {
+      writer.uint32(24).bool(message.finished);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePaymentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreatePaymentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payment = Payment.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.finished = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreatePaymentResponse {
+    return {
+      payment: isSet(object.payment) ? Payment.fromJSON(object.payment) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+      finished: isSet(object.finished) ? globalThis.Boolean(object.finished) : false,
+    };
+  },
+
+  toJSON(message: CreatePaymentResponse): unknown {
+    const obj: any = {};
+    if (message.payment !== undefined) {
+      obj.payment = Payment.toJSON(message.payment);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    if (message.finished !== false) {
+      obj.finished = message.finished;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreatePaymentResponse>, I>>(base?: I): CreatePaymentResponse {
+    return CreatePaymentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreatePaymentResponse>, I>>(object: I): CreatePaymentResponse {
+    const message = createBaseCreatePaymentResponse();
+    message.payment = (object.payment !== undefined && object.payment !== null)
+      ? Payment.fromPartial(object.payment)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    message.finished = object.finished ?? false;
     return message;
   },
 };
@@ -1199,6 +1317,93 @@ export const Deposit: MessageFns<Deposit> = {
   },
 };
 
+function createBaseCreateDepositResponse(): CreateDepositResponse {
+  return { deposit: undefined, replayed: false };
+}
+
+export const CreateDepositResponse: MessageFns<CreateDepositResponse> = {
+  encode(message: CreateDepositResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deposit !== undefined) {
+      Deposit.encode(message.deposit, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateDepositResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateDepositResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deposit = Deposit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateDepositResponse {
+    return {
+      deposit: isSet(object.deposit) ? Deposit.fromJSON(object.deposit) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: CreateDepositResponse): unknown {
+    const obj: any = {};
+    if (message.deposit !== undefined) {
+      obj.deposit = Deposit.toJSON(message.deposit);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateDepositResponse>, I>>(base?: I): CreateDepositResponse {
+    return CreateDepositResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateDepositResponse>, I>>(object: I): CreateDepositResponse {
+    const message = createBaseCreateDepositResponse();
+    message.deposit = (object.deposit !== undefined && object.deposit !== null)
+      ? Deposit.fromPartial(object.deposit)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 export type PaymentServiceService = typeof PaymentServiceService;
 export const PaymentServiceService = {
   createPayment: {
@@ -1207,8 +1412,9 @@ export const PaymentServiceService = {
     responseStream: false as const,
     requestSerialize: (value: CreatePaymentRequest): Buffer => Buffer.from(CreatePaymentRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): CreatePaymentRequest => CreatePaymentRequest.decode(value),
-    responseSerialize: (value: Payment): Buffer => Buffer.from(Payment.encode(value).finish()),
-    responseDeserialize: (value: Buffer): Payment => Payment.decode(value),
+    responseSerialize: (value: CreatePaymentResponse): Buffer =>
+      Buffer.from(CreatePaymentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreatePaymentResponse => CreatePaymentResponse.decode(value),
   },
   getPayment: {
     path: "/bank.payment.v1.PaymentService/GetPayment" as const,
@@ -1244,34 +1450,35 @@ export const PaymentServiceService = {
     responseStream: false as const,
     requestSerialize: (value: CreateDepositRequest): Buffer => Buffer.from(CreateDepositRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): CreateDepositRequest => CreateDepositRequest.decode(value),
-    responseSerialize: (value: Deposit): Buffer => Buffer.from(Deposit.encode(value).finish()),
-    responseDeserialize: (value: Buffer): Deposit => Deposit.decode(value),
+    responseSerialize: (value: CreateDepositResponse): Buffer =>
+      Buffer.from(CreateDepositResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateDepositResponse => CreateDepositResponse.decode(value),
   },
 } as const;
 
 export interface PaymentServiceServer extends UntypedServiceImplementation {
-  createPayment: handleUnaryCall<CreatePaymentRequest, Payment>;
+  createPayment: handleUnaryCall<CreatePaymentRequest, CreatePaymentResponse>;
   getPayment: handleUnaryCall<GetPaymentRequest, Payment>;
   listPayments: handleUnaryCall<ListPaymentsRequest, ListPaymentsResponse>;
   cancelPayment: handleUnaryCall<CancelPaymentRequest, Payment>;
-  createDeposit: handleUnaryCall<CreateDepositRequest, Deposit>;
+  createDeposit: handleUnaryCall<CreateDepositRequest, CreateDepositResponse>;
 }
 
 export interface PaymentServiceClient extends Client {
   createPayment(
     request: CreatePaymentRequest,
-    callback: (error: ServiceError | null, response: Payment) => void,
+    callback: (error: ServiceError | null, response: CreatePaymentResponse) => void,
   ): ClientUnaryCall;
   createPayment(
     request: CreatePaymentRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: Payment) => void,
+    callback: (error: ServiceError | null, response: CreatePaymentResponse) => void,
   ): ClientUnaryCall;
   createPayment(
     request: CreatePaymentRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: Payment) => void,
+    callback: (error: ServiceError | null, response: CreatePaymentResponse) => void,
   ): ClientUnaryCall;
   getPayment(
     request: GetPaymentRequest,
@@ -1320,18 +1527,18 @@ export interface PaymentServiceClient extends Client {
   ): ClientUnaryCall;
   createDeposit(
     request: CreateDepositRequest,
-    callback: (error: ServiceError | null, response: Deposit) => void,
+    callback: (error: ServiceError | null, response: CreateDepositResponse) => void,
   ): ClientUnaryCall;
   createDeposit(
     request: CreateDepositRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: Deposit) => void,
+    callback: (error: ServiceError | null, response: CreateDepositResponse) => void,
   ): ClientUnaryCall;
   createDeposit(
     request: CreateDepositRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: Deposit) => void,
+    callback: (error: ServiceError | null, response: CreateDepositResponse) => void,
   ): ClientUnaryCall;
 }
 

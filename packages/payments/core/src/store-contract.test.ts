@@ -1,0 +1,3 @@
+import { InMemoryPaymentStore, paymentStoreContract } from '@bank/testkit';
+
+paymentStoreContract('in memory', async () => new InMemoryPaymentStore(), async () => undefined);

@@ -1,0 +1,47 @@
+import type { AccountDirectory, AccountInfo } from '@bank/payments-core';
+import type { Database, SqlClient } from '@bank/platform';
+import { PaymentAccountSchema, type PaymentAccountRow } from './entities';
+
+/** Where an account missing from the projection is asked for (user-service); undefined when it does not exist. */
+export type AccountSource = (id: string) => Promise<AccountInfo | undefined>;
+
+const toInfo = (r: PaymentAccountRow): AccountInfo => ({ id: r.id, ownerId: r.ownerId, currency: r.currency, state: r.state as AccountInfo['state'] });
+
+/**
+ * user-service's accounts as payments need them, from the payments database: a projection kept
+ * by account.* events, so that a payment costs no call to user-service. An account the events
+ * have not brought yet (opened a moment ago) is asked of `source` and remembered.
+ */
+export class PostgresAccountDirectory implements AccountDirectory {
+  constructor(
+    private readonly db: Database,
+    private readonly source: AccountSource,
+  ) {}
+
+  async find(ids: readonly string[]): Promise<Map<string, AccountInfo>> {
+    const rows = await this.db.orm.em.fork().find(PaymentAccountSchema, { id: { $in: [...ids] } });
+    const found = new Map(rows.map((r) => [r.id, toInfo(r)]));
+    for (const id of ids.filter((i) => !found.has(i))) {
+      const info = await this.source(id);
+      if (!info) continue;
+      found.set(id, info);
+      // Remembered at version 0: any account event, earlier or later, still applies over it.
+      await this.db.withClient((c) => c.query('INSERT INTO payment_accounts (id, owner_id, currency, state, state_version) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (id) DO NOTHING', [info.id, info.ownerId, info.currency, info.state]));
+    }
+    return found;
+  }
+}
+
+/** account.opened: the account as it starts (an earlier lookup may have put it there already). */
+export async function projectAccountOpened(client: SqlClient, accountId: string, ownerId: string, currency: string): Promise<void> {
+  await client.query("INSERT INTO payment_accounts (id, owner_id, currency, state, state_version) VALUES ($1, $2, $3, 'active', 0) ON CONFLICT (id) DO NOTHING", [accountId, ownerId, currency]);
+}
+
+/**
+ * A state change carries its per-account event sequence: an older event arriving late never
+ * undoes a newer one. False when the account is not known yet (the event is retried).
+ */
+export async function projectAccountState(client: SqlClient, accountId: string, state: AccountInfo['state'], sequence: number): Promise<boolean> {
+  const { rowCount } = await client.query('UPDATE payment_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = GREATEST(state_version, $3) WHERE id = $1', [accountId, state, sequence]);
+  return rowCount === 1;
+}
