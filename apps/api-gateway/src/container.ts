@@ -36,7 +36,7 @@ export function buildContainer(config: Config): Container {
       // The bank's Redis prefix keeps these counters apart from another bank sharing the server.
       const rateLimitPrefix = `${config.REDIS_QUEUE_PREFIX}:gateway:rl:`;
       const peers = peerAddresses(config);
-      const clients = new Peers({ auth: peers.auth, user: peers.user, ledger: peers.ledger }, config.SERVICE_TOKEN);
+      const clients = new Peers({ auth: peers.auth, user: peers.user, ledger: peers.ledger, payment: peers.payment }, config.SERVICE_TOKEN);
       const verifier = new TokenVerifier(
         async () => (await clients.call<authV1.GetJwksResponse>((md, o, cb) => clients.auth.getJwks({}, md, o, cb))).keys,
         { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },

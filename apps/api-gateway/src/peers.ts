@@ -1,4 +1,4 @@
-import { authV1, ledgerV1, userV1 } from '@bank/contracts';
+import { authV1, ledgerV1, paymentV1, userV1 } from '@bank/contracts';
 import { GrpcCaller, createClient, type CallOptions, type UnaryInvoker } from '@bank/platform';
 import type { AuthenticatedCaller } from './http/auth-token';
 
@@ -10,17 +10,20 @@ export class Peers {
   readonly auth: authV1.AuthServiceClient;
   readonly user: userV1.UserServiceClient;
   readonly ledger: ledgerV1.LedgerServiceClient;
+  readonly payment: paymentV1.PaymentServiceClient;
   private readonly caller: GrpcCaller;
 
-  constructor(addresses: { auth: string; user: string; ledger: string }, serviceToken: string) {
+  constructor(addresses: { auth: string; user: string; ledger: string; payment: string }, serviceToken: string) {
     this.auth = createClient(authV1.AuthServiceClient, addresses.auth);
     this.user = createClient(userV1.UserServiceClient, addresses.user);
     this.ledger = createClient(ledgerV1.LedgerServiceClient, addresses.ledger);
+    this.payment = createClient(paymentV1.PaymentServiceClient, addresses.payment);
     this.caller = new GrpcCaller(serviceToken);
   }
 
-  call<Res>(invoke: UnaryInvoker<Res>, who?: AuthenticatedCaller, requestId?: string): Promise<Res> {
-    const opts: CallOptions = { timeoutMs: PEER_CALL_TIMEOUT_MS, requestId, callerUserId: who?.userId, callerRoles: who?.roles };
+  /** `timeoutMs`: longer than the default for a call that waits on purpose (Prefer: wait). */
+  call<Res>(invoke: UnaryInvoker<Res>, who?: AuthenticatedCaller, requestId?: string, timeoutMs = PEER_CALL_TIMEOUT_MS): Promise<Res> {
+    const opts: CallOptions = { timeoutMs, requestId, callerUserId: who?.userId, callerRoles: who?.roles };
     return this.caller.unary<Res>(invoke, opts);
   }
 
@@ -28,5 +31,6 @@ export class Peers {
     this.auth.close();
     this.user.close();
     this.ledger.close();
+    this.payment.close();
   }
 }

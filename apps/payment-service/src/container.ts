@@ -1,6 +1,11 @@
 import { Container } from 'inversify';
-import { createLogger, platformMigrations, startServiceRuntime, type Logger, type StartedService } from '@bank/platform';
+import { systemClock } from '@bank/kernel';
+import { Payments, Waiters, paymentIdOfReference } from '@bank/payments-core';
+import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations, projectAccountOpened, projectAccountState } from '@bank/payments-postgres';
+import { createLogger, listen, startServiceRuntime, type EventHandlers, type Logger, type Running, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
+import { paymentGrpcService } from './grpc';
+import { GrpcPaymentLedger, UserServiceAccounts } from './ledger';
 
 export const TYPES = {
   Config: Symbol.for('Config'),
@@ -8,23 +13,99 @@ export const TYPES = {
   Start: Symbol.for('Start'),
 };
 
+/** Enough connections for many sagas' short transactions at once, the consumer, the sweeper and the reads. */
+const POOL_MAX = 16;
+
+/**
+ * What payment-service does with the events routed to it: account.* keep its projection of
+ * accounts; transfer.* and payment.requested take a saga up again (a reply lost to a crash, a
+ * saga accepted while this process was away). The saga itself runs outside the inbox
+ * transaction: `onLedgerTransfer` and `kick` only start it.
+ */
+export function paymentEventHandlers(payments: Pick<Payments, 'onLedgerTransfer' | 'kick'>): EventHandlers {
+  const setState = (state: 'active' | 'frozen' | 'closed') => async (p: { accountId: string }, envelope: { sequence: number }, client: Parameters<typeof projectAccountState>[0]) => {
+    if (!(await projectAccountState(client, p.accountId, state, envelope.sequence))) throw new Error(`payment account ${p.accountId} not known yet`);
+  };
+  const ledgerEvent = async (p: { reference: string }) => {
+    const paymentId = paymentIdOfReference(p.reference);
+    if (paymentId !== undefined && /^[0-9a-f-]{36}$/.test(paymentId)) await payments.onLedgerTransfer(paymentId);
+  };
+  return {
+    'account.opened': (p, _e, client) => projectAccountOpened(client, p.accountId, p.ownerId, p.currency),
+    'account.frozen': setState('frozen'),
+    'account.unfrozen': setState('active'),
+    'account.closed': setState('closed'),
+    'transfer.pending': ledgerEvent,
+    'transfer.posted': ledgerEvent,
+    'transfer.voided': ledgerEvent,
+    'transfer.expired': ledgerEvent,
+    'payment.requested': async (p) => payments.kick(p.paymentId),
+  };
+}
+
+/** Takes stalled sagas and deposits up again; one round at a time, never overlapping. */
+function startSweeper(payments: Payments, intervalMs: number, logger: Logger): Running {
+  let round: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    round ??= payments
+      .sweep()
+      .then((r) => {
+        if (r.payments + r.deposits > 0) logger.debug(r, 'sweeper took up stalled work');
+      })
+      .catch((err: unknown) => logger.warn({ err }, 'payment sweep failed; will retry'))
+      .finally(() => (round = undefined));
+  }, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await round;
+    },
+  };
+}
+
 /** The composition root of payment-service: the only place that wires its parts together. */
-export function buildContainer(config: Config): Container {
+export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
   const container = new Container();
   container.bind<Config>(TYPES.Config).toConstantValue(config);
-  container.bind<Logger>(TYPES.Logger).toConstantValue(createLogger(SERVICE_NAME, config.LOG_LEVEL));
+  container.bind<Logger>(TYPES.Logger).toConstantValue(logger);
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (logger: Logger) => () =>
-      startServiceRuntime({
+    (log: Logger) => async () => {
+      const ledger = new GrpcPaymentLedger(config.LEDGER_GRPC_ADDR, config.SERVICE_TOKEN);
+      const users = new UserServiceAccounts(config.USER_GRPC_ADDR, config.SERVICE_TOKEN);
+      const waiters = new Waiters();
+      let payments: Payments | undefined;
+      const paymentsOf = (db: ConstructorParameters<typeof PostgresPaymentStore>[0]) =>
+        (payments ??= new Payments(new PostgresPaymentStore(db), ledger, new PostgresAccountDirectory(db, users.find), systemClock, waiters, {
+          holdTimeoutSeconds: config.PAYMENT_HOLD_TIMEOUT_S,
+          dailyLimitMinor: BigInt(config.PAYMENT_DAILY_LIMIT),
+          onDriveError: (paymentId, err) => log.debug({ err, paymentId }, 'saga step could not be performed; the sweeper retries it'),
+        }));
+      // Payments another replica ended wake this one's waiters; after a reconnect (notifications
+      // were lost meanwhile) every waiter looks again.
+      const stopListening = listen(config.PAYMENT_DATABASE_URL, PAYMENT_SETTLED_CHANNEL, (id) => waiters.notify(id), log, () => waiters.notifyAll());
+      const started = await startServiceRuntime({
         name: SERVICE_NAME,
-        logger,
+        logger: log,
         databaseUrl: config.PAYMENT_DATABASE_URL,
-        migrations: platformMigrations,
+        migrations: paymentsMigrations,
+        entities: PAYMENT_ENTITIES,
+        poolMax: POOL_MAX,
         grpc: { host: config.BIND_HOST, port: config.PAYMENT_GRPC_PORT },
         queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
-        // Its business RPCs and event handlers arrive with their own issue; until then it serves health only.
-        services: () => [],
-      }),
+        services: (db) => [paymentGrpcService(paymentsOf(db), { serviceToken: config.SERVICE_TOKEN, logger: log })],
+        consumer: { name: 'payment-service', handlers: (db) => paymentEventHandlers(paymentsOf(db)) },
+        background: (db) => [startSweeper(paymentsOf(db), config.PAYMENT_SWEEP_MS, log)],
+      });
+      return {
+        ...started,
+        async stop() {
+          await started.stop();
+          await stopListening();
+          ledger.close();
+          users.close();
+        },
+      };
+    },
     [TYPES.Logger],
   );
   return container;

@@ -1,4 +1,4 @@
-import type { MigrationObject } from '@mikro-orm/core';
+import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { typesConsumedBy, type Consumer } from '@bank/contracts';
 import { InvariantViolation } from '@bank/kernel';
 import { Database } from './db';
@@ -18,6 +18,8 @@ export interface ServiceRuntimeOptions {
   logger: Logger;
   databaseUrl: string;
   migrations: readonly MigrationObject[];
+  /** MikroORM entity schemas of the service's stores. */
+  entities?: readonly EntitySchema[];
   poolMax?: number;
   grpc: { host: string; port: number };
   queues: QueueConnection;
@@ -56,7 +58,7 @@ export function checkEventRouting(service: string, handlers: EventHandlers | und
  * then close the queues and the pool.
  */
 export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<StartedService> {
-  const db = await Database.open({ clientUrl: opts.databaseUrl, migrations: opts.migrations, logger: opts.logger, poolMax: opts.poolMax });
+  const db = await Database.open({ clientUrl: opts.databaseUrl, migrations: opts.migrations, entities: opts.entities, logger: opts.logger, poolMax: opts.poolMax });
   await db.withClient(async (c) => {
     await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     try {

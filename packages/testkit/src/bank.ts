@@ -13,10 +13,10 @@ export const BANK_STARTUP_TIMEOUT_MS = 30_000;
 const HEALTH_PROBE_TIMEOUT_MS = 500;
 const STOP_TIMEOUT_MS = 15_000;
 
-export type BankService = 'auth' | 'user' | 'ledger';
-const SERVICES: readonly BankService[] = ['auth', 'user', 'ledger'];
-const APP_OF: Record<BankService | 'gateway', string> = { auth: 'auth-service', user: 'user-service', ledger: 'transaction-service', gateway: 'api-gateway' };
-const ENV_PREFIX: Record<BankService, string> = { auth: 'AUTH', user: 'USER', ledger: 'LEDGER' };
+export type BankService = 'auth' | 'user' | 'ledger' | 'payment';
+const SERVICES: readonly BankService[] = ['auth', 'user', 'ledger', 'payment'];
+const APP_OF: Record<BankService | 'gateway', string> = { auth: 'auth-service', user: 'user-service', ledger: 'transaction-service', payment: 'payment-service', gateway: 'api-gateway' };
+const ENV_PREFIX: Record<BankService, string> = { auth: 'AUTH', user: 'USER', ledger: 'LEDGER', payment: 'PAYMENT' };
 
 export interface TestBank {
   /** The gateway's base URL. */
@@ -27,11 +27,17 @@ export interface TestBank {
   readonly queuePrefix: string;
   /** Processes that exited while the bank was up (none, in a healthy run): name and how. */
   readonly exits: readonly string[];
+  /** Sends a signal to a service (SIGSTOP/SIGCONT to freeze and thaw it, SIGKILL to crash it); a crash is not counted in `exits`. */
+  signal(service: BankService, signal: NodeJS.Signals): Promise<void>;
+  /** Starts a service again (after SIGKILL) with the same settings, and waits until it serves. */
+  restart(service: BankService): Promise<void>;
+  /** Grants roles with bank-cli (through auth-service), as an operator would. */
+  grantRoles(email: string, roles: readonly string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts auth-, user- and transaction-service and the gateway as the built processes. */
-export async function startTestBank(opts: { label: string; redisUrl?: string; gatewayEnv?: Record<string, string> }): Promise<TestBank> {
+/** Starts auth-, user-, transaction- and payment-service and the gateway as the built processes. */
+export async function startTestBank(opts: { label: string; redisUrl?: string; gatewayEnv?: Record<string, string>; serviceEnv?: Partial<Record<BankService, Record<string, string>>> }): Promise<TestBank> {
   const dbs = await Promise.all(SERVICES.map((s) => createTestDatabase(`${opts.label}_${s}`)));
   const ports = await Promise.all([...SERVICES, 'gateway'].map(() => freePort()));
   const addresses = Object.fromEntries(SERVICES.map((s, i) => [s, `127.0.0.1:${ports[i]}`])) as Record<BankService, string>;
@@ -46,16 +52,47 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
     AUTH_GRPC_ADDR: addresses.auth,
     USER_GRPC_ADDR: addresses.user,
     LEDGER_GRPC_ADDR: addresses.ledger,
+    PAYMENT_GRPC_ADDR: addresses.payment,
   };
   const children = new Map<string, ChildProcess>();
+  const envs = new Map<string, Record<string, string>>();
+  const killed = new Set<ChildProcess>();
   const exits: string[] = [];
   let stopping = false;
   const start = (name: BankService | 'gateway', env: Record<string, string>) => {
     const child = spawn(process.execPath, [path.join(APPS, APP_OF[name], 'dist', 'main.js')], { env: { ...common, ...env }, stdio: 'ignore' });
     child.once('exit', (code, signal) => {
-      if (!stopping) exits.push(`${APP_OF[name]} exited (code ${code}, signal ${signal})`);
+      if (!stopping && !killed.has(child)) exits.push(`${APP_OF[name]} exited (code ${code}, signal ${signal})`);
     });
     children.set(name, child);
+    envs.set(name, env);
+  };
+  const signal = async (service: BankService, sig: NodeJS.Signals) => {
+    const child = children.get(service);
+    if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`${APP_OF[service]} is not running`);
+    if (sig === 'SIGKILL') {
+      killed.add(child);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(sig);
+      await exited;
+      return;
+    }
+    child.kill(sig);
+  };
+  const restart = async (service: BankService) => {
+    start(service, envs.get(service) ?? {});
+    await waitFor(() => checkHealth(addresses[service], HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
+  };
+  const grantRoles = async (email: string, roles: readonly string[]) => {
+    const cli = path.resolve(APPS, '..', 'cli', 'dist', 'main.js');
+    const out = await new Promise<string>((resolve, reject) => {
+      const p = spawn(process.execPath, [cli, 'roles', 'set', '--email', email, '--roles', roles.join(','), '--auth', addresses.auth], { env: { PATH: common.PATH, SERVICE_TOKEN: TEST_SERVICE_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      p.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      p.stderr.on('data', (c: Buffer) => (text += c.toString()));
+      p.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`bank-cli roles set exited ${code}: ${text}`))));
+    });
+    if (!out.includes('now has roles')) throw new Error(`bank-cli roles set: ${out}`);
   };
   const stop = async () => {
     stopping = true;
@@ -77,13 +114,13 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
   };
   try {
     SERVICES.forEach((s, i) => {
-      start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...(s === 'auth' ? { AUTH_BCRYPT_COST: '4' } : {}) });
+      start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...(s === 'auth' ? { AUTH_BCRYPT_COST: '4' } : {}), ...opts.serviceEnv?.[s] });
     });
     for (const s of SERVICES) await waitFor(() => checkHealth(addresses[s], HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
     start('gateway', { GATEWAY_PORT: String(ports[SERVICES.length]), ...opts.gatewayEnv });
     const url = `http://127.0.0.1:${ports[SERVICES.length]}`;
     await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, BANK_STARTUP_TIMEOUT_MS, 100);
-    return { url, addresses, databases, queuePrefix, exits, stop };
+    return { url, addresses, databases, queuePrefix, exits, signal, restart, grantRoles, stop };
   } catch (e) {
     await stop();
     throw e;

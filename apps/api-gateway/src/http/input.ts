@@ -5,22 +5,31 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The longest string any field of the public API takes. */
 export const MAX_STRING_FIELD = 1_000;
 
-type Kind = 'string' | 'optional-string';
+type Kind = 'string' | 'optional-string' | 'amount';
+type Out<K extends Kind> = K extends 'string' ? string : K extends 'amount' ? bigint : string | undefined;
+/** The largest amount a JSON number carries exactly (API.md: a safe integer). */
+const MAX_JSON_AMOUNT = Number.MAX_SAFE_INTEGER;
 
 /**
  * Reads a JSON body against the fields an endpoint takes: unknown (or read-only) fields are
  * refused rather than ignored, so no field can be mass-assigned; every problem is named.
  */
-export function readBody<S extends Record<string, Kind>>(req: Request, spec: S): { [K in keyof S]: S[K] extends 'string' ? string : string | undefined } {
+export function readBody<S extends Record<string, Kind>>(req: Request, spec: S): { [K in keyof S]: Out<S[K]> } {
   const body: unknown = req.body ?? {};
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ProblemError('VALIDATION_FAILED', 'the body must be a JSON object', [{ field: '', message: 'must be an object' }]);
   const errors: FieldError[] = [];
-  const out: Record<string, string | undefined> = {};
+  const out: Record<string, string | bigint | undefined> = {};
   for (const key of Object.keys(body)) if (!(key in spec)) errors.push({ field: key, message: 'is not a field of this request' });
   for (const [key, kind] of Object.entries(spec)) {
     const value = (body as Record<string, unknown>)[key];
     if (value === undefined) {
-      if (kind === 'string') errors.push({ field: key, message: 'is required' });
+      if (kind !== 'optional-string') errors.push({ field: key, message: 'is required' });
+      continue;
+    }
+    if (kind === 'amount') {
+      // Money is a JSON integer of minor units: not a string, not a fraction, not 0, exact.
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > MAX_JSON_AMOUNT) errors.push({ field: key, message: `must be an integer from 1 to ${MAX_JSON_AMOUNT} (minor units)` });
+      else out[key] = BigInt(value);
       continue;
     }
     if (typeof value !== 'string') errors.push({ field: key, message: 'must be a string' });
@@ -28,7 +37,7 @@ export function readBody<S extends Record<string, Kind>>(req: Request, spec: S):
     else out[key] = value;
   }
   if (errors.length > 0) throw new ProblemError('VALIDATION_FAILED', 'the request body is invalid', errors);
-  return out as { [K in keyof S]: S[K] extends 'string' ? string : string | undefined };
+  return out as { [K in keyof S]: Out<S[K]> };
 }
 
 /** A path id must be a UUID: a malformed one is 400, before anything looks it up. */

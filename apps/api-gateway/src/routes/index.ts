@@ -5,6 +5,7 @@ import type { TokenVerifier } from '../http/auth-token';
 import type { Peers } from '../peers';
 import { accountRoutes } from './accounts';
 import { authRoutes } from './auth';
+import { paymentRoutes } from './payments';
 
 /** What the business routes work with. */
 export interface RouteDeps {
@@ -26,6 +27,7 @@ export function createV1Router(deps: RouteDeps): Router {
   const router = express.Router({ caseSensitive: false, mergeParams: false, strict: false });
   authRoutes(router, deps.peers);
   accountRoutes(router, deps.peers, deps.verifier);
+  paymentRoutes(router, deps.peers, deps.verifier);
   return router;
 }
 

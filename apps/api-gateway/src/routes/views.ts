@@ -1,4 +1,6 @@
 import { ledgerV1, userV1 } from '@bank/contracts';
+import { paymentIdOfReference, type PaymentView } from '@bank/payments-core';
+import { paymentV1 } from '@bank/contracts';
 import { ProblemError } from '../http/problem';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -40,13 +42,46 @@ const ENTRY_STATUS: Record<number, string> = {
   [ledgerV1.EntryStatus.ENTRY_STATUS_VOIDED]: 'voided',
 };
 
+function paymentIdOf(reference: string): string | null {
+  const id = paymentIdOfReference(reference);
+  return id !== undefined && UUID.test(id) ? id : null;
+}
+
+const PAYMENT_STATUS: Record<number, PaymentView['status']> = {
+  [paymentV1.PaymentStatus.PAYMENT_STATUS_PENDING]: 'pending',
+  [paymentV1.PaymentStatus.PAYMENT_STATUS_COMPLETED]: 'completed',
+  [paymentV1.PaymentStatus.PAYMENT_STATUS_FAILED]: 'failed',
+  [paymentV1.PaymentStatus.PAYMENT_STATUS_CANCELLED]: 'cancelled',
+};
+
+/** API.md's Payment. */
+export function paymentView(p: paymentV1.Payment) {
+  return {
+    id: p.id,
+    sourceAccountId: p.sourceAccountId,
+    destinationAccountId: p.destinationAccountId,
+    amount: jsonAmount(p.amount),
+    currency: p.currency,
+    description: p.description,
+    status: PAYMENT_STATUS[p.status] ?? 'pending',
+    failureCode: p.failureCode === '' ? null : p.failureCode,
+    createdAt: p.createdAt?.toISOString() ?? null,
+    completedAt: p.completedAt?.toISOString() ?? null,
+  };
+}
+
+/** API.md's deposit answer. */
+export function depositView(d: paymentV1.Deposit) {
+  return { id: d.id, accountId: d.accountId, amount: jsonAmount(d.amount), currency: d.currency, status: d.status };
+}
+
 /** API.md's Entry: one statement line, a hold and its capture or release being one line. */
 export function entryView(e: ledgerV1.StatementEntry) {
   return {
     id: e.id,
     transferId: e.transferId,
-    // Payments put their id in the transfer's reference; other references are not payment ids.
-    paymentId: UUID.test(e.reference) ? e.reference : null,
+    // Payments name themselves in the transfer's reference (payments-core); other references are not payment ids.
+    paymentId: paymentIdOf(e.reference),
     direction: e.direction === ledgerV1.EntryDirection.ENTRY_DIRECTION_DEBIT ? 'debit' : 'credit',
     amount: jsonAmount(e.amount),
     currency: e.currency,

@@ -27,6 +27,14 @@ export const SWEEP_BATCH_SIZE = 100;
 export const PURGE_BATCH_SIZE = 1_000;
 /** The first request of a key holds it at least this long (plus its wait) before a repeat may take over. */
 export const IDEMPOTENCY_LOCK_MS = 10_000;
+/**
+ * A deposit to an account the ledger does not know yet (its account.opened event is on the way)
+ * is tried again this often, for at most this long, before it is refused.
+ */
+export const DEPOSIT_ACCOUNT_RETRY_MS = 100;
+export const DEPOSIT_ACCOUNT_WAIT_MS = 5_000;
+/** A cancel waits this long for its compensation before it answers with the payment as it is (pending). */
+export const CANCEL_WAIT_MS = 3_000;
 /** The largest amount the public API carries (a JSON safe integer). */
 export const MAX_API_AMOUNT = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -300,7 +308,12 @@ export class Payments {
       if ((await this.store.savePayment(p, decided.value, this.opts.dailyLimitMinor)) === 'saved') break;
       p = (await this.store.getPayment(p.id)) as Payment;
     }
-    const after = (await this.drive(p.id)) ?? p;
+    // Bounded: with the ledger away the compensation finishes later (the sweeper), and the caller
+    // learns so from the payment still pending rather than from a timeout.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.drive(p.id).catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, CANCEL_WAIT_MS)))]);
+    clearTimeout(timer);
+    const after = (await this.store.getPayment(p.id)) ?? p;
     if (after.status === 'completed') throw new DomainError('PAYMENT_NOT_CANCELLABLE', `payment ${p.id} was captured before the cancel took effect`);
     return viewOf(after);
   }
@@ -452,7 +465,11 @@ export class Payments {
 
   /** Sends a deposit's transfer (again: its id makes a repeat harmless) and records the outcome. */
   private async runDeposit(d: Deposit): Promise<Deposit> {
-    const result = await this.ledger.deposit(d, depositTransferId(d.id));
+    let result = await this.ledger.deposit(d, depositTransferId(d.id));
+    for (let waitedMs = 0; result === 'credit_account_not_found' && waitedMs < DEPOSIT_ACCOUNT_WAIT_MS; waitedMs += DEPOSIT_ACCOUNT_RETRY_MS) {
+      await new Promise((resolve) => setTimeout(resolve, DEPOSIT_ACCOUNT_RETRY_MS));
+      result = await this.ledger.deposit(d, depositTransferId(d.id));
+    }
     if (result === 'ok' || result === 'exists') {
       const done: Deposit = { ...d, status: 'completed' };
       const v = depositView(done);

@@ -81,6 +81,9 @@ export function onHold(p: Payment, result: LedgerResult, now: Date, holdTimeoutS
   if (isDone(result)) return moveTo(p, 'hold_placed', now, { holdExpiresAt: new Date(now.getTime() + holdTimeoutSeconds * 1000) });
   // A compensation's barrier took the hold's id: the payment is being compensated elsewhere.
   if (isOtherTransfer(result)) return moveTo(p, 'compensating', now);
+  // The accounts were found when the payment was accepted: a ledger that does not have one yet
+  // has not received its account.opened event. Tried again after a back-off, not failed.
+  if (result.endsWith('_account_not_found')) return onStepFailed(p, now);
   // Refused: nothing is held, so nothing needs compensating.
   return compensated(p, now, failureCodeOf(result));
 }

@@ -33,6 +33,11 @@ export class Waiters {
     if (set) for (const done of [...set]) done();
   }
 
+  /** Wakes every waiter: each looks at its payment again (after notifications may have been lost). */
+  notifyAll(): void {
+    for (const id of [...this.waiting.keys()]) this.notify(id);
+  }
+
   get size(): number {
     return this.count;
   }

@@ -1,0 +1,65 @@
+import { paymentV1 } from '@bank/contracts';
+import type { Caller } from '@bank/kernel';
+import type { DepositView, Payments, PaymentView } from '@bank/payments-core';
+import { implement, type CallContext, type Logger, type ServiceBinding } from '@bank/platform';
+
+const STATUS_TO_PROTO: Record<PaymentView['status'], paymentV1.PaymentStatus> = {
+  pending: paymentV1.PaymentStatus.PAYMENT_STATUS_PENDING,
+  completed: paymentV1.PaymentStatus.PAYMENT_STATUS_COMPLETED,
+  failed: paymentV1.PaymentStatus.PAYMENT_STATUS_FAILED,
+  cancelled: paymentV1.PaymentStatus.PAYMENT_STATUS_CANCELLED,
+};
+
+export function paymentToProto(p: PaymentView): paymentV1.Payment {
+  return {
+    id: p.id,
+    sourceAccountId: p.sourceAccountId,
+    destinationAccountId: p.destinationAccountId,
+    amount: p.amount,
+    currency: p.currency,
+    description: p.description,
+    status: STATUS_TO_PROTO[p.status],
+    failureCode: p.failureCode ?? '',
+    createdAt: p.createdAt,
+    completedAt: p.completedAt ?? undefined,
+  };
+}
+
+function depositToProto(d: DepositView): paymentV1.Deposit {
+  return { id: d.id, accountId: d.accountId, amount: d.amount, currency: d.currency, status: d.status };
+}
+
+const callerOf = (ctx: CallContext): Caller => ({ userId: ctx.callerUserId, roles: ctx.callerRoles });
+
+/** The PaymentService gRPC adapter: translation only, every decision is the core's. */
+export function paymentGrpcService(payments: Payments, opts: { serviceToken: string; logger: Logger }): ServiceBinding {
+  return implement(
+    paymentV1.PaymentServiceService,
+    {
+      createPayment: async (req, ctx) => {
+        const created = await payments.create(callerOf(ctx), {
+          idempotencyKey: req.idempotencyKey,
+          sourceAccountId: req.sourceAccountId,
+          destinationAccountId: req.destinationAccountId,
+          amount: req.amount,
+          currency: req.currency,
+          description: req.description,
+          // The wait ends before the caller's deadline, so the answer arrives in time.
+          waitSeconds: Math.min(req.waitSeconds, Math.max(0, Math.floor((ctx.deadline.getTime() - Date.now()) / 1000) - 1)),
+        });
+        return { payment: paymentToProto(created.payment), replayed: created.replayed, finished: created.finished };
+      },
+      getPayment: async (req, ctx) => paymentToProto(await payments.get(callerOf(ctx), req.paymentId)),
+      listPayments: async (req, ctx) => {
+        const page = await payments.list(callerOf(ctx), req.accountId, req.limit, req.cursor);
+        return { payments: page.payments.map(paymentToProto), nextCursor: page.nextCursor };
+      },
+      cancelPayment: async (req, ctx) => paymentToProto(await payments.cancel(callerOf(ctx), req.paymentId)),
+      createDeposit: async (req, ctx) => {
+        const done = await payments.deposit(callerOf(ctx), { idempotencyKey: req.idempotencyKey, accountId: req.accountId, amount: req.amount, currency: req.currency, reference: req.reference });
+        return { deposit: depositToProto(done.deposit), replayed: done.replayed };
+      },
+    },
+    opts,
+  );
+}
