@@ -1,4 +1,5 @@
 import { KNOWN_ENV_VARS, commonSchema, loadConfigOrExit, v, type ConfigOf, type VarSpec } from '@bank/platform';
+import { AUTH_RATE_LIMIT, GENERAL_RATE_LIMIT } from './http/rate-limit';
 
 export const SERVICE_NAME = 'api-gateway';
 
@@ -39,8 +40,8 @@ export const schema = {
   NOTIFICATION_GRPC_ADDR: hostPort('gRPC address of notification-service', '127.0.0.1:50055'),
   // Per client address per minute; the defaults are production's. Local end-to-end runs, where
   // every simulated user comes from 127.0.0.1, raise them.
-  GATEWAY_RATE_LIMIT_PER_MIN: v.int('requests per minute per client on /v1', { default: 300, min: 1, max: 1_000_000 }),
-  GATEWAY_AUTH_RATE_LIMIT_PER_MIN: v.int('login and signup attempts per minute per client', { default: 10, min: 1, max: 1_000_000 }),
+  GATEWAY_RATE_LIMIT_PER_MIN: v.int('requests per minute per client on /v1', { default: GENERAL_RATE_LIMIT.limit, min: 1, max: 1_000_000 }),
+  GATEWAY_AUTH_RATE_LIMIT_PER_MIN: v.int('login and signup attempts per minute per client', { default: AUTH_RATE_LIMIT.limit, min: 1, max: 1_000_000 }),
   JWT_ISSUER: v.string('issuer (iss) that access tokens must name', { default: 'https://bank.local' }),
   JWT_AUDIENCE: v.string('audience (aud) that access tokens must name', { default: 'bank-api' }),
 };

@@ -13,10 +13,16 @@ export interface RateLimitRule {
   readonly windowMs: number;
 }
 
-/** Every /v1 request, per client address. */
-export const GENERAL_RATE_LIMIT: RateLimitRule = { limit: 300, windowMs: 60_000 };
-/** Login and signup together, per client address: a password-guessing budget, not a usage budget. */
-export const AUTH_RATE_LIMIT: RateLimitRule = { limit: 10, windowMs: 60_000 };
+/**
+ * Every /v1 request, per client address: 100 a second, room for a busy client (an app polling its
+ * payments, a test harness) while a flood from one address is still cut off.
+ */
+export const GENERAL_RATE_LIMIT: RateLimitRule = { limit: 6_000, windowMs: 60_000 };
+/**
+ * Login and signup together, per client address: a password-guessing budget, not a usage budget
+ * (one a second; bcrypt makes each guess cost the guesser too).
+ */
+export const AUTH_RATE_LIMIT: RateLimitRule = { limit: 60, windowMs: 60_000 };
 /**
  * Clients on IPv6 usually get a whole /56 or /64; counting each address separately would give one
  * client billions of budgets, so addresses share a counter per /56 (express-rate-limit's default).
