@@ -153,7 +153,11 @@ describe('a newcomer on a fresh machine (real processes)', () => {
       expect(replies).toMatch(/"email":"bob@example\.com"/);
       expect(replies).toMatch(/"fullName":"Alice Example",.*"roles":\["customer","operator"\]/);
       expect(replies).toMatch(/"currency":"USD","status":"active","balance":\{"posted":0,"pending":0,"available":0\}/);
-      expect(replies).toContain('{"data":[],"nextCursor":null}');
+      // The deposit, the first payment (seen by Bob), Alice's statement and Bob's balance after it.
+      expect(replies).toMatch(/"amount":10000,"currency":"USD","status":"completed"/);
+      expect(replies).toMatch(/"amount":2550,"currency":"USD","description":"lunch","status":"completed","failureCode":null/);
+      expect(replies).toMatch(/"direction":"debit","amount":2550,.*"balanceAfter":7450/);
+      expect(replies).toMatch(/"balance":\{"posted":2550,"pending":0,"available":2550\}/);
 
       const firstExit = await stack.stop(STOP_TIMEOUT_MS);
       expect({ exit: firstExit, output: firstExit === 'timeout' || firstExit.code !== 0 ? stack.output() : '' }).toEqual({ exit: { code: 0, signal: null }, output: '' });

@@ -277,7 +277,7 @@ async function startAndServe(run: Run): Promise<number> {
   terminal.say(`  gateway     ${gatewayUrl}`);
   terminal.say(`  swagger     ${gatewayUrl}${GATEWAY.docsPath}`);
   terminal.say(mail.inboxUrl !== undefined ? `  mail inbox  ${mail.inboxUrl}` : '  mail        through SMTP_URL');
-  terminal.say(`first steps: README.md, "${WALKTHROUGH_HEADING}" (sign up, open accounts, read a statement)`);
+  terminal.say(`first steps: README.md, "${WALKTHROUGH_HEADING}" (sign up, open accounts, deposit, pay, read a statement)`);
   terminal.say('press Ctrl-C to stop');
   const reason = await new Promise<unknown>((resolve) => {
     if (run.stopping.aborted) resolve(run.stopping.reason);
