@@ -33,6 +33,11 @@ export const IDEMPOTENCY_LOCK_MS = 10_000;
  */
 export const DEPOSIT_ACCOUNT_RETRY_MS = 100;
 export const DEPOSIT_ACCOUNT_WAIT_MS = 5_000;
+/**
+ * Payments this process saw end are remembered (the most recent this many), so that the events
+ * that echo a finished saga (payment.requested, transfer.*) cost no read.
+ */
+export const ENDED_MEMORY_SIZE = 10_000;
 /** A cancel waits this long for its compensation before it answers with the payment as it is (pending). */
 export const CANCEL_WAIT_MS = 3_000;
 /** The largest amount the public API carries (a JSON safe integer). */
@@ -170,6 +175,8 @@ function checkCurrency(currency: string): asserts currency is Currency {
 export class Payments {
   /** One drive per payment per process; a second request to drive joins the first. */
   private readonly driving = new Map<string, Promise<Payment | undefined>>();
+  /** Ids of payments seen ended here, oldest first (a Map keeps insertion order). */
+  private readonly ended = new Map<string, true>();
 
   constructor(
     private readonly store: PaymentStore,
@@ -244,7 +251,8 @@ export class Payments {
     if (!created.created) return this.replayPayment(created.existing, fingerprint);
 
     const settled = waitSeconds > 0 ? this.waiters.wait(payment.id, waitSeconds * 1000) : undefined;
-    this.kick(payment.id);
+    // The payment as stored (version 1): the saga starts without reading it back.
+    this.kick(payment.id, { ...payment, version: 1 });
     if (!settled) return { payment: viewOf(payment), finished: false, replayed: false };
     await settled;
     const latest = (await this.store.getPayment(payment.id)) ?? payment;
@@ -319,21 +327,33 @@ export class Payments {
   }
 
   /** Starts driving a payment's saga in the background; failures are left to the sweeper. */
-  kick(id: string): void {
-    this.drive(id).catch((e: unknown) => this.opts.onDriveError?.(id, e));
+  kick(id: string, known?: Payment): void {
+    if (this.ended.has(id) || this.driving.has(id)) return;
+    this.drive(id, known).catch((e: unknown) => this.opts.onDriveError?.(id, e));
   }
 
   /** Runs a payment's saga as far as it can go now; answers the payment as it was left. */
-  drive(id: string): Promise<Payment | undefined> {
+  drive(id: string, known?: Payment): Promise<Payment | undefined> {
     const running = this.driving.get(id);
     if (running) return running;
-    const run = this.runSaga(id).finally(() => this.driving.delete(id));
+    const run = this.runSaga(id, known)
+      .then((p) => {
+        if (p && isTerminal(p)) this.rememberEnded(id);
+        return p;
+      })
+      .finally(() => this.driving.delete(id));
     this.driving.set(id, run);
     return run;
   }
 
-  private async runSaga(id: string): Promise<Payment | undefined> {
-    let p = await this.store.getPayment(id);
+  private rememberEnded(id: string): void {
+    this.ended.set(id, true);
+    if (this.ended.size > ENDED_MEMORY_SIZE) this.ended.delete(this.ended.keys().next().value as string);
+  }
+
+  /** `known`: the payment as stored, when the caller has just written it (a stale one only costs a conflict). */
+  private async runSaga(id: string, known?: Payment): Promise<Payment | undefined> {
+    let p = known ?? (await this.store.getPayment(id));
     for (let round = 0; p !== undefined && round < MAX_DRIVE_ROUNDS; round++) {
       const action = nextAction(p);
       if (action === 'none') return p;
@@ -402,8 +422,10 @@ export class Payments {
 
   /** What the ledger's events tell about a payment: a reply lost to a crash still advances its saga. */
   async onLedgerTransfer(paymentId: string): Promise<void> {
+    // The saga is running here, or ended here: the event tells this process nothing new.
+    if (this.ended.has(paymentId) || this.driving.has(paymentId)) return;
     const p = await this.store.getPayment(paymentId);
-    if (p && !isTerminal(p)) this.kick(paymentId);
+    if (p && !isTerminal(p)) this.kick(paymentId, p);
   }
 
   /** One round of the sweeper: stalled sagas are driven again, stalled deposits finished, old keys purged. */

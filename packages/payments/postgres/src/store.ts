@@ -173,11 +173,16 @@ export class PostgresPaymentStore implements PaymentStore {
    * takes the total below zero.
    */
   private async changeDailyTotal(client: SqlClient, p: Payment, change: bigint, limit: bigint): Promise<void> {
-    const key = [p.initiatorId, p.currency, spendDay(p)];
-    await client.query('INSERT INTO daily_spend (owner_id, currency, day, total) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING', key);
+    if (change > limit) throw new LimitExceeded();
+    // One statement: the first payment of the day inserts the row; a later one adds to it only
+    // while the total stays within the limit (no row returned otherwise). A release (change < 0)
+    // never takes the total below zero.
     const { rowCount } = await client.query(
-      'UPDATE daily_spend SET total = GREATEST(total + $4::bigint, 0) WHERE owner_id = $1 AND currency = $2 AND day = $3 AND ($4::bigint <= 0 OR total + $4::bigint <= $5::bigint)',
-      [...key, change.toString(), limit.toString()],
+      `INSERT INTO daily_spend AS s (owner_id, currency, day, total) VALUES ($1, $2, $3, GREATEST($4::bigint, 0))
+       ON CONFLICT (owner_id, currency, day) DO UPDATE SET total = GREATEST(s.total + $4::bigint, 0)
+       WHERE $4::bigint <= 0 OR s.total + $4::bigint <= $5::bigint
+       RETURNING total`,
+      [p.initiatorId, p.currency, spendDay(p), change.toString(), limit.toString()],
     );
     if (rowCount === 0) throw new LimitExceeded();
   }
