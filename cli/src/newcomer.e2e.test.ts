@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { checkHealth } from '@bank/platform';
-import { BANK_VARIABLE, freePorts, isListening, processesWithEnv, startStack, TEST_REDIS_URL, testQueuePrefix, type RunningStack } from '@bank/testkit';
+import { BANK_VARIABLE, freePorts, isListening, processesWithEnv, startStack, TEST_REDIS_URL, testQueuePrefix, waitFor, type RunningStack } from '@bank/testkit';
 
 // A newcomer's first ten minutes, as they happen on a fresh machine: a checkout inside a folder
 // only its owner can enter (mktemp -d, /root), `npx bank-cli` with nothing built yet, a `.env`,
@@ -158,6 +158,13 @@ describe('a newcomer on a fresh machine (real processes)', () => {
       expect(replies).toMatch(/"amount":2550,"currency":"USD","description":"lunch","status":"completed","failureCode":null/);
       expect(replies).toMatch(/"direction":"debit","amount":2550,.*"balanceAfter":7450/);
       expect(replies).toMatch(/"balance":\{"posted":2550,"pending":0,"available":2550\}/);
+      // The payment's two emails, one to each party, in MailDev's inbox (its REST API).
+      const inbox = await waitFor(async () => {
+        const mails = (await (await fetch(`http://127.0.0.1:${webPort}/api/email`)).json()) as { subject: string; to: { address: string }[] }[];
+        const subjects = mails.map((m) => `${m.to.map((t) => t.address).join(',')}: ${m.subject}`);
+        return subjects.includes('alice@example.com: You sent $25.50') && subjects.includes('bob@example.com: You received $25.50') ? subjects : undefined;
+      }, 30_000, 250);
+      expect(inbox.filter((s) => s.includes('$25.50'))).toHaveLength(2);
 
       const firstExit = await stack.stop(STOP_TIMEOUT_MS);
       expect({ exit: firstExit, output: firstExit === 'timeout' || firstExit.code !== 0 ? stack.output() : '' }).toEqual({ exit: { code: 0, signal: null }, output: '' });

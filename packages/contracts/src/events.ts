@@ -21,20 +21,20 @@ export type Consumer = (typeof CONSUMERS)[number];
  * that starts consuming a type adds itself here (a unit test ties this table to the handlers).
  */
 export const EVENT_CATALOGUE = {
-  'user.registered': { codec: UserRegistered, consumers: ['user-service'] },
-  'account.opened': { codec: AccountOpened, consumers: ['transaction-service', 'payment-service'] },
-  'account.frozen': { codec: AccountFrozen, consumers: ['transaction-service', 'payment-service'] },
+  'user.registered': { codec: UserRegistered, consumers: ['user-service', 'notification-service'] },
+  'account.opened': { codec: AccountOpened, consumers: ['transaction-service', 'payment-service', 'notification-service'] },
+  'account.frozen': { codec: AccountFrozen, consumers: ['transaction-service', 'payment-service', 'notification-service'] },
   'account.unfrozen': { codec: AccountUnfrozen, consumers: ['transaction-service', 'payment-service'] },
-  'account.closed': { codec: AccountClosed, consumers: ['transaction-service', 'payment-service'] },
+  'account.closed': { codec: AccountClosed, consumers: ['transaction-service', 'payment-service', 'notification-service'] },
   'transfer.posted': { codec: TransferRecorded, consumers: ['payment-service'] },
   'transfer.pending': { codec: TransferRecorded, consumers: ['payment-service'] },
   'transfer.voided': { codec: TransferRecorded, consumers: ['payment-service'] },
   'transfer.expired': { codec: TransferRecorded, consumers: ['payment-service'] },
   'payment.requested': { codec: PaymentRequested, consumers: ['payment-service'] },
-  'payment.completed': { codec: PaymentSettled, consumers: [] },
-  'payment.failed': { codec: PaymentSettled, consumers: [] },
+  'payment.completed': { codec: PaymentSettled, consumers: ['notification-service'] },
+  'payment.failed': { codec: PaymentSettled, consumers: ['notification-service'] },
   'payment.cancelled': { codec: PaymentSettled, consumers: [] },
-  'deposit.completed': { codec: DepositCompleted, consumers: [] },
+  'deposit.completed': { codec: DepositCompleted, consumers: ['notification-service'] },
 } as const satisfies Record<string, { codec: { toJSON(m: never): unknown }; consumers: readonly Consumer[] }>;
 
 export type EventType = keyof typeof EVENT_CATALOGUE;

@@ -117,3 +117,14 @@ describe('ids and clock', () => {
     expect(clock.now().getTime()).toBe(1500);
   });
 });
+
+describe('Money.display', () => {
+  it('writes amounts for people per currency, from minor units, with thousands grouped', () => {
+    expect(Money.of(1050n, 'USD').display()).toBe('$10.50');
+    expect(Money.of(1050n, 'JPY').display()).toBe('¥1,050');
+    expect(Money.of(123456789n, 'EUR').display()).toBe('€1,234,567.89');
+    expect(Money.of(-5n, 'GBP').display()).toBe('-£0.05');
+    expect(Money.of(1234567n, 'KWD').display()).toBe('KWD 1,234.567');
+    expect(Money.of(9007199254740993n, 'USD').display()).toBe('$90,071,992,547,409.93');
+  });
+});

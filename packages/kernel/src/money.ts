@@ -18,6 +18,9 @@ export const CURRENCY_SCALES = {
 
 export type Currency = keyof typeof CURRENCY_SCALES;
 
+/** Symbols written before an amount for people (Money.display); others are written with their code. */
+const CURRENCY_SYMBOLS: Partial<Record<Currency, string>> = { USD: '$', EUR: '€', GBP: '£', JPY: '¥' };
+
 /** Postgres `bigint` bounds: an amount outside them could not be stored, so arithmetic refuses it. */
 export const MAX_MINOR_UNITS = 2n ** 63n - 1n;
 export const MIN_MINOR_UNITS = -(2n ** 63n);
@@ -95,6 +98,21 @@ export class Money {
 
   toString(): string {
     return `${this.format()} ${this.currency}`;
+  }
+
+  /**
+   * For people: the currency's symbol and the major units grouped by thousands ("$10.50",
+   * "¥1,050", "-€3.00"); a currency without a symbol here is written with its code ("CHF 10.50").
+   * Computed on the digits, never through a float.
+   */
+  display(): string {
+    const plain = this.format();
+    const negative = plain.startsWith('-');
+    const [whole = '0', fraction] = (negative ? plain.slice(1) : plain).split('.');
+    const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+    const symbol = CURRENCY_SYMBOLS[this.currency];
+    const number = fraction === undefined ? grouped : `${grouped}.${fraction}`;
+    return `${negative ? '-' : ''}${symbol ?? `${this.currency} `}${number}`;
   }
 
   add(other: Money): Money {

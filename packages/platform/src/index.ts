@@ -32,7 +32,7 @@ export type { DatabaseOptions, SqlClient } from './db';
 export { platformMigrations } from './migrations';
 export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OutboxRelay, RELAY_LOCK_HOLD_MAX_MS, appendToOutbox, outboxBatchRow, toEnvelopes } from './outbox';
 export type { NewEvent } from './outbox';
-export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, PUBLISH_TIMEOUT_MS, QUEUE_PREFIX, createEventQueue, deliveryCounterKey, dropQueueNamespace, queueBacklogs } from './queue';
+export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, PUBLISH_TIMEOUT_MS, QUEUE_PREFIX, STALL_INTERVAL_MS, createEventQueue, createQueue, deliveryCounterKey, dropQueueNamespace, queueBacklogs } from './queue';
 export { DependencyHealth, backoffMs } from './dependency';
 export type { DependencyHealths } from './dependency';
 export type { EventPublisher, EventQueue, QueueBacklog, QueueConnection } from './queue';
@@ -41,5 +41,6 @@ export type { DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from '
 export { SHUTDOWN_TIMEOUT_MS, runService } from './lifecycle';
 export type { Running } from './lifecycle';
 export { createMailTransport } from './mail';
+export type { MailTransportOptions } from './mail';
 export { checkEventRouting, startServiceRuntime } from './runtime';
 export type { ServiceRuntimeOptions, StartedService } from './runtime';

@@ -65,8 +65,8 @@ type WithClient = { client?: RedisClient | null };
  * Redis does not grow without bound. Every error of its Redis clients reaches `health` (bee-queue
  * re-emits them on the queue; unheard, they would crash the process).
  */
-export function createEventQueue(consumer: Consumer, conn: QueueConnection, role: 'producer' | 'worker', health: DependencyHealth): EventQueue {
-  const queue = new BeeQueue<EventEnvelope>(`events:${consumer}`, {
+export function createQueue<T>(name: string, conn: QueueConnection, role: 'producer' | 'worker', health: DependencyHealth): BeeQueue<T> {
+  const queue = new BeeQueue<T>(name, {
     prefix: conn.prefix ?? QUEUE_PREFIX,
     redis: redisOptions(conn.redisUrl, role),
     isWorker: role === 'worker',
@@ -82,14 +82,19 @@ export function createEventQueue(consumer: Consumer, conn: QueueConnection, role
     removeOnSuccess: true,
     removeOnFailure: true,
   });
-  const component = `queue ${consumer}`;
+  const component = `queue ${name}`;
   queue.on('error', (err: Error) => health.failed(err, component));
   if (role === 'worker') {
     // The first check's promise rejects when Redis is away at start; later ones report through 'error'.
     queue.checkStalledJobs(STALL_CHECK_INTERVAL_MS).catch((err: unknown) => health.failed(err, component));
-    void queue.ready().then(() => reloadScriptsOnReconnect(queue, health, component), () => undefined);
+    void queue.ready().then(() => reloadScriptsOnReconnect(queue as unknown as EventQueue, health, component), () => undefined);
   }
   return queue;
+}
+
+/** A consuming service's event queue (`events:<service>`). */
+export function createEventQueue(consumer: Consumer, conn: QueueConnection, role: 'producer' | 'worker', health: DependencyHealth): EventQueue {
+  return createQueue<EventEnvelope>(`events:${consumer}`, conn, role, health);
 }
 
 /**
