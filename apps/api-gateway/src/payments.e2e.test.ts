@@ -184,12 +184,15 @@ describe('payments through the gateway', () => {
     const carol = await signUpCustomer(bank.url);
     const frozen = await account(carol);
     expect((await api('POST', `/v1/admin/accounts/${frozen}/freeze`, { reason: 'fraud check' }, operatorToken)).body).toMatchObject({ status: 'frozen' });
+    // The freeze reaches the ledger (and payments) by event; once the ledger has it, the capture
+    // is refused even if the check still saw the account active.
+    await waitFor(async () => {
+      const { accounts } = await caller.unary<ledgerV1.LookupAccountsResponse>((md, o, cb) => ledger.lookupAccounts({ ids: [frozen] }, md, o, cb));
+      return accounts[0]?.state === ledgerV1.AccountState.ACCOUNT_STATE_FROZEN;
+    }, SETTLE_MS, 100);
     const before = await balance(alice, from);
-    // The freeze reaches payments and the ledger by event: the payment fails either at the check or at the capture.
-    const res = await waitFor(async () => {
-      const r = await pay(alice, { sourceAccountId: from, destinationAccountId: frozen, amount: 1_000 });
-      return r.body?.failureCode === 'ACCOUNT_FROZEN' ? r : undefined;
-    }, SETTLE_MS, 200);
+    const res = await pay(alice, { sourceAccountId: from, destinationAccountId: frozen, amount: 1_000 });
+    expect(res.body).toMatchObject({ failureCode: 'ACCOUNT_FROZEN' });
     expect(res.body).toMatchObject({ status: 'failed' });
     expect(await balance(alice, from)).toEqual(before);
     expect((await balance(carol, frozen)).posted).toBe(0);

@@ -190,6 +190,7 @@ export function listen(url: string, channel: string, onNotify: (payload: string)
   let client: Client | undefined;
   let stopped = false;
   let attempt = 0;
+  let connectedBefore = false;
   const connect = async (): Promise<void> => {
     while (!stopped) {
       const c = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: TCP_KEEPALIVE_DELAY_MS });
@@ -200,8 +201,13 @@ export function listen(url: string, channel: string, onNotify: (payload: string)
       try {
         await c.connect();
         await c.query(`LISTEN ${channel}`);
+        if (stopped) {
+          await c.end().catch(() => undefined);
+          return;
+        }
         client = c;
-        if (attempt > 0) onReconnect();
+        if (connectedBefore) onReconnect();
+        connectedBefore = true;
         attempt = 0;
         c.once('end', () => {
           client = undefined;

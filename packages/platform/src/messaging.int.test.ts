@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '@bank/contracts';
+import { CONSUMERS, consumersOf, type EventEnvelope } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { TEST_REDIS_URL, captureLogger, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
 import { Database, type SqlClient } from './db';
@@ -84,9 +84,9 @@ describe('outbox relay', () => {
     expect(await relay.relayOnce()).toBe(3);
     expect(await relay.relayOnce()).toBe(0);
     expect(await unpublishedCount()).toBe(0);
-    // account.opened goes to the services that consume it: the ledger and payments, once each.
-    expect(publisher.published).toHaveLength(6);
-    expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(['transaction-service', 'payment-service']));
+    // account.opened goes to the services that consume it (the ledger, payments, notifications), once each.
+    expect(publisher.published).toHaveLength(3 * consumersOf('account.opened').length);
+    expect(new Set(publisher.published.map((p) => p.consumer))).toEqual(new Set(consumersOf('account.opened')));
   });
 
   it('routes events to the queues of services that consume them only, and leaves no finished job in Redis', async () => {
@@ -98,22 +98,24 @@ describe('outbox relay', () => {
     consumer.start();
     try {
       const userId = newId();
-      // account.opened is consumed by transaction-service; payment.completed by nobody yet.
+      // account.opened goes to the ledger, payments and notifications; user.registered to users and notifications.
       await append([...opened(4), { type: 'user.registered', aggregateId: userId, payload: { userId, email: 'a@example.com', fullName: 'A' } }]);
       const paymentId = newId();
-      await append([{ type: 'payment.completed', aggregateId: paymentId, payload: { paymentId, sourceAccountId: newId(), destinationAccountId: newId(), amount: 5n, currency: 'USD', status: 'completed', failureCode: '', sourceOwnerId: newId(), destinationOwnerId: newId(), description: '' } }]);
+      // payment.cancelled is consumed by nobody: it goes to no queue.
+      await append([{ type: 'payment.cancelled', aggregateId: paymentId, payload: { paymentId, sourceAccountId: newId(), destinationAccountId: newId(), amount: 5n, currency: 'USD', status: 'cancelled', failureCode: '', sourceOwnerId: newId(), destinationOwnerId: newId(), description: '' } }]);
       const relay = new OutboxRelay(db, publisher, health, 100);
       expect(await relay.relayOnce()).toBe(6);
       await waitFor(async () => (await effectCounts()).size === 4);
-      const backlogs = new Map((await queueBacklogs(conn, health.redis)).map((b) => [b.consumer, b]));
-      // Applied jobs are gone; user.registered waits for user-service (not running here).
+      // Applied jobs leave Redis; the copies for services not running here wait in their queues.
       await waitFor(async () => (await redis.hlen(`${prefix}:events:transaction-service:jobs`)) === 0);
-      expect(backlogs.get('user-service')).toMatchObject({ waiting: 1, routedTypes: 1 });
-      // account.opened is payment-service's too (not running here): its copies wait there.
+      const backlogs = new Map((await queueBacklogs(conn, health.redis)).map((b) => [b.consumer, b]));
+      expect(backlogs.get('transaction-service')).toMatchObject({ waiting: 0, active: 0, delayed: 0 });
+      expect(backlogs.get('user-service')).toMatchObject({ waiting: 1 });
       expect(backlogs.get('payment-service')).toMatchObject({ waiting: 4 });
-      expect(backlogs.get('notification-service')).toMatchObject({ waiting: 0, active: 0, delayed: 0, routedTypes: 0 });
-      // No queue at all exists for a service nothing is routed to: payment.completed went nowhere.
-      expect(await redis.keys(`${prefix}:events:notification-service:*`)).toEqual([]);
+      expect(backlogs.get('notification-service')).toMatchObject({ waiting: 5 });
+      const queued = await Promise.all(CONSUMERS.map(async (c) => Number(await redis.hlen(`${prefix}:events:${c}:jobs`))));
+      // Every job in Redis is one of the 4 + 1 events for a consumer of its type: none for payment.cancelled.
+      expect(queued.reduce((a, b) => a + b, 0)).toBe(1 + 4 + 5);
     } finally {
       await consumer.stop();
       await publisher.close();

@@ -51,8 +51,15 @@ export function paymentStoreContract(name: string, open: () => Promise<PaymentSt
       expect(again).toMatchObject({ created: false, existing: { resourceId: p.id, fingerprint: 'f1', responseStatus: 202 } });
       expect(await store.getPayment(other.id)).toBeUndefined();
       expect(await store.getPayment(p.id)).toMatchObject({ id: p.id, amount: 1_000n, step: 'accepted', version: 1, stepTimes: p.stepTimes, createdAt: p.createdAt });
+      // An answer recorded at creation stays; an open one is recorded once, and the first answer stays.
       await store.completeIdempotency(p.initiatorId, 'payment', record.key, 201, { id: p.id, status: 'completed' });
-      expect(await store.getIdempotency(p.initiatorId, 'payment', record.key)).toMatchObject({ responseStatus: 201, responseBody: { id: p.id, status: 'completed' } });
+      expect(await store.getIdempotency(p.initiatorId, 'payment', record.key)).toMatchObject({ responseStatus: 202 });
+      const waiting = paymentFixture();
+      const open = recordFor(waiting.initiatorId, waiting.id, { responseStatus: null, responseBody: null });
+      await store.createPayment(waiting, open);
+      await store.completeIdempotency(waiting.initiatorId, 'payment', open.key, 201, { id: waiting.id, status: 'completed' });
+      await store.completeIdempotency(waiting.initiatorId, 'payment', open.key, 202, { id: waiting.id, status: 'pending' });
+      expect(await store.getIdempotency(waiting.initiatorId, 'payment', open.key)).toMatchObject({ responseStatus: 201, responseBody: { id: waiting.id, status: 'completed' } });
     });
 
     it('saves a transition only on the version it read', async () => {

@@ -65,7 +65,7 @@ export class InMemoryPaymentStore implements PaymentStore {
   async completeIdempotency(userId: string, scope: IdempotencyScope, key: string, status: number, body: unknown): Promise<void> {
     const k = keyOf(userId, scope, key);
     const r = this.records.get(k);
-    if (r) this.records.set(k, { ...r, responseStatus: status, responseBody: body });
+    if (r && r.responseStatus === null) this.records.set(k, { ...r, responseStatus: status, responseBody: body });
   }
 
   async purgeIdempotency(before: Date, limit: number): Promise<number> {
@@ -89,7 +89,7 @@ export class InMemoryPaymentStore implements PaymentStore {
 
   async finishDeposit(d: Deposit, status: number, body: unknown): Promise<void> {
     const stored = this.deposits.get(d.id);
-    if (!stored || stored.status !== 'pending') return;
+    if (!stored || (d.status === 'completed' ? stored.status === 'completed' : stored.status !== 'pending')) return;
     this.deposits.set(d.id, d);
     if (d.status === 'completed') this.events.push({ type: 'deposit.completed', id: d.id });
     for (const [k, r] of this.records) if (r.scope === 'deposit' && r.resourceId === d.id) this.records.set(k, { ...r, responseStatus: status, responseBody: body });

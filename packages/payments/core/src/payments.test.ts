@@ -56,10 +56,16 @@ describe('a payment saga over a ledger that answers', () => {
   });
 
   it('fails with INSUFFICIENT_FUNDS when the hold is refused; nothing is held or moved', async () => {
-    const { payments, ledger, input, from } = setUp();
+    const { payments, ledger, input, from, store } = setUp();
     const { payment } = await payments.create(alice, input({ amount: 10_001n }));
     expect(await payments.drive(payment.id)).toMatchObject({ status: 'failed', failureCode: 'INSUFFICIENT_FUNDS', step: 'compensated' });
     expect([ledger.balances.get(from), ledger.openHolds()]).toEqual([10_000n, 0]);
+    // The ledger keeps no record of a refusal: the barrier took the hold's id, so a repeat of the
+    // hold (another replica's late drive) after money arrived holds nothing.
+    expect(ledger.calls.map((c) => c.op)).toEqual(['hold', 'barrier']);
+    ledger.balances.set(from, 1_000_000n);
+    expect(await ledger.hold((await store.getPayment(payment.id))!, paymentTransferIds(payment.id).hold)).toBe('exists_with_different_debit_account_id');
+    expect(ledger.openHolds()).toBe(0);
   });
 
   it('voids the hold when the destination is frozen by the time of the check: the money goes back', async () => {

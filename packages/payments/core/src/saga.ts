@@ -6,10 +6,14 @@ import { TERMINAL_STEPS, type Payment, type PaymentStatus, type SagaStep } from 
 
 /** A step waits this long for its outcome before the sweeper takes the saga up again. */
 export const STEP_DEADLINE_MS = 10_000;
-/** Failed attempts at a forward step (hold, check, capture) before the payment is compensated. */
-export const MAX_STEP_ATTEMPTS = 10;
-/** Failed attempts at compensation before the saga is parked for an operator. */
-export const MAX_COMPENSATION_ATTEMPTS = 10;
+/**
+ * Failed attempts at a forward step (hold, check, capture) before the payment is compensated:
+ * at the back-off's ceiling, about 18 minutes, so a ledger away for minutes fails nothing (a
+ * hold's own timeout may end it first, and the saga then agrees with the ledger).
+ */
+export const MAX_STEP_ATTEMPTS = 40;
+/** Failed attempts at compensation before the saga is parked for an operator: about half an hour. */
+export const MAX_COMPENSATION_ATTEMPTS = 60;
 /** Back-off between attempts: doubles from the base up to the ceiling. */
 export const STEP_RETRY_BASE_MS = 500;
 export const STEP_RETRY_MAX_MS = 30_000;
@@ -84,8 +88,10 @@ export function onHold(p: Payment, result: LedgerResult, now: Date, holdTimeoutS
   // The accounts were found when the payment was accepted: a ledger that does not have one yet
   // has not received its account.opened event. Tried again after a back-off, not failed.
   if (result.endsWith('_account_not_found')) return onStepFailed(p, now);
-  // Refused: nothing is held, so nothing needs compensating.
-  return compensated(p, now, failureCodeOf(result));
+  // Refused: nothing is held now, but the ledger keeps no record of a refusal, so a repeat of this
+  // hold (another replica's drive, a sweep) could still succeed later. The compensation's barrier
+  // takes the hold's id first; the payment then fails with the refusal's code.
+  return compensate(p, now, failureCodeOf(result));
 }
 
 /** The checks that need more than the ledger: `ok`, or the code the payment fails with. */

@@ -213,7 +213,8 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   async completeIdempotency(userId: string, scope: IdempotencyScope, key: string, status: number, body: unknown): Promise<void> {
-    await this.em().nativeUpdate(IdempotencySchema, { userId, scope, key }, { responseStatus: status, responseBody: body });
+    // The first answer recorded stays: a repeat of the key gets the same one every time.
+    await this.em().nativeUpdate(IdempotencySchema, { userId, scope, key, responseStatus: null }, { responseStatus: status, responseBody: body });
   }
 
   async purgeIdempotency(before: Date, limit: number): Promise<number> {
@@ -238,8 +239,9 @@ export class PostgresPaymentStore implements PaymentStore {
 
   async finishDeposit(d: Deposit, status: number, body: unknown): Promise<void> {
     await this.em().transactional(async (em) => {
-      // Only a pending deposit finishes, once: a second finisher (a retry, the sweeper) changes nothing.
-      const updated = await em.nativeUpdate(DepositSchema, { id: d.id, status: 'pending' }, { status: d.status, failureCode: d.failureCode });
+      // A pending deposit finishes once; a completion also overrides a refusal recorded by a
+      // concurrent finisher, because the ledger decides: its transfer went through.
+      const updated = await em.nativeUpdate(DepositSchema, d.status === 'completed' ? { id: d.id, status: { $ne: 'completed' } } : { id: d.id, status: 'pending' }, { status: d.status, failureCode: d.failureCode });
       if (updated === 0) return;
       await em.nativeUpdate(IdempotencySchema, { scope: 'deposit', resourceId: d.id }, { responseStatus: status, responseBody: body });
       if (d.status === 'completed') {
