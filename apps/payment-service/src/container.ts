@@ -73,12 +73,18 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
       const ledger = new GrpcPaymentLedger(config.LEDGER_GRPC_ADDR, config.SERVICE_TOKEN);
       const users = new UserServiceAccounts(config.USER_GRPC_ADDR, config.SERVICE_TOKEN);
       const waiters = new Waiters();
+      const failpoints = new Set(config.PAYMENT_FAILPOINTS.split(',').filter((f) => f !== ''));
+      if (failpoints.size > 0) log.warn({ failpoints: [...failpoints] }, 'crash-test failpoints are set: this process kills itself at them');
       let payments: Payments | undefined;
       const paymentsOf = (db: ConstructorParameters<typeof PostgresPaymentStore>[0]) =>
         (payments ??= new Payments(new PostgresPaymentStore(db), ledger, new PostgresAccountDirectory(db, users.find), systemClock, waiters, {
           holdTimeoutSeconds: config.PAYMENT_HOLD_TIMEOUT_S,
           dailyLimitMinor: BigInt(config.PAYMENT_DAILY_LIMIT),
           onDriveError: (paymentId, err) => log.debug({ err, paymentId }, 'saga step could not be performed; the sweeper retries it'),
+          failpoint: failpoints.size === 0 ? undefined : (name) => {
+            // A crash test's failpoint: die the way a crash does, with no chance to clean up.
+            if (failpoints.has(name)) process.kill(process.pid, 'SIGKILL');
+          },
         }));
       // Payments another replica ended wake this one's waiters; after a reconnect (notifications
       // were lost meanwhile) every waiter looks again.

@@ -146,4 +146,25 @@ describe('crashes in the middle of payment sagas', () => {
     await moneyIsConserved(people, done);
     expect(bank.exits).toEqual([]);
   }, 120_000);
+
+  it.each(['before:hold', 'after:hold', 'before:capture', 'after:capture'])(
+    'payment-service killed at %s: after a restart the payment completes once, and nothing is held',
+    async (failpoint) => {
+      const people = await customers(2);
+      const [wanted] = intents(people, 1) as [Intent];
+      // A process that dies at this edge of the saga's steps, the way a crash does (SIGKILL).
+      await bank.signal('payment', 'SIGKILL');
+      await bank.restart('payment', { PAYMENT_FAILPOINTS: failpoint });
+      const died = bank.exitOf('payment');
+      // The answer may or may not leave before the process dies: the client retries with its key either way.
+      await send(wanted);
+      await died;
+      await bank.restart('payment', { PAYMENT_FAILPOINTS: '' });
+      const [done] = await Promise.all([outcome(wanted)]);
+      expect(done).toMatchObject({ status: 'completed', failureCode: null });
+      await moneyIsConserved(people, [done as Record<string, unknown>]);
+      expect(bank.exits).toEqual([]);
+    },
+    120_000,
+  );
 });

@@ -29,8 +29,10 @@ export interface TestBank {
   readonly exits: readonly string[];
   /** Sends a signal to a service (SIGSTOP/SIGCONT to freeze and thaw it, SIGKILL to crash it); a crash is not counted in `exits`. */
   signal(service: BankService, signal: NodeJS.Signals): Promise<void>;
-  /** Starts a service again (after SIGKILL) with the same settings, and waits until it serves. */
-  restart(service: BankService): Promise<void>;
+  /** Starts a service again (after SIGKILL) with the same settings, or these changed, and waits until it serves. */
+  restart(service: BankService, env?: Record<string, string>): Promise<void>;
+  /** Resolves when the service's process exits by itself (a failpoint); that exit is not counted in `exits`. */
+  exitOf(service: BankService): Promise<void>;
   /** Grants roles with bank-cli (through auth-service), as an operator would. */
   grantRoles(email: string, roles: readonly string[]): Promise<void>;
   stop(): Promise<void>;
@@ -79,8 +81,15 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
     }
     child.kill(sig);
   };
-  const restart = async (service: BankService) => {
-    start(service, envs.get(service) ?? {});
+  const exitOf = (service: BankService) => {
+    const child = children.get(service);
+    if (!child) return Promise.resolve();
+    killed.add(child);
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  };
+  const restart = async (service: BankService, env?: Record<string, string>) => {
+    start(service, { ...envs.get(service), ...env });
     await waitFor(() => checkHealth(addresses[service], HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
   };
   const grantRoles = async (email: string, roles: readonly string[]) => {
@@ -120,7 +129,7 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
     start('gateway', { GATEWAY_PORT: String(ports[SERVICES.length]), ...opts.gatewayEnv });
     const url = `http://127.0.0.1:${ports[SERVICES.length]}`;
     await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, BANK_STARTUP_TIMEOUT_MS, 100);
-    return { url, addresses, databases, queuePrefix, exits, signal, restart, grantRoles, stop };
+    return { url, addresses, databases, queuePrefix, exits, signal, restart, exitOf, grantRoles, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -50,6 +50,11 @@ export interface PaymentsOptions {
   readonly dailyLimitMinor: bigint;
   /** Where a failed background drive is reported (it is retried by the sweeper). */
   readonly onDriveError?: (paymentId: string, error: unknown) => void;
+  /**
+   * Called at the edges of every step (`before:hold`, `after:hold`, ... `after:capture`): the
+   * crash tests' failpoints, where payment-service can be made to die on purpose. Unset in use.
+   */
+  readonly failpoint?: (name: string) => void;
 }
 
 export interface PaymentInput {
@@ -357,7 +362,9 @@ export class Payments {
     for (let round = 0; p !== undefined && round < MAX_DRIVE_ROUNDS; round++) {
       const action = nextAction(p);
       if (action === 'none') return p;
+      this.opts.failpoint?.(`before:${action}`);
       const after = await this.perform(action, p);
+      this.opts.failpoint?.(`after:${action}`);
       const outcome = await this.store.savePayment(p, after, this.opts.dailyLimitMinor);
       if (outcome === 'limit_exceeded') {
         const refused = onCheck(p, { failureCode: 'LIMIT_EXCEEDED' }, this.clock.now());
