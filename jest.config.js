@@ -28,12 +28,19 @@ const common = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };
 
+/**
+ * The fault suites (outages held for 30 s, crashes, the acceptance run) test timing and recovery.
+ * CI_SKIP_FAULT_SUITES=1 leaves them out: .ci/run does so for its second Node version.
+ */
+const FAULT_SUITES = '/(outage|crash|acceptance)\\.e2e\\.test\\.ts$';
+const e2eIgnored = process.env.CI_SKIP_FAULT_SUITES === '1' ? [...common.testPathIgnorePatterns, FAULT_SUITES] : common.testPathIgnorePatterns;
+
 module.exports = {
   // Runs once after every project: the suites' Redis keys go (see packages/testkit/src/teardown.ts).
   globalTeardown: '<rootDir>/packages/testkit/src/teardown.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.int.test.ts'], testTimeout: 60_000 },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.e2e.test.ts'], testTimeout: 120_000 },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.e2e.test.ts'], testPathIgnorePatterns: e2eIgnored, testTimeout: 120_000 },
   ],
 };
