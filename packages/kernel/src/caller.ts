@@ -4,5 +4,13 @@ export interface Caller {
   readonly roles: readonly string[];
 }
 
+import { DomainError } from './errors';
+
+/** The authenticated user's id; a call without one is refused. */
+export function requireUser(caller: Caller): string {
+  if (!caller.userId) throw new DomainError('UNAUTHENTICATED', 'no authenticated caller');
+  return caller.userId;
+}
+
 /** Operators and admins may act on any customer's accounts and payments. */
 export const isOperator = (c: Caller): boolean => c.roles.includes('operator') || c.roles.includes('admin');

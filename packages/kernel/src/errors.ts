@@ -21,6 +21,11 @@ export class InvariantViolation extends Error {
   }
 }
 
+/** A validation outcome naming the field at fault, as every adapter reports it (`fields`). */
+export function fieldError(code: string, field: string, message: string): DomainError {
+  return new DomainError(code, `${field}: ${message}`, { fields: [{ field, message }] });
+}
+
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new InvariantViolation(message);
 }

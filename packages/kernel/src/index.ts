@@ -9,11 +9,11 @@ export {
   parseCurrency,
 } from './money';
 export type { Currency } from './money';
-export { DomainError, InvariantViolation, assert, assertNever } from './errors';
+export { DomainError, InvariantViolation, assert, assertNever, fieldError } from './errors';
 export { ok, fail } from './result';
 export type { Result } from './result';
 export { deterministicId, isUuid, newId } from './ids';
 export { ManualClock, systemClock } from './clock';
 export type { Clock } from './clock';
-export { isOperator } from './caller';
+export { isOperator, requireUser } from './caller';
 export type { Caller } from './caller';

@@ -1,4 +1,4 @@
-import { DomainError, assert, isCurrency, isOperator, isUuid, newId, type Caller, type Clock, type Result } from '@bank/kernel';
+import { DomainError, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireUser, type Caller, type Clock, type Result } from '@bank/kernel';
 import { close, freeze, openAccount, unfreeze, type AccountChange, type BankAccount, type TransitionError } from './account';
 import type { AccountPage, AccountStore, LedgerBalances } from './ports';
 import { applyProfileUpdate, newProfile, profileUpdateProblems, type Profile, type ProfileUpdate } from './profile';
@@ -9,14 +9,6 @@ export const MAX_OPEN_KEY_LENGTH = 255;
 /** A transition that lost a race to a concurrent one is re-read and re-decided this often. */
 export const MAX_TRANSITION_ATTEMPTS = 5;
 
-function field(code: string, name: string, message: string): DomainError {
-  return new DomainError(code, `${name}: ${message}`, { fields: [{ field: name, message }] });
-}
-
-function requireUser(caller: Caller): string {
-  if (!caller.userId) throw new DomainError('UNAUTHENTICATED', 'no authenticated caller');
-  return caller.userId;
-}
 
 /** An account the caller may not see answers exactly as one that does not exist. */
 const notFound = () => new DomainError('NOT_FOUND', 'no such account');
@@ -31,8 +23,8 @@ export class Accounts {
 
   async open(caller: Caller, currency: string, openKey: string, traceparent = ''): Promise<BankAccount> {
     const ownerId = requireUser(caller);
-    if (!isCurrency(currency)) throw field('VALIDATION_FAILED', 'currency', 'must be a supported ISO 4217 code');
-    if (openKey.length > MAX_OPEN_KEY_LENGTH) throw field('VALIDATION_FAILED', 'idempotencyKey', `at most ${MAX_OPEN_KEY_LENGTH} characters`);
+    if (!isCurrency(currency)) throw fieldError('VALIDATION_FAILED', 'currency', 'must be a supported ISO 4217 code');
+    if (openKey.length > MAX_OPEN_KEY_LENGTH) throw fieldError('VALIDATION_FAILED', 'idempotencyKey', `at most ${MAX_OPEN_KEY_LENGTH} characters`);
     if (openKey !== '') {
       const existing = await this.store.findByOpenKey(ownerId, openKey);
       if (existing) return existing;
@@ -47,7 +39,7 @@ export class Accounts {
 
   async get(caller: Caller, id: string): Promise<BankAccount> {
     requireUser(caller);
-    if (!isUuid(id)) throw field('VALIDATION_FAILED', 'accountId', 'must be a UUID');
+    if (!isUuid(id)) throw fieldError('VALIDATION_FAILED', 'accountId', 'must be a UUID');
     const account = await this.store.get(id);
     if (!account || (account.ownerId !== caller.userId && !isOperator(caller))) throw notFound();
     return account;
@@ -59,7 +51,7 @@ export class Accounts {
     // Listing somebody else's accounts is an operator's business; to others they do not exist.
     if (owner !== me && !isOperator(caller)) return { accounts: [], nextCursor: '' };
     const size = limit === 0 ? LIST_DEFAULT_LIMIT : limit;
-    if (!Number.isInteger(size) || size < 1 || size > LIST_MAX_LIMIT) throw field('VALIDATION_FAILED', 'limit', `must be 1 to ${LIST_MAX_LIMIT}`);
+    if (!Number.isInteger(size) || size < 1 || size > LIST_MAX_LIMIT) throw fieldError('VALIDATION_FAILED', 'limit', `must be 1 to ${LIST_MAX_LIMIT}`);
     return this.store.listByOwner(owner, size, cursor);
   }
 
@@ -85,7 +77,7 @@ export class Accounts {
     for (let attempt = 1; ; attempt++) {
       const current = await this.get(caller, id);
       const result = await decide(current);
-      if (!result.ok) throw result.code === 'VALIDATION_FAILED' ? field('VALIDATION_FAILED', 'reason', result.message) : new DomainError(result.code, result.message);
+      if (!result.ok) throw result.code === 'VALIDATION_FAILED' ? fieldError('VALIDATION_FAILED', 'reason', result.message) : new DomainError(result.code, result.message);
       if (await this.store.save(result.value, { expectedVersion: current.version, traceparent })) return result.value.account;
       if (attempt >= MAX_TRANSITION_ATTEMPTS) throw new Error(`account ${id} kept changing under a transition`);
     }

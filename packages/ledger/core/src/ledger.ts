@@ -1,4 +1,4 @@
-import { DomainError, MAX_MINOR_UNITS, assert, deterministicId, isCurrency, isUuid, type Clock, type Currency } from '@bank/kernel';
+import { DomainError, MAX_MINOR_UNITS, assert, deterministicId, fieldError, isCurrency, isUuid, type Clock, type Currency } from '@bank/kernel';
 import { expireHolds } from './apply';
 import { TransferBatcher, type BatcherOptions } from './batcher';
 import {
@@ -45,9 +45,7 @@ export interface TransferView {
   readonly postedAmount: bigint;
 }
 
-function validationError(field: string, message: string): DomainError {
-  return new DomainError('VALIDATION_FAILED', `${field}: ${message}`, { fields: [{ field, message }] });
-}
+const validationError = (field: string, message: string): DomainError => fieldError('VALIDATION_FAILED', field, message);
 
 /**
  * Ids are compared, cached and looked up in PostgreSQL's text form of a uuid, which is lower

@@ -1,4 +1,4 @@
-import { DomainError, assert, isCurrency, isOperator, isUuid, newId, type Caller, type Clock, type Currency } from '@bank/kernel';
+import { DomainError, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireUser, type Caller, type Clock, type Currency } from '@bank/kernel';
 import {
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_RETENTION_MS,
@@ -150,27 +150,26 @@ function depositView(d: Deposit): DepositView {
   return { id: d.id, accountId: d.accountId, amount: d.amount, currency: d.currency, status: 'completed' };
 }
 
-function field(code: string, name: string, message: string): DomainError {
-  return new DomainError(code, `${name}: ${message}`, { fields: [{ field: name, message }] });
-}
 
-function requireUser(caller: Caller): string {
-  if (!caller.userId) throw new DomainError('UNAUTHENTICATED', 'no authenticated caller');
-  return caller.userId;
+/** A key whose first request has not answered yet and still holds its lock: the repeat must wait. */
+function refuseWhileLocked(record: IdempotencyRecord, now: Date): void {
+  if (now >= record.lockedUntil) return;
+  const retryAfterSeconds = Math.max(1, Math.ceil((record.lockedUntil.getTime() - now.getTime()) / 1000));
+  throw new DomainError('IDEMPOTENCY_KEY_IN_USE', 'the first request with this Idempotency-Key is still running', { retryAfterSeconds });
 }
 
 const notFound = (what: string) => new DomainError('NOT_FOUND', `no such ${what}`);
 
 function checkKey(key: string): void {
-  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw field('IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key', '1 to 255 printable ASCII characters');
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw fieldError('IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key', '1 to 255 printable ASCII characters');
 }
 
 function checkAmount(amount: bigint): void {
-  if (amount <= 0n || amount > MAX_API_AMOUNT) throw field('INVALID_AMOUNT', 'amount', `a whole number of minor units from 1 to ${MAX_API_AMOUNT}`);
+  if (amount <= 0n || amount > MAX_API_AMOUNT) throw fieldError('INVALID_AMOUNT', 'amount', `a whole number of minor units from 1 to ${MAX_API_AMOUNT}`);
 }
 
 function checkCurrency(currency: string): asserts currency is Currency {
-  if (!isCurrency(currency)) throw field('UNSUPPORTED_CURRENCY', 'currency', 'not a currency the bank supports');
+  if (!isCurrency(currency)) throw fieldError('UNSUPPORTED_CURRENCY', 'currency', 'not a currency the bank supports');
 }
 
 /**
@@ -197,12 +196,12 @@ export class Payments {
     checkKey(input.idempotencyKey);
     checkAmount(input.amount);
     checkCurrency(input.currency);
-    if (!isUuid(input.sourceAccountId)) throw field('VALIDATION_FAILED', 'sourceAccountId', 'must be a UUID');
-    if (!isUuid(input.destinationAccountId)) throw field('VALIDATION_FAILED', 'destinationAccountId', 'must be a UUID');
+    if (!isUuid(input.sourceAccountId)) throw fieldError('VALIDATION_FAILED', 'sourceAccountId', 'must be a UUID');
+    if (!isUuid(input.destinationAccountId)) throw fieldError('VALIDATION_FAILED', 'destinationAccountId', 'must be a UUID');
     const source = input.sourceAccountId.toLowerCase();
     const destination = input.destinationAccountId.toLowerCase();
-    if (source === destination) throw field('VALIDATION_FAILED', 'destinationAccountId', 'must differ from sourceAccountId');
-    if (input.description.length > MAX_DESCRIPTION_LENGTH || input.description.includes('\u0000')) throw field('VALIDATION_FAILED', 'description', `at most ${MAX_DESCRIPTION_LENGTH} characters`);
+    if (source === destination) throw fieldError('VALIDATION_FAILED', 'destinationAccountId', 'must differ from sourceAccountId');
+    if (input.description.length > MAX_DESCRIPTION_LENGTH || input.description.includes('\u0000')) throw fieldError('VALIDATION_FAILED', 'description', `at most ${MAX_DESCRIPTION_LENGTH} characters`);
     const waitSeconds = Math.min(Math.max(0, Math.trunc(input.waitSeconds)), MAX_WAIT_SECONDS);
     const fingerprint = fingerprintOf([source, destination, input.amount, input.currency, input.description]);
 
@@ -215,7 +214,7 @@ export class Payments {
     const to = found.get(destination);
     if (!to) throw notFound('destination account');
     if (from.currency !== input.currency || to.currency !== input.currency) {
-      throw field('CURRENCY_MISMATCH', 'currency', `the accounts hold ${from.currency} and ${to.currency}; the payment is in ${input.currency}`);
+      throw fieldError('CURRENCY_MISMATCH', 'currency', `the accounts hold ${from.currency} and ${to.currency}; the payment is in ${input.currency}`);
     }
 
     const now = this.clock.now();
@@ -270,10 +269,7 @@ export class Payments {
   private async replayPayment(record: IdempotencyRecord, fingerprint: string): Promise<CreatedPayment> {
     if (record.fingerprint !== fingerprint) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
     if (record.responseStatus !== null) return { payment: paymentFromBody(record.responseBody), finished: record.responseStatus === CREATED, replayed: true };
-    const now = this.clock.now();
-    if (now < record.lockedUntil) {
-      throw new DomainError('IDEMPOTENCY_KEY_IN_USE', 'the first request with this Idempotency-Key is still running', { retryAfterSeconds: Math.max(1, Math.ceil((record.lockedUntil.getTime() - now.getTime()) / 1000)) });
-    }
+    refuseWhileLocked(record, this.clock.now());
     // The first request never answered (its process went): the payment as it is now is the answer.
     const p = await this.store.getPayment(record.resourceId);
     assert(p, `idempotency record names payment ${record.resourceId}, which does not exist`);
@@ -290,7 +286,7 @@ export class Payments {
 
   private async visible(caller: Caller, id: string): Promise<Payment> {
     const userId = requireUser(caller);
-    if (!isUuid(id)) throw field('VALIDATION_FAILED', 'paymentId', 'must be a UUID');
+    if (!isUuid(id)) throw fieldError('VALIDATION_FAILED', 'paymentId', 'must be a UUID');
     const p = await this.store.getPayment(id.toLowerCase());
     if (!p || (p.initiatorId !== userId && p.destinationOwnerId !== userId && !isOperator(caller))) throw notFound('payment');
     return p;
@@ -298,13 +294,13 @@ export class Payments {
 
   async list(caller: Caller, accountId: string, limit: number, cursor: string): Promise<{ payments: PaymentView[]; nextCursor: string }> {
     const userId = requireUser(caller);
-    if (!isUuid(accountId)) throw field('VALIDATION_FAILED', 'accountId', 'must be a UUID');
+    if (!isUuid(accountId)) throw fieldError('VALIDATION_FAILED', 'accountId', 'must be a UUID');
     const pageSize = limit === 0 ? LIST_DEFAULT_LIMIT : limit;
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > LIST_MAX_LIMIT) throw field('VALIDATION_FAILED', 'limit', `must be 1 to ${LIST_MAX_LIMIT}`);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > LIST_MAX_LIMIT) throw fieldError('VALIDATION_FAILED', 'limit', `must be 1 to ${LIST_MAX_LIMIT}`);
     const id = accountId.toLowerCase();
     const account = (await this.accounts.find([id])).get(id);
     if (!account || (account.ownerId !== userId && !isOperator(caller))) throw notFound('account');
-    if (cursor.length > 100) throw field('VALIDATION_FAILED', 'cursor', 'malformed');
+    if (cursor.length > 100) throw fieldError('VALIDATION_FAILED', 'cursor', 'malformed');
     const page: PaymentPage = await this.store.listPayments(id, pageSize, cursor);
     return { payments: page.payments.map(viewOf), nextCursor: page.nextCursor };
   }
@@ -459,9 +455,9 @@ export class Payments {
     checkKey(input.idempotencyKey);
     checkAmount(input.amount);
     checkCurrency(input.currency);
-    if (!isUuid(input.accountId)) throw field('VALIDATION_FAILED', 'accountId', 'must be a UUID');
+    if (!isUuid(input.accountId)) throw fieldError('VALIDATION_FAILED', 'accountId', 'must be a UUID');
     if (input.reference.length === 0 || input.reference.length > MAX_DEPOSIT_REFERENCE_LENGTH || input.reference.includes('\u0000')) {
-      throw field('VALIDATION_FAILED', 'reference', `1 to ${MAX_DEPOSIT_REFERENCE_LENGTH} characters`);
+      throw fieldError('VALIDATION_FAILED', 'reference', `1 to ${MAX_DEPOSIT_REFERENCE_LENGTH} characters`);
     }
     const accountId = input.accountId.toLowerCase();
     const fingerprint = fingerprintOf([accountId, input.amount, input.currency, input.reference]);
@@ -470,7 +466,7 @@ export class Payments {
 
     const account = (await this.accounts.find([accountId])).get(accountId);
     if (!account) throw notFound('account');
-    if (account.currency !== input.currency) throw field('CURRENCY_MISMATCH', 'currency', `the account holds ${account.currency}`);
+    if (account.currency !== input.currency) throw fieldError('CURRENCY_MISMATCH', 'currency', `the account holds ${account.currency}`);
     const now = this.clock.now();
     const deposit: Deposit = { id: newId(now.getTime()), operatorId: userId, accountId, ownerId: account.ownerId, amount: input.amount, currency: input.currency, reference: input.reference, status: 'pending', failureCode: null, createdAt: now };
     const record: IdempotencyRecord = { userId, scope: 'deposit', key: input.idempotencyKey, fingerprint, resourceId: deposit.id, responseStatus: null, responseBody: null, lockedUntil: new Date(now.getTime() + IDEMPOTENCY_LOCK_MS), createdAt: now };
@@ -482,10 +478,7 @@ export class Payments {
   private async replayDeposit(record: IdempotencyRecord, fingerprint: string): Promise<{ deposit: DepositView; replayed: boolean }> {
     if (record.fingerprint !== fingerprint) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
     if (record.responseStatus === null) {
-      const now = this.clock.now();
-      if (now < record.lockedUntil) {
-        throw new DomainError('IDEMPOTENCY_KEY_IN_USE', 'the first request with this Idempotency-Key is still running', { retryAfterSeconds: Math.max(1, Math.ceil((record.lockedUntil.getTime() - now.getTime()) / 1000)) });
-      }
+      refuseWhileLocked(record, this.clock.now());
       const d = await this.store.getDeposit(record.resourceId);
       assert(d, `idempotency record names deposit ${record.resourceId}, which does not exist`);
       return { deposit: depositView(await this.runDeposit(d)), replayed: true };
