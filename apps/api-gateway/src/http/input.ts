@@ -1,7 +1,7 @@
 import type { Request } from 'express';
+import { isUuid } from '@bank/kernel';
 import { ProblemError, type FieldError } from './problem';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The longest string any field of the public API takes. */
 export const MAX_STRING_FIELD = 1_000;
 
@@ -43,8 +43,15 @@ export function readBody<S extends Record<string, Kind>>(req: Request, spec: S):
 /** A path id must be a UUID: a malformed one is 400, before anything looks it up. */
 export function pathId(req: Request, name = 'id'): string {
   const value = req.params[name];
-  if (typeof value !== 'string' || !UUID.test(value)) throw new ProblemError('VALIDATION_FAILED', `${name} must be a UUID`, [{ field: name, message: 'must be a UUID' }]);
+  if (!isUuid(value)) throw new ProblemError('VALIDATION_FAILED', `${name} must be a UUID`, [{ field: name, message: 'must be a UUID' }]);
   return value.toLowerCase();
+}
+
+/** A required id in the query string (`?accountId=`): a missing or malformed one is 400. */
+export function queryId(req: Request, name: string): string {
+  const value = req.query[name];
+  if (!isUuid(value)) throw new ProblemError('VALIDATION_FAILED', `${name} must be a UUID`, [{ field: name, message: 'required: a UUID' }]);
+  return value;
 }
 
 /** `?limit=1..100` (default 20) and `?cursor=` of every list. */

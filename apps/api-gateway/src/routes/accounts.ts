@@ -1,5 +1,6 @@
 import type { Response, Router } from 'express';
 import type { ledgerV1, userV1 } from '@bank/contracts';
+import { IDEMPOTENCY_KEY_PATTERN } from '@bank/payments-core';
 import { RemoteCallError } from '@bank/platform';
 import { authenticate, callerOf, isOperator, type AuthenticatedCaller, type TokenVerifier } from '../http/auth-token';
 import { pageQuery, pathId, readBody } from '../http/input';
@@ -15,7 +16,7 @@ const PROFILE_POLL_MS = 100;
 function idempotencyKey(res: Response, header: string | undefined): string {
   // Optional here (required on payments and deposits); its format is checked like everywhere.
   if (header === undefined) return '';
-  if (!/^[\x20-\x7e]{1,255}$/.test(header)) throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
+  if (!IDEMPOTENCY_KEY_PATTERN.test(header)) throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
   return `${callerOf(res).userId}:${header}`;
 }
 

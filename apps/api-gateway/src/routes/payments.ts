@@ -1,9 +1,9 @@
 import type { Request, Response, Router } from 'express';
 import type { paymentV1 } from '@bank/contracts';
-import { MAX_WAIT_SECONDS } from '@bank/payments-core';
+import { IDEMPOTENCY_KEY_PATTERN, MAX_WAIT_SECONDS } from '@bank/payments-core';
 import { RemoteCallError } from '@bank/platform';
 import { authenticate, callerOf, isOperator, type TokenVerifier } from '../http/auth-token';
-import { pageQuery, pathId, readBody } from '../http/input';
+import { pageQuery, pathId, queryId, readBody } from '../http/input';
 import { ProblemError } from '../http/problem';
 import { requestIdOf } from '../http/request-id';
 import { PEER_CALL_TIMEOUT_MS, type Peers } from '../peers';
@@ -17,7 +17,7 @@ const PREFER_WAIT = /(?:^|[,;\s])wait=(\d{1,6})(?:$|[,;\s])/i;
 /** API.md: required on payments and deposits, 1–255 printable ASCII characters. */
 function requiredKey(req: Request): string {
   const key = req.header('Idempotency-Key');
-  if (key === undefined || !/^[\x20-\x7e]{1,255}$/.test(key)) {
+  if (key === undefined || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
     throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', 'an Idempotency-Key header of 1 to 255 printable ASCII characters is required', [{ field: 'Idempotency-Key', message: 'required: 1 to 255 printable ASCII characters' }]);
   }
   return key;
@@ -76,10 +76,7 @@ export function paymentRoutes(router: Router, peers: Peers, verifier: TokenVerif
 
   router.get('/payments', auth, async (req, res) => {
     const who = callerOf(res);
-    const accountId = req.query.accountId;
-    if (typeof accountId !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(accountId)) {
-      throw new ProblemError('VALIDATION_FAILED', 'accountId must be a UUID', [{ field: 'accountId', message: 'required: a UUID' }]);
-    }
+    const accountId = queryId(req, 'accountId');
     const { limit, cursor } = pageQuery(req);
     const page = await peers.call<paymentV1.ListPaymentsResponse>((md, o, cb) => peers.payment.listPayments({ accountId, limit, cursor }, md, o, cb), who, requestIdOf(res));
     res.json({ data: page.payments.map(paymentView), nextCursor: page.nextCursor || null });

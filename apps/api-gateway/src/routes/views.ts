@@ -1,9 +1,9 @@
 import { ledgerV1, userV1 } from '@bank/contracts';
+import { isUuid } from '@bank/kernel';
 import { paymentIdOfReference, type PaymentView } from '@bank/payments-core';
 import { paymentV1 } from '@bank/contracts';
 import { ProblemError } from '../http/problem';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Money leaves as a JSON integer of minor units; beyond 2^53 it could not be read back exactly. */
 export function jsonAmount(minor: bigint): number {
@@ -44,7 +44,7 @@ const ENTRY_STATUS: Record<number, string> = {
 
 function paymentIdOf(reference: string): string | null {
   const id = paymentIdOfReference(reference);
-  return id !== undefined && UUID.test(id) ? id : null;
+  return isUuid(id) ? id : null;
 }
 
 const PAYMENT_STATUS: Record<number, PaymentView['status']> = {
