@@ -64,7 +64,8 @@ export function createApp(deps: AppDeps): Express {
   const readiness = createReadinessCheck({
     peers: deps.peers,
     redis,
-    rateLimitsShared: () => generalLimiter.store.usingShared && authLimiter.store.usingShared,
+    // Every limiter's store reports to this health: Redis is up for one exactly when for all.
+    rateLimitsShared: () => redisHealth.up,
     timeoutMs: options.readinessTimeoutMs,
     cacheMs: options.readinessCacheMs,
   });
@@ -83,10 +84,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(parseJsonBody());
   app.use(bodyErrors());
 
-  app.use('/v1', generalLimiter.handler);
+  app.use('/v1', generalLimiter);
   // Registered as routes, not by comparing req.path: the limiter then matches exactly what the
   // business route will (case, trailing slash), so `/V1/Auth/Login/` cannot slip past it.
-  for (const path of AUTH_LIMITED_PATHS) app.post(path, authLimiter.handler);
+  for (const path of AUTH_LIMITED_PATHS) app.post(path, authLimiter);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

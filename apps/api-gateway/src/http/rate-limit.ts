@@ -73,11 +73,6 @@ export class FailoverStore implements Store {
     return this.shared.prefix;
   }
 
-  /** False while requests are counted in this process only. */
-  get usingShared(): boolean {
-    return this.health.up;
-  }
-
   init(options: Options): void {
     this.shared.init(options);
     this.local.init(options);
@@ -116,7 +111,7 @@ export class FailoverStore implements Store {
 }
 
 /** A limiter per rule (see FailoverStore for where it counts). */
-export function createRateLimiter(opts: RateLimiterOptions): { handler: RequestHandler; store: FailoverStore } {
+export function createRateLimiter(opts: RateLimiterOptions): RequestHandler {
   const shared = new RedisStore({
     sendCommand: (command: string, ...args: string[]) => opts.redis.call(command, ...args) as Promise<RedisReply>,
     prefix: opts.prefix,
@@ -149,7 +144,7 @@ export function createRateLimiter(opts: RateLimiterOptions): { handler: RequestH
       sendProblem(res, problem('RATE_LIMITED', `Too many requests; at most ${opts.rule.limit} per ${opts.rule.windowMs / MS_PER_SECOND} s. Retry after the time in Retry-After.`));
     },
   });
-  const handler: RequestHandler = (req, res, next) => {
+  return (req, res, next) => {
     limiter(req, res, (err?: unknown) => {
       if (err === undefined) {
         next();
@@ -160,5 +155,4 @@ export function createRateLimiter(opts: RateLimiterOptions): { handler: RequestH
       sendProblem(res, problem('UNAVAILABLE', 'The request could not be admitted right now; retry later.'));
     });
   };
-  return { handler, store };
 }
