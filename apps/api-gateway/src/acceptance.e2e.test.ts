@@ -1,5 +1,5 @@
 import { newId } from '@bank/kernel';
-import { TEST_CUSTOMER_PASSWORD, callApi, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
+import { callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
 
 // What a client of the bank checks, driven only through API.md: 16 concurrent clients make
 // hundreds of payments among a few users, some beyond the payer's balance, some sent twice with
@@ -18,9 +18,7 @@ let operatorToken: string;
 
 beforeAll(async () => {
   bank = await startTestBank({ label: 'accept', gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000', GATEWAY_RATE_LIMIT_PER_MIN: '100000' } });
-  const op = await signUpCustomer(bank.url);
-  await bank.grantRoles(op.email, ['customer', 'operator']);
-  operatorToken = (await callApi(bank.url, 'POST', '/v1/auth/login', { email: op.email, password: TEST_CUSTOMER_PASSWORD })).body!.accessToken as string;
+  operatorToken = await signInOperator(bank);
 }, 90_000);
 
 afterAll(async () => {

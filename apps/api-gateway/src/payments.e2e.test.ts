@@ -1,7 +1,7 @@
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { GrpcCaller, createClient } from '@bank/platform';
-import { TEST_CUSTOMER_PASSWORD, TEST_SERVICE_TOKEN, callApi, signUpCustomer, startTestBank, waitFor, type ApiReply, type TestBank } from '@bank/testkit';
+import { TEST_SERVICE_TOKEN, callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type ApiReply, type TestBank } from '@bank/testkit';
 
 // Payments and deposits through the gateway, with every service a real process: the saga over the
 // real ledger, idempotency keys, the daily limit, cancel, and the ledger frozen mid-flight.
@@ -23,9 +23,7 @@ beforeAll(async () => {
     serviceEnv: { payment: { PAYMENT_DAILY_LIMIT: String(DAILY_LIMIT), PAYMENT_SWEEP_MS: '200' } },
   });
   ledger = createClient(ledgerV1.LedgerServiceClient, bank.addresses.ledger);
-  const op = await signUpCustomer(bank.url);
-  await bank.grantRoles(op.email, ['customer', 'operator']);
-  operatorToken = (await callApi(bank.url, 'POST', '/v1/auth/login', { email: op.email, password: TEST_CUSTOMER_PASSWORD })).body!.accessToken as string;
+  operatorToken = await signInOperator(bank);
 }, 90_000);
 
 afterAll(async () => {

@@ -29,7 +29,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     (log: Logger) => async () => {
       const connection = { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX };
       const queue = createQueue<EmailJob>(EMAIL_QUEUE, connection, 'worker', new DependencyHealth('redis', log));
-      queue.backoffStrategies.set(RETRY_STRATEGY, jitteredExponential);
+      queue.backoffStrategies.set(RETRY_STRATEGY, jitteredExponential(config.EMAIL_MAX_ATTEMPTS));
       const transport = createMailTransport({
         smtpUrl: config.SMTP_URL,
         maxConnections: config.SMTP_MAX_CONNECTIONS,

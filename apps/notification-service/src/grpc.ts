@@ -1,6 +1,6 @@
 import { notificationV1 } from '@bank/contracts';
 import { DomainError, isOperator, isUuid } from '@bank/kernel';
-import { implement, type Database, type Logger, type ServiceBinding } from '@bank/platform';
+import { implement, parseTimeIdCursor, timeIdCursor, type Database, type Logger, type ServiceBinding } from '@bank/platform';
 import { LOG_MAX_PAGE } from './notifications';
 
 const DEFAULT_PAGE = 20;
@@ -16,13 +16,13 @@ export function notificationGrpcService(db: Database, opts: { serviceToken: stri
         if (!userId || !isUuid(userId)) throw new DomainError('VALIDATION_FAILED', 'userId must be a UUID', { fields: [{ field: 'userId', message: 'must be a UUID' }] });
         if (userId !== caller.userId && !isOperator(caller)) throw new DomainError('NOT_FOUND', 'no such user');
         const limit = req.limit === 0 ? DEFAULT_PAGE : Math.min(req.limit, LOG_MAX_PAGE);
-        const cursor = /^\d{1,15}_[0-9a-f-]{36}$/.test(req.cursor) ? req.cursor.split('_') : undefined;
+        const cursor = parseTimeIdCursor(req.cursor);
         const { rows } = await db.withClient((c) =>
           c.query<{ id: string; user_id: string; template: string; status: string; event_id: string; created_at: Date | string }>(
             `SELECT id, user_id, template, status, event_id, created_at FROM deliveries
               WHERE user_id = $1 AND ($2::bigint IS NULL OR (created_at, id) < (to_timestamp($2::bigint / 1000.0), $3::uuid))
               ORDER BY created_at DESC, id DESC LIMIT $4`,
-            [userId.toLowerCase(), cursor?.[0] ?? null, cursor?.[1] ?? null, limit + 1],
+            [userId.toLowerCase(), cursor?.createdAt.getTime() ?? null, cursor?.id ?? null, limit + 1],
           ),
         );
         const page = rows.slice(0, limit);
@@ -30,7 +30,7 @@ export function notificationGrpcService(db: Database, opts: { serviceToken: stri
         return {
           notifications: page.map((r) => ({ id: r.id, userId: r.user_id, channel: 'email', template: r.template, status: r.status, eventId: r.event_id, createdAt: new Date(r.created_at) })),
           // MikroORM's pg connection hands timestamps out as text.
-          nextCursor: rows.length > limit && last ? `${new Date(last.created_at).getTime()}_${last.id}` : '',
+          nextCursor: rows.length > limit && last ? timeIdCursor(new Date(last.created_at), last.id) : '',
         };
       },
     },

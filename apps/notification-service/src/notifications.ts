@@ -1,7 +1,7 @@
 import type BeeQueue from 'bee-queue';
 import type { Transporter } from 'nodemailer';
 import { deterministicId } from '@bank/kernel';
-import type { Database, EventHandlers, Logger, SqlClient } from '@bank/platform';
+import { backoffMs, type Database, type EventHandlers, type Logger, type SqlClient } from '@bank/platform';
 import { render, type TemplateData, type TemplateName } from './templates';
 
 // notification-service as a transaction script: events become delivery rows (one per event,
@@ -80,12 +80,12 @@ export function notificationEventHandlers(onQueued: () => void): EventHandlers {
   };
 }
 
-/** A retry's delay: exponential from the job's delay, with jitter so that retries of many jobs spread out. */
-export function jitteredExponential(job: BeeQueue.Job<EmailJob>): number {
-  const backoff = job.options.backoff as { delay: number };
-  const step = Math.min(backoff.delay, EMAIL_RETRY_MAX_MS);
-  backoff.delay = Math.min(backoff.delay * 2, EMAIL_RETRY_MAX_MS);
-  return Math.round(step * (0.5 + Math.random() / 2));
+/**
+ * A retry's delay: exponential in the attempts so far, with jitter so that retries of many jobs
+ * spread out. bee-queue asks before it counts the failure, so the retries left say the attempt.
+ */
+export function jitteredExponential(maxAttempts: number): (job: BeeQueue.Job<EmailJob>) => number {
+  return (job) => backoffMs(maxAttempts - 1 - (job.options.retries ?? 0), EMAIL_RETRY_BASE_MS, EMAIL_RETRY_MAX_MS);
 }
 
 /**

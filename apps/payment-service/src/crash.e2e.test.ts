@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { GrpcCaller, createClient } from '@bank/platform';
-import { TEST_CUSTOMER_PASSWORD, TEST_SERVICE_TOKEN, callApi, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
+import { TEST_SERVICE_TOKEN, callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
 
 // Crashes of payment-service and of the ledger in the middle of sagas, with every service a real
 // process: whatever was in flight, every payment ends, no money is created or lost, no hold is
@@ -30,9 +30,7 @@ beforeAll(async () => {
     serviceEnv: { payment: { PAYMENT_SWEEP_MS: '200' } },
   });
   ledger = createClient(ledgerV1.LedgerServiceClient, bank.addresses.ledger);
-  const op = await signUpCustomer(bank.url);
-  await bank.grantRoles(op.email, ['customer', 'operator']);
-  operatorToken = (await callApi(bank.url, 'POST', '/v1/auth/login', { email: op.email, password: TEST_CUSTOMER_PASSWORD })).body!.accessToken as string;
+  operatorToken = await signInOperator(bank);
 }, 90_000);
 
 afterAll(async () => {

@@ -2,6 +2,7 @@ import type { EntityManager, EntitySchema, MigrationObject } from '@mikro-orm/co
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Client, type PoolClient } from 'pg';
+import { backoffMs } from './dependency';
 import type { Logger } from './logger';
 
 /** Connections per service process; the ledger batches, so a few connections carry its load. */
@@ -175,6 +176,17 @@ export async function transactionClient(em: EntityManager): Promise<SqlClient> {
   return trx.client.acquireConnection();
 }
 
+/** The cursor of a list ordered newest first by (created_at, id): the last row's time in milliseconds and id. */
+export function timeIdCursor(createdAt: Date, id: string): string {
+  return `${createdAt.getTime()}_${id}`;
+}
+
+/** A cursor timeIdCursor made; undefined for anything else. */
+export function parseTimeIdCursor(cursor: string): { createdAt: Date; id: string } | undefined {
+  const match = /^(\d{1,15})_([0-9a-f-]{36})$/.exec(cursor);
+  return match ? { createdAt: new Date(Number(match[1])), id: match[2] as string } : undefined;
+}
+
 /** Reconnect back-off of a LISTEN connection: grows per attempt up to the ceiling, and never stops. */
 const LISTEN_RETRY_BASE_MS = 200;
 const LISTEN_RETRY_MAX_MS = 5_000;
@@ -217,7 +229,7 @@ export function listen(url: string, channel: string, onNotify: (payload: string)
       } catch (err) {
         await c.end().catch(() => undefined);
         logger.debug({ err, channel }, 'listen connection failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(LISTEN_RETRY_BASE_MS * 2 ** attempt++, LISTEN_RETRY_MAX_MS)));
+        await new Promise((r) => setTimeout(r, backoffMs(attempt++, LISTEN_RETRY_BASE_MS, LISTEN_RETRY_MAX_MS)));
       }
     }
   };

@@ -164,3 +164,12 @@ export async function signUpCustomer(base: string): Promise<{ email: string; tok
   if (login.status !== 200) throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`);
   return { email, token: login.body!.accessToken as string, refreshToken: login.body!.refreshToken as string, userId: signup.body!.userId as string };
 }
+
+/** An operator's access token: a customer signs up, bank-cli grants the role, and a new login carries it. */
+export async function signInOperator(bank: TestBank): Promise<string> {
+  const op = await signUpCustomer(bank.url);
+  await bank.grantRoles(op.email, ['customer', 'operator']);
+  const login = await callApi(bank.url, 'POST', '/v1/auth/login', { email: op.email, password: TEST_CUSTOMER_PASSWORD });
+  if (login.status !== 200) throw new Error(`operator login answered ${login.status}: ${JSON.stringify(login.body)}`);
+  return login.body!.accessToken as string;
+}

@@ -13,7 +13,7 @@ export {
 } from './infra';
 export { BANK_VARIABLE, STACK_DEFAULT_PORTS, freePorts, httpStatus, isListening, processesWithEnv, startStack } from './processes';
 export type { RunningStack } from './processes';
-export { BANK_STARTUP_TIMEOUT_MS, TEST_CUSTOMER_PASSWORD, callApi, signUpCustomer, startTestBank } from './bank';
+export { BANK_STARTUP_TIMEOUT_MS, TEST_CUSTOMER_PASSWORD, callApi, signInOperator, signUpCustomer, startTestBank } from './bank';
 export type { ApiReply, BankService, TestBank } from './bank';
 export { blockDatabase, startTestRedis } from './outage';
 export type { TestRedis } from './outage';

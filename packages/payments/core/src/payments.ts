@@ -40,6 +40,8 @@ export const DEPOSIT_ACCOUNT_WAIT_MS = 5_000;
 export const ENDED_MEMORY_SIZE = 10_000;
 /** A cancel waits this long for its compensation before it answers with the payment as it is (pending). */
 export const CANCEL_WAIT_MS = 3_000;
+/** A page cursor longer than this is refused unread (the store's own are a few dozen characters). */
+export const MAX_CURSOR_LENGTH = 100;
 /** The largest amount the public API carries (a JSON safe integer). */
 export const MAX_API_AMOUNT = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -300,7 +302,7 @@ export class Payments {
     const id = accountId.toLowerCase();
     const account = (await this.accounts.find([id])).get(id);
     if (!account || (account.ownerId !== userId && !isOperator(caller))) throw notFound('account');
-    if (cursor.length > 100) throw fieldError('VALIDATION_FAILED', 'cursor', 'malformed');
+    if (cursor.length > MAX_CURSOR_LENGTH) throw fieldError('VALIDATION_FAILED', 'cursor', 'malformed');
     const page: PaymentPage = await this.store.listPayments(id, pageSize, cursor);
     return { payments: page.payments.map(viewOf), nextCursor: page.nextCursor };
   }

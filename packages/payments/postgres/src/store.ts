@@ -16,7 +16,7 @@ import {
   type SagaStep,
   type SaveOutcome,
 } from '@bank/payments-core';
-import { appendToOutbox, transactionClient, type Database, type NewEvent, type SqlClient } from '@bank/platform';
+import { appendToOutbox, parseTimeIdCursor, timeIdCursor, transactionClient, type Database, type NewEvent, type SqlClient } from '@bank/platform';
 import { DepositSchema, IdempotencySchema, PaymentSchema, type DepositRow, type IdempotencyRow, type PaymentRow } from './entities';
 
 /** The channel a terminal payment is announced on (pg_notify at commit): waiters in every replica wake. */
@@ -89,16 +89,6 @@ function settledEvent(type: 'payment.completed' | 'payment.failed' | 'payment.ca
       description: p.description,
     },
   };
-}
-
-/** A page cursor: the last payment's creation time and id (pages go by both, newest first). */
-function encodeCursor(p: Payment): string {
-  return `${p.createdAt.getTime()}_${p.id}`;
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
-  const match = /^(\d{1,15})_([0-9a-f-]{36})$/.exec(cursor);
-  return match ? { createdAt: new Date(Number(match[1])), id: match[2] as string } : undefined;
 }
 
 /**
@@ -188,7 +178,8 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   async listPayments(accountId: string, limit: number, cursor: string): Promise<PaymentPage> {
-    const after = cursor === '' ? undefined : decodeCursor(cursor);
+    // Pages go by (created_at, id), newest first.
+    const after = cursor === '' ? undefined : parseTimeIdCursor(cursor);
     if (cursor !== '' && !after) return { payments: [], nextCursor: '' };
     const where: FilterQuery<PaymentRow> = {
       $and: [
@@ -199,7 +190,7 @@ export class PostgresPaymentStore implements PaymentStore {
     const rows = await this.em().find(PaymentSchema, where, { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: limit + 1 });
     const payments = rows.slice(0, limit).map(toPayment);
     const last = payments[payments.length - 1];
-    return { payments, nextCursor: rows.length > limit && last ? encodeCursor(last) : '' };
+    return { payments, nextCursor: rows.length > limit && last ? timeIdCursor(last.createdAt, last.id) : '' };
   }
 
   async duePayments(now: Date, limit: number): Promise<string[]> {
