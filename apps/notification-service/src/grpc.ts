@@ -17,13 +17,11 @@ export function notificationGrpcService(db: Database, opts: { serviceToken: stri
         if (userId !== caller.userId && !isOperator(caller)) throw new DomainError('NOT_FOUND', 'no such user');
         const limit = req.limit === 0 ? DEFAULT_PAGE : Math.min(req.limit, LOG_MAX_PAGE);
         const cursor = parseTimeIdCursor(req.cursor);
-        const { rows } = await db.withClient((c) =>
-          c.query<{ id: string; user_id: string; template: string; status: string; event_id: string; created_at: Date | string }>(
-            `SELECT id, user_id, template, status, event_id, created_at FROM deliveries
-              WHERE user_id = $1 AND ($2::bigint IS NULL OR (created_at, id) < (to_timestamp($2::bigint / 1000.0), $3::uuid))
-              ORDER BY created_at DESC, id DESC LIMIT $4`,
-            [userId.toLowerCase(), cursor?.createdAt.getTime() ?? null, cursor?.id ?? null, limit + 1],
-          ),
+        const { rows } = await db.sql.query<{ id: string; user_id: string; template: string; status: string; event_id: string; created_at: Date | string }>(
+          `SELECT id, user_id, template, status, event_id, created_at FROM deliveries
+            WHERE user_id = $1 AND ($2::bigint IS NULL OR (created_at, id) < (to_timestamp($2::bigint / 1000.0), $3::uuid))
+            ORDER BY created_at DESC, id DESC LIMIT $4`,
+          [userId.toLowerCase(), cursor?.createdAt.getTime() ?? null, cursor?.id ?? null, limit + 1],
         );
         const page = rows.slice(0, limit);
         const last = page[page.length - 1];

@@ -128,18 +128,16 @@ export class EmailDispatcher {
   }
 
   async dispatchOnce(): Promise<number> {
-    const { rows } = await this.db.withClient((c) =>
-      c.query<{ id: string }>(
-        `SELECT id FROM deliveries WHERE status = 'queued' AND (enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $1::double precision / 1000))
-         ORDER BY created_at LIMIT $2`,
-        [REENQUEUE_AFTER_MS, DISPATCH_BATCH_SIZE],
-      ),
+    const { rows } = await this.db.sql.query<{ id: string }>(
+      `SELECT id FROM deliveries WHERE status = 'queued' AND (enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $1::double precision / 1000))
+       ORDER BY created_at LIMIT $2`,
+      [REENQUEUE_AFTER_MS, DISPATCH_BATCH_SIZE],
     );
     if (rows.length === 0) return 0;
     const jobs = rows.map((r) => this.queue.createJob({ deliveryId: r.id }).setId(r.id).retries(this.maxAttempts - 1).backoff(RETRY_STRATEGY, EMAIL_RETRY_BASE_MS));
     const errors = await this.queue.saveAll(jobs);
     const saved = rows.filter((r, i) => !errors.has(jobs[i] as BeeQueue.Job<EmailJob>)).map((r) => r.id);
-    await this.db.withClient((c) => c.query('UPDATE deliveries SET enqueued_at = now() WHERE id = ANY($1::uuid[])', [saved]));
+    await this.db.sql.query('UPDATE deliveries SET enqueued_at = now() WHERE id = ANY($1::uuid[])', [saved]);
     return saved.length;
   }
 
@@ -172,17 +170,15 @@ export class EmailSender {
   ) {}
 
   async send(id: string): Promise<SendOutcome> {
-    const { rows } = await this.db.withClient((c) =>
-      c.query<{ email: string; template: TemplateName; data: TemplateData; attempts: number }>(
-        `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, claimed_at = now()
-          WHERE id = $1 AND (status = 'queued' OR (status = 'sending' AND claimed_at < now() - make_interval(secs => $2::double precision / 1000)))
-          RETURNING email, template, data, attempts`,
-        [id, this.opts.leaseMs],
-      ),
+    const { rows } = await this.db.sql.query<{ email: string; template: TemplateName; data: TemplateData; attempts: number }>(
+      `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, claimed_at = now()
+        WHERE id = $1 AND (status = 'queued' OR (status = 'sending' AND claimed_at < now() - make_interval(secs => $2::double precision / 1000)))
+        RETURNING email, template, data, attempts`,
+      [id, this.opts.leaseMs],
     );
     const claim = rows[0];
     if (!claim) {
-      const { rows: current } = await this.db.withClient((c) => c.query<{ status: string }>('SELECT status FROM deliveries WHERE id = $1', [id]));
+      const { rows: current } = await this.db.sql.query<{ status: string }>('SELECT status FROM deliveries WHERE id = $1', [id]);
       return current[0]?.status === 'sending' ? 'in-flight-elsewhere' : 'already-done';
     }
     // A delivery that keeps crashing its worker (each crash a claim) is given up, not looped on.
@@ -200,10 +196,10 @@ export class EmailSender {
         this.logger.warn({ deliveryId: id, reason }, 'email refused permanently');
         return 'permanent';
       }
-      await this.db.withClient((c) => c.query("UPDATE deliveries SET status = 'queued', error = $2 WHERE id = $1 AND status = 'sending'", [id, reason]));
+      await this.db.sql.query("UPDATE deliveries SET status = 'queued', error = $2 WHERE id = $1 AND status = 'sending'", [id, reason]);
       return 'transient';
     }
-    await this.db.withClient((c) => c.query("UPDATE deliveries SET status = 'sent', sent_at = now(), message_id = $2, error = NULL WHERE id = $1", [id, messageIdOf(id)]));
+    await this.db.sql.query("UPDATE deliveries SET status = 'sent', sent_at = now(), message_id = $2, error = NULL WHERE id = $1", [id, messageIdOf(id)]);
     return 'sent';
   }
 
@@ -213,7 +209,7 @@ export class EmailSender {
   }
 
   private async finish(id: string, status: 'failed' | 'dead', reason: string): Promise<void> {
-    await this.db.withClient((c) => c.query('UPDATE deliveries SET status = $2, error = $3 WHERE id = $1', [id, status, reason]));
+    await this.db.sql.query('UPDATE deliveries SET status = $2, error = $3 WHERE id = $1', [id, status, reason]);
   }
 }
 

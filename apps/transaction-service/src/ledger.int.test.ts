@@ -106,7 +106,7 @@ describe('transaction-service over gRPC', () => {
     expect(expired.postedAmount).toBe(0n);
     const [a] = (await client.lookupAccounts([alice!])).accounts;
     expect([a?.debitsPending, a?.debitsPosted]).toEqual([0n, 0n]);
-    const { rows } = await service.db.withClient((c) => c.query<{ payload: unknown[][] }>("SELECT payload FROM outbox WHERE type = 'batch'"));
+    const { rows } = await service.db.sql.query<{ payload: unknown[][] }>("SELECT payload FROM outbox WHERE type = 'batch'");
     const events = rows.flatMap((r) => r.payload).filter((e) => e[1] === 'transfer.expired' && e[2] === hold);
     expect(events).toHaveLength(1);
     expect((await client.verify()).violations).toEqual([]);
@@ -185,7 +185,7 @@ describe('concurrency: thousands of random transfers with duplicates and hot acc
     expect(report.ok).toBe(true);
     const { accounts: after } = await client.lookupAccounts(accounts);
     for (const a of after) expect(a.creditsPosted - a.debitsPosted - a.debitsPending).toBeGreaterThanOrEqual(0n);
-    const { rows } = await service.db.withClient((c) => c.query('SELECT id FROM transfers WHERE id = ANY($1::uuid[])', [[...outcomes.keys()]]));
+    const { rows } = await service.db.sql.query('SELECT id FROM transfers WHERE id = ANY($1::uuid[])', [[...outcomes.keys()]]);
     const stored = new Set(rows.map((r) => r.id as string));
     let duplicates = 0;
     let succeeded = 0;

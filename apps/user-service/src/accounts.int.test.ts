@@ -62,7 +62,7 @@ const settlement = async () => systemAccountId('EUR', 'settlement');
 
 
 async function accountCount(): Promise<number> {
-  const { rows } = await users.db.withClient((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM bank_accounts'));
+  const { rows } = await users.db.sql.query<{ n: string }>('SELECT count(*) AS n FROM bank_accounts');
   return Number(rows[0]?.n);
 }
 
@@ -144,8 +144,8 @@ describe('accounts across user-service and the ledger', () => {
     };
     await expect(handleEvent(users.db, 'user-service', failingAfterWrite, envelope, { lastAttempt: false, attempts: 1, logger })).rejects.toThrow('crash after');
     const rows = async () => {
-      const profiles = await users.db.withClient((c) => c.query('SELECT 1 FROM profiles WHERE id = $1', [userId]));
-      const inbox = await users.db.withClient((c) => c.query('SELECT 1 FROM inbox WHERE event_id = $1', [envelope.id]));
+      const profiles = await users.db.sql.query('SELECT 1 FROM profiles WHERE id = $1', [userId]);
+      const inbox = await users.db.sql.query('SELECT 1 FROM inbox WHERE event_id = $1', [envelope.id]);
       return [profiles.rowCount, inbox.rowCount];
     };
     expect(await rows()).toEqual([0, 0]);

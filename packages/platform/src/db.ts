@@ -1,7 +1,7 @@
-import type { EntityManager, EntitySchema, MigrationObject } from '@mikro-orm/core';
+import { IsolationLevel, type EntitySchema, type MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { Client, type PoolClient } from 'pg';
+import { MikroORM, PostgreSqlDriver, type EntityManager, type Knex } from '@mikro-orm/postgresql';
+import { Client, type QueryResult, type QueryResultRow } from 'pg';
 import { backoffMs } from './dependency';
 import type { Logger } from './logger';
 
@@ -10,6 +10,8 @@ export const DEFAULT_POOL_MAX = 10;
 /** Serialization failures and deadlocks are retried this many times before the error surfaces. */
 export const MAX_TRANSACTION_RETRIES = 5;
 const RETRY_BASE_DELAY_MS = 5;
+/** One lock id for "migrating this database": replicas starting together migrate one at a time. */
+const MIGRATION_LOCK_ID = 7_246_001;
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 export const STATEMENT_TIMEOUT_MS = 30_000;
 /** Opening a connection to a server that does not answer gives up after this. */
@@ -19,8 +21,41 @@ export const POOL_ACQUIRE_TIMEOUT_MS = 5_000;
 /** Idle time after which TCP keepalive probes a pooled connection's peer. */
 export const TCP_KEEPALIVE_DELAY_MS = 10_000;
 
-/** The raw pg client of a MikroORM connection: `query(text, values)` with $n parameters. */
-export type SqlClient = Pick<PoolClient, 'query'>;
+/** A statement for the pg driver: `$n` parameters, and a name when pg should prepare it once per connection. */
+export interface SqlStatement {
+  text: string;
+  values?: readonly unknown[];
+  name?: string;
+}
+
+/** Raw SQL on a MikroORM connection: `query(text, values)` with `$n` parameters, as pg takes it. */
+export interface SqlClient {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's own default row type
+  query<R extends QueryResultRow = any>(statement: string | SqlStatement, values?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+/**
+ * Raw SQL in the unit of work of `em`: inside `em.transactional` on the transaction's connection,
+ * otherwise on a pooled connection per statement (autocommit). The statement goes through knex's
+ * public raw() with pg's own query options, because MikroORM's execute() inlines the values into
+ * the text and knex's bindings rewrite `?`: typed array parameters, named prepared statements and
+ * multi-thousand-value batches reach Postgres as written.
+ */
+export function sqlClient(em: EntityManager): SqlClient {
+  return {
+    query: async (statement, values) => {
+      const { text, values: bound = values ?? [], name } = typeof statement === 'string' ? { text: statement, values } : statement;
+      const runner: Knex = em.getTransactionContext<Knex.Transaction>() ?? em.getKnex();
+      return runner.raw(text).options(name ? { values: bound, name } : { values: bound });
+    },
+  };
+}
+
+const ISOLATION_LEVELS = {
+  'READ COMMITTED': IsolationLevel.READ_COMMITTED,
+  'REPEATABLE READ': IsolationLevel.REPEATABLE_READ,
+  SERIALIZABLE: IsolationLevel.SERIALIZABLE,
+} as const;
 
 export interface DatabaseOptions {
   clientUrl: string;
@@ -59,15 +94,21 @@ export function isRetryableSqlError(e: unknown): boolean {
 }
 
 /**
- * A service's database: MikroORM owns the pool, the migrations and the entity repositories. Hot
- * paths (ledger batches, outbox relay) borrow the pool's raw pg client through `transaction`, so
- * that array parameters and multi-row statements go to Postgres as they are written.
+ * A service's database: MikroORM owns the pool, the migrations and the units of work. Stores use
+ * EntitySchemas through an EntityManager where a unit of work fits, and raw SQL (`sql`, or the
+ * client `transaction` hands out) where statements must go to Postgres as they are written:
+ * array parameters and multi-row statements on the ledger's and the relay's hot paths.
  */
 export class Database {
+  /** Statements outside any transaction, each on a pooled connection. */
+  readonly sql: SqlClient;
+
   private constructor(
     readonly orm: MikroORM,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.sql = sqlClient(orm.em.fork());
+  }
 
   static async open(opts: DatabaseOptions): Promise<Database> {
     const toDebugLog = (message: unknown) => opts.logger.debug({ knex: true }, String(message));
@@ -78,10 +119,9 @@ export class Database {
       discovery: { warnWhenNoEntities: false },
       extensions: [Migrator],
       migrations: { migrationsList: [...opts.migrations], transactional: true, allOrNothing: true, tableName: 'schema_migrations' },
+      // knex waits for a pooled connection the smaller of its own 60 s and this pool's acquire timeout.
       pool: { min: 0, max: opts.poolMax ?? DEFAULT_POOL_MAX, acquireTimeoutMillis: POOL_ACQUIRE_TIMEOUT_MS, createTimeoutMillis: CONNECT_TIMEOUT_MS },
       driverOptions: {
-        // knex takes the smaller of this and the pool's: a caller waits this long for a connection, then fails.
-        acquireConnectionTimeout: POOL_ACQUIRE_TIMEOUT_MS,
         // knex prints connection errors with console.log; during an outage that is a line per failed
         // connection. They go to the debug log: the outage itself is reported once (DependencyHealth).
         log: { warn: toDebugLog, error: toDebugLog, deprecate: toDebugLog, debug: toDebugLog },
@@ -101,48 +141,56 @@ export class Database {
     return new Database(orm, opts.logger);
   }
 
-  /** Applies pending migrations; returns the names applied. */
+  /** A fresh unit of work: an EntityManager of its own, for one request or job. */
+  em(): EntityManager {
+    return this.orm.em.fork();
+  }
+
+  /**
+   * Applies pending migrations; returns the names applied. Processes of one service starting
+   * together take turns: the first applies, the others find nothing left to do. The lock is a
+   * transaction's, so a process that dies holding it cannot leave it held.
+   */
   async migrate(): Promise<string[]> {
-    const applied = await this.orm.getMigrator().up();
+    const applied = await this.transaction(async (c, em) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
+      return this.orm.getMigrator().up({ transaction: em.getTransactionContext() });
+    });
     if (applied.length > 0) this.logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
     return applied.map((m) => m.name);
   }
 
-  /** Borrows a raw client from MikroORM's pool for the duration of `fn`. */
-  async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const { client, release } = await this.acquire();
-    try {
-      return await fn(client);
-    } finally {
-      await release();
-    }
+  /** Reverts the last `steps` applied migrations, newest first; returns the names reverted. */
+  async migrateDown(steps: number): Promise<string[]> {
+    if (!Number.isSafeInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, not ${steps}`);
+    const reverted = await this.transaction(async (c, em) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
+      const migrator = this.orm.getMigrator();
+      const newestFirst = (await migrator.getExecutedMigrations()).map((m) => m.name).reverse();
+      if (newestFirst.length === 0) return [];
+      return migrator.down({ migrations: newestFirst.slice(0, steps), transaction: em.getTransactionContext() });
+    });
+    if (reverted.length > 0) this.logger.info({ migrations: reverted.map((m) => m.name) }, 'migrations reverted');
+    return reverted.map((m) => m.name);
   }
 
-  /** Borrows a raw client until `release` is called: for work whose end is not one callback's. */
-  async acquire(): Promise<{ client: PoolClient; release: () => Promise<void> }> {
-    const knex = this.orm.em.getConnection().getKnex();
-    const client = (await knex.client.acquireConnection()) as PoolClient;
-    return { client, release: async () => void (await knex.client.releaseConnection(client)) };
+  /** The migrations applied so far, oldest first, and those still pending. */
+  async migrations(): Promise<{ applied: string[]; pending: string[] }> {
+    const migrator = this.orm.getMigrator();
+    const [applied, pending] = await Promise.all([migrator.getExecutedMigrations(), migrator.getPendingMigrations()]);
+    return { applied: applied.map((m) => m.name), pending: pending.map((m) => m.name) };
   }
 
   /**
-   * Runs `fn` in one transaction; serialization failures and deadlocks are retried a bounded
-   * number of times, with a short jittered back-off, since the whole transaction can be replayed.
+   * Runs `fn` in one transaction, a unit of work whose entities (`em`) and raw statements
+   * (`client`) commit or roll back together. Serialization failures and deadlocks are retried a
+   * bounded number of times, with a short jittered back-off, since the whole transaction can be
+   * replayed.
    */
-  async transaction<T>(fn: (client: SqlClient) => Promise<T>, isolation: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE' = 'READ COMMITTED'): Promise<T> {
+  async transaction<T>(fn: (client: SqlClient, em: EntityManager) => Promise<T>, isolation: keyof typeof ISOLATION_LEVELS = 'READ COMMITTED'): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.withClient(async (client) => {
-          await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
-          try {
-            const result = await fn(client);
-            await client.query('COMMIT');
-            return result;
-          } catch (e) {
-            await client.query('ROLLBACK').catch(() => undefined);
-            throw e;
-          }
-        });
+        return await this.em().transactional((em) => fn(sqlClient(em), em), { isolationLevel: ISOLATION_LEVELS[isolation] });
       } catch (e) {
         if (!isRetryableSqlError(e) || attempt >= MAX_TRANSACTION_RETRIES) throw e;
         await new Promise((r) => setTimeout(r, RETRY_BASE_DELAY_MS * 2 ** attempt * (0.5 + Math.random())));
@@ -152,7 +200,7 @@ export class Database {
 
   async ping(): Promise<boolean> {
     try {
-      await this.withClient((c) => c.query('SELECT 1'));
+      await this.sql.query('SELECT 1');
       return true;
     } catch {
       return false;
@@ -162,18 +210,6 @@ export class Database {
   async close(): Promise<void> {
     await this.orm.close(true);
   }
-}
-
-/**
- * The raw pg client of the transaction an EntityManager is in (inside `em.transactional`): for
- * the statements MikroORM has no words for (the outbox's multi-row insert, pg_notify, a
- * conditional increment), run in the same transaction as the entities. knex's transaction
- * client hands out the transaction's own connection from acquireConnection.
- */
-export async function transactionClient(em: EntityManager): Promise<SqlClient> {
-  const trx = em.getTransactionContext<{ client?: { acquireConnection(): Promise<PoolClient> } }>();
-  if (!trx?.client) throw new Error('transactionClient needs an EntityManager inside a transaction');
-  return trx.client.acquireConnection();
 }
 
 /** The cursor of a list ordered newest first by (created_at, id): the last row's time in milliseconds and id. */

@@ -10,9 +10,6 @@ import type { Logger } from './logger';
 import { OutboxRelay } from './outbox';
 import { BeeQueuePublisher, type QueueConnection } from './queue';
 
-/** One lock id for "migrating this database": replicas starting together migrate one at a time. */
-const MIGRATION_LOCK_ID = 7_246_001;
-
 export interface ServiceRuntimeOptions {
   name: string;
   logger: Logger;
@@ -59,14 +56,7 @@ export function checkEventRouting(service: string, handlers: EventHandlers | und
  */
 export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<StartedService> {
   const db = await Database.open({ clientUrl: opts.databaseUrl, migrations: opts.migrations, entities: opts.entities, logger: opts.logger, poolMax: opts.poolMax });
-  await db.withClient(async (c) => {
-    await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    try {
-      await db.migrate();
-    } finally {
-      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
-    }
-  });
+  await db.migrate();
   await opts.prepare?.(db);
   // One per dependency and process, so that an outage is logged once whichever part notices it.
   const health: DependencyHealths = { database: new DependencyHealth('postgres', opts.logger), redis: new DependencyHealth('redis', opts.logger) };

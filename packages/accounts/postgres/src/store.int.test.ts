@@ -16,7 +16,7 @@ accountStoreContract(
     await db.migrate();
     return {
       store: new PostgresAccountStore(db),
-      events: async () => (await db.withClient((c) => c.query<{ type: string; aggregate_id: string }>('SELECT type, aggregate_id FROM outbox ORDER BY position'))).rows.map((r) => `${r.type}:${r.aggregate_id}`),
+      events: async () => (await db.sql.query<{ type: string; aggregate_id: string }>('SELECT type, aggregate_id FROM outbox ORDER BY position')).rows.map((r) => `${r.type}:${r.aggregate_id}`),
     };
   },
   async () => {

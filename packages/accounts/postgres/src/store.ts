@@ -43,19 +43,17 @@ export class PostgresAccountStore implements AccountStore {
   constructor(private readonly db: Database) {}
 
   async get(id: string): Promise<BankAccount | undefined> {
-    const { rows } = await this.db.withClient((c) => c.query(`SELECT ${ACCOUNT_COLUMNS} FROM bank_accounts WHERE id = $1`, [id]));
+    const { rows } = await this.db.sql.query(`SELECT ${ACCOUNT_COLUMNS} FROM bank_accounts WHERE id = $1`, [id]);
     return rows[0] ? toAccount(rows[0]) : undefined;
   }
 
   async findByOpenKey(ownerId: string, key: string): Promise<BankAccount | undefined> {
-    const { rows } = await this.db.withClient((c) => c.query(`SELECT ${ACCOUNT_COLUMNS} FROM bank_accounts WHERE owner_id = $1 AND open_key = $2`, [ownerId, key]));
+    const { rows } = await this.db.sql.query(`SELECT ${ACCOUNT_COLUMNS} FROM bank_accounts WHERE owner_id = $1 AND open_key = $2`, [ownerId, key]);
     return rows[0] ? toAccount(rows[0]) : undefined;
   }
 
   async listByOwner(ownerId: string, limit: number, cursor: string): Promise<AccountPage> {
-    const { rows } = await this.db.withClient((c) =>
-      c.query(`SELECT ${ACCOUNT_COLUMNS} FROM bank_accounts WHERE owner_id = $1 AND ($2 = '' OR id > $2::uuid) ORDER BY id LIMIT $3`, [ownerId, cursor, limit + 1]),
-    );
+    const { rows } = await this.db.sql.query(`SELECT ${ACCOUNT_COLUMNS} FROM bank_accounts WHERE owner_id = $1 AND ($2 = '' OR id > $2::uuid) ORDER BY id LIMIT $3`, [ownerId, cursor, limit + 1]);
     const page = rows.slice(0, limit).map(toAccount);
     return { accounts: page, nextCursor: rows.length > limit ? (page[page.length - 1] as BankAccount).id : '' };
   }
@@ -90,7 +88,7 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async getProfile(id: string): Promise<Profile | undefined> {
-    const { rows } = await this.db.withClient((c) => c.query('SELECT id, email, full_name, phone, created_at FROM profiles WHERE id = $1', [id]));
+    const { rows } = await this.db.sql.query('SELECT id, email, full_name, phone, created_at FROM profiles WHERE id = $1', [id]);
     return rows[0] ? toProfile(rows[0]) : undefined;
   }
 

@@ -95,7 +95,7 @@ describe('pipelined batches on PostgreSQL', () => {
 
       // Open pool connections first, so that the second batch is decided before the first one's
       // write has come back (a cold pool would make it wait for a new connection instead).
-      await Promise.all(Array.from({ length: 4 }, () => pdb.withClient((c) => c.query('SELECT pg_sleep(0.05)'))));
+      await Promise.all(Array.from({ length: 4 }, () => pdb.sql.query('SELECT pg_sleep(0.05)')));
       // The funding is sent again (a client retrying), and while it is in flight alice pays 150.
       // Decided on this process's view, the retry looks new and credits alice 100 more, and the
       // payment, decided on top of it, looks covered. The retry's write fails on the transfer's
@@ -122,7 +122,7 @@ describe('pipelined batches keep the order of calls on an account', () => {
       const settlement = systemAccountId('USD', 'settlement');
       const hold = transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 100n, flags: TransferFlags.PENDING });
       expect(await ledger.createTransfers([transferRequest({ debitAccountId: settlement, creditAccountId: alice, amount: 100n }), transferRequest({ debitAccountId: settlement, creditAccountId: carol, amount: 1n }), hold])).toEqual(['ok', 'ok', 'ok']);
-      await Promise.all(Array.from({ length: 4 }, () => pdb.withClient((c) => c.query('SELECT pg_sleep(0.05)'))));
+      await Promise.all(Array.from({ length: 4 }, () => pdb.sql.query('SELECT pg_sleep(0.05)')));
 
       // The post and the void of one hold, sent together: the void is decided after the post.
       const [post, voided] = await Promise.all([

@@ -327,38 +327,33 @@ export class PostgresLedgerStore implements LedgerStore {
     // The turn is taken before anything is awaited, so batches are decided and sent in the order
     // they arrive here: a replay goes behind the batches already decided.
     const sent = this.turn.then(async () => {
-      const { client, release } = await this.db.acquire();
-      try {
-        const { state, versions, remembered } = await this.batchState(client, footprint, fresh);
-        const { changes, value } = decide(state);
-        // A refusal (insufficient funds, a frozen account) decided on remembered accounts could be
-        // wrong: another instance may have credited or unfrozen them since, and a refusal writes
-        // nothing for the version check to catch. Such a batch is decided again from the database.
-        if (remembered && changes.refusals > 0) throw new RecheckRefusals();
-        const version = newVersion();
-        const statement = batchWrite(changes, versions, version);
-        // One pipelined write at a time: two statements updating the same accounts at once could
-        // lock them in opposite orders and deadlock. Deciding the next batch still overlaps
-        // with this one's write.
-        const written = this.lastWrite.then(() => client.query(statement));
-        this.lastWrite = written.then(settle, settle);
-        for (const a of changes.accounts) this.cache.set(a.id, { account: { ...a }, version });
-        return { written, changes, value, release };
-      } catch (e) {
-        await release();
-        throw e;
-      }
+      // Each statement takes a pooled connection of its own: the write is self-committing, and a
+      // read follows the writes before it only after they have finished (batchState).
+      const client = this.db.sql;
+      const { state, versions, remembered } = await this.batchState(client, footprint, fresh);
+      const { changes, value } = decide(state);
+      // A refusal (insufficient funds, a frozen account) decided on remembered accounts could be
+      // wrong: another instance may have credited or unfrozen them since, and a refusal writes
+      // nothing for the version check to catch. Such a batch is decided again from the database.
+      if (remembered && changes.refusals > 0) throw new RecheckRefusals();
+      const version = newVersion();
+      const statement = batchWrite(changes, versions, version);
+      // One pipelined write at a time: two statements updating the same accounts at once could
+      // lock them in opposite orders and deadlock. Deciding the next batch still overlaps
+      // with this one's write.
+      const written = this.lastWrite.then(() => client.query(statement));
+      this.lastWrite = written.then(settle, settle);
+      for (const a of changes.accounts) this.cache.set(a.id, { account: { ...a }, version });
+      return { written, changes, value };
     });
     this.turn = sent.then(settle, settle);
-    const { written, changes, value, release } = await sent;
+    const { written, changes, value } = await sent;
     try {
       await written;
     } catch (e) {
       // What this batch assumed is wrong; batches decided on top of it fail their own check.
       for (const a of changes.accounts) this.cache.delete(a.id);
       throw e;
-    } finally {
-      await release();
     }
     return { value, events: changes.events.length };
   }
@@ -463,7 +458,7 @@ export class PostgresLedgerStore implements LedgerStore {
 
 
   async dueHolds(now: Date, limit: number): Promise<string[]> {
-    const { rows } = await this.db.withClient((c) => c.query('SELECT pending_id FROM open_holds WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2', [now, limit]));
+    const { rows } = await this.db.sql.query('SELECT pending_id FROM open_holds WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2', [now, limit]);
     return rows.map((r) => r.pending_id as string);
   }
 
@@ -510,33 +505,30 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async lookupAccounts(ids: readonly string[]): Promise<LedgerAccount[]> {
-    const { rows } = await this.db.withClient((c) => c.query(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[])`, [ids]));
+    const { rows } = await this.db.sql.query(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::uuid[])`, [ids]);
     const byId = new Map(rows.map((r) => [r.id as string, toAccount(r)]));
     return ids.flatMap((id) => (byId.has(id) ? [byId.get(id) as LedgerAccount] : []));
   }
 
   async getTransfer(id: string): Promise<{ transfer: Transfer; resolution: Resolution | undefined } | undefined> {
-    return this.db.withClient(async (c) => {
-      const { rows } = await c.query(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = $1`, [id]);
-      if (!rows[0]) return undefined;
-      const res = await c.query(`SELECT ${RESOLUTION_COLUMNS} FROM pending_resolutions WHERE pending_id = $1`, [id]);
-      return { transfer: toTransfer(rows[0]), resolution: res.rows[0] ? toResolution(res.rows[0]) : undefined };
-    });
+    const c = this.db.sql;
+    const { rows } = await c.query(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = $1`, [id]);
+    if (!rows[0]) return undefined;
+    const res = await c.query(`SELECT ${RESOLUTION_COLUMNS} FROM pending_resolutions WHERE pending_id = $1`, [id]);
+    return { transfer: toTransfer(rows[0]), resolution: res.rows[0] ? toResolution(res.rows[0]) : undefined };
   }
 
   async statement(accountId: string, limit: number, beforeSequence: bigint | undefined): Promise<StatementLine[]> {
     // A hold that has ended is hidden: its resolution's entry is the line, placed when it took effect.
-    const { rows } = await this.db.withClient((c) =>
-      c.query(
-        `SELECT e.sequence, e.line_transfer_id, e.side, e.kind, e.posted_delta, e.pending_delta,
-                e.credits_posted_after - e.debits_posted_after AS balance_after, e.created_at,
-                t.currency, t.reference, t.description
-           FROM entries e JOIN transfers t ON t.id = e.line_transfer_id
-          WHERE e.account_id = $1 AND ($2::bigint IS NULL OR e.sequence < $2)
-            AND NOT (e.kind = 'pending' AND EXISTS (SELECT 1 FROM pending_resolutions r WHERE r.pending_id = e.transfer_id))
-          ORDER BY e.sequence DESC LIMIT $3`,
-        [accountId, beforeSequence === undefined ? null : str(beforeSequence), limit],
-      ),
+    const { rows } = await this.db.sql.query(
+      `SELECT e.sequence, e.line_transfer_id, e.side, e.kind, e.posted_delta, e.pending_delta,
+              e.credits_posted_after - e.debits_posted_after AS balance_after, e.created_at,
+              t.currency, t.reference, t.description
+         FROM entries e JOIN transfers t ON t.id = e.line_transfer_id
+        WHERE e.account_id = $1 AND ($2::bigint IS NULL OR e.sequence < $2)
+          AND NOT (e.kind = 'pending' AND EXISTS (SELECT 1 FROM pending_resolutions r WHERE r.pending_id = e.transfer_id))
+        ORDER BY e.sequence DESC LIMIT $3`,
+      [accountId, beforeSequence === undefined ? null : str(beforeSequence), limit],
     );
     return rows.map((r): StatementLine => {
       const kind = r.kind as string;
@@ -558,18 +550,17 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async balanceAt(accountId: string, at: Date): Promise<Balances | undefined> {
-    return this.db.withClient(async (c) => {
-      const exists = await c.query('SELECT 1 FROM ledger_accounts WHERE id = $1', [accountId]);
-      if (exists.rowCount === 0) return undefined;
-      const { rows } = await c.query(
-        `SELECT debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after FROM entries
-          WHERE account_id = $1 AND created_at <= $2 ORDER BY sequence DESC LIMIT 1`,
-        [accountId, at],
-      );
-      const r = rows[0];
-      if (!r) return { debitsPosted: 0n, creditsPosted: 0n, debitsPending: 0n, creditsPending: 0n };
-      return { debitsPosted: big(r.debits_posted_after), creditsPosted: big(r.credits_posted_after), debitsPending: big(r.debits_pending_after), creditsPending: big(r.credits_pending_after) };
-    });
+    const c = this.db.sql;
+    const exists = await c.query('SELECT 1 FROM ledger_accounts WHERE id = $1', [accountId]);
+    if (exists.rowCount === 0) return undefined;
+    const { rows } = await c.query(
+      `SELECT debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after FROM entries
+        WHERE account_id = $1 AND created_at <= $2 ORDER BY sequence DESC LIMIT 1`,
+      [accountId, at],
+    );
+    const r = rows[0];
+    if (!r) return { debitsPosted: 0n, creditsPosted: 0n, debitsPending: 0n, creditsPending: 0n };
+    return { debitsPosted: big(r.debits_posted_after), creditsPosted: big(r.credits_posted_after), debitsPending: big(r.debits_pending_after), creditsPending: big(r.credits_pending_after) };
   }
 
   /**

@@ -19,14 +19,14 @@ export class PostgresAccountDirectory implements AccountDirectory {
   ) {}
 
   async find(ids: readonly string[]): Promise<Map<string, AccountInfo>> {
-    const rows = await this.db.orm.em.fork().find(PaymentAccountSchema, { id: { $in: [...ids] } });
+    const rows = await this.db.em().find(PaymentAccountSchema, { id: { $in: [...ids] } });
     const found = new Map(rows.map((r) => [r.id, toInfo(r)]));
     for (const id of ids.filter((i) => !found.has(i))) {
       const info = await this.source(id);
       if (!info) continue;
       found.set(id, info);
       // Remembered at version 0: any account event, earlier or later, still applies over it.
-      await this.db.withClient((c) => c.query('INSERT INTO payment_accounts (id, owner_id, currency, state, state_version) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (id) DO NOTHING', [info.id, info.ownerId, info.currency, info.state]));
+      await this.db.sql.query('INSERT INTO payment_accounts (id, owner_id, currency, state, state_version) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (id) DO NOTHING', [info.id, info.ownerId, info.currency, info.state]);
     }
     return found;
   }

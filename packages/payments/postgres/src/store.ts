@@ -1,4 +1,4 @@
-import { UniqueConstraintViolationException, type EntityManager, type FilterQuery } from '@mikro-orm/core';
+import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
 import type { Currency } from '@bank/kernel';
 import {
   TERMINAL_STEPS,
@@ -16,7 +16,7 @@ import {
   type SagaStep,
   type SaveOutcome,
 } from '@bank/payments-core';
-import { appendToOutbox, parseTimeIdCursor, timeIdCursor, transactionClient, type Database, type NewEvent, type SqlClient } from '@bank/platform';
+import { appendToOutbox, parseTimeIdCursor, sqlClient, timeIdCursor, type Database, type EntityManager, type NewEvent, type SqlClient } from '@bank/platform';
 import { DepositSchema, IdempotencySchema, PaymentSchema, type DepositRow, type IdempotencyRow, type PaymentRow } from './entities';
 
 /** The channel a terminal payment is announced on (pg_notify at commit): waiters in every replica wake. */
@@ -100,7 +100,7 @@ export class PostgresPaymentStore implements PaymentStore {
   constructor(private readonly db: Database) {}
 
   private em(): EntityManager {
-    return this.db.orm.em.fork();
+    return this.db.em();
   }
 
   async createPayment(p: Payment, record: IdempotencyRecord): Promise<Created> {
@@ -120,7 +120,7 @@ export class PostgresPaymentStore implements PaymentStore {
       await this.em().transactional(async (em) => {
         em.create(IdempotencySchema, { ...record });
         await em.flush();
-        await write(em, await transactionClient(em));
+        await write(em, sqlClient(em));
       });
       return { created: true };
     } catch (e) {
@@ -141,7 +141,7 @@ export class PostgresPaymentStore implements PaymentStore {
       return await this.em().transactional(async (em) => {
         const updated = await em.nativeUpdate(PaymentSchema, { id: before.id, version: before.version }, { ...transitionOf(after), version: before.version + 1 });
         if (updated === 0) return 'conflict' as const;
-        const client = await transactionClient(em);
+        const client = sqlClient(em);
         const change = spendChange(before, after);
         if (change !== 0n) await this.changeDailyTotal(client, after, change, dailyLimit);
         const event = settlementEvent(before, after);
@@ -210,9 +210,7 @@ export class PostgresPaymentStore implements PaymentStore {
 
   async purgeIdempotency(before: Date, limit: number): Promise<number> {
     // Bounded: a purge after a long pause deletes in rounds instead of one huge statement.
-    const { rowCount } = await this.db.withClient((c) =>
-      c.query('DELETE FROM idempotency_records WHERE ctid IN (SELECT ctid FROM idempotency_records WHERE created_at < $1 LIMIT $2)', [before, limit]),
-    );
+    const { rowCount } = await this.db.sql.query('DELETE FROM idempotency_records WHERE ctid IN (SELECT ctid FROM idempotency_records WHERE created_at < $1 LIMIT $2)', [before, limit]);
     return rowCount ?? 0;
   }
 
@@ -236,7 +234,7 @@ export class PostgresPaymentStore implements PaymentStore {
       if (updated === 0) return;
       await em.nativeUpdate(IdempotencySchema, { scope: 'deposit', resourceId: d.id }, { responseStatus: status, responseBody: body });
       if (d.status === 'completed') {
-        await appendToOutbox(await transactionClient(em), [
+        await appendToOutbox(sqlClient(em), [
           { type: 'deposit.completed', aggregateId: d.accountId, payload: { depositId: d.id, accountId: d.accountId, ownerId: d.ownerId, amount: d.amount, currency: d.currency, reference: d.reference } },
         ]);
       }
