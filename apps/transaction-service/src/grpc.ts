@@ -1,6 +1,6 @@
 import { ledgerV1 } from '@bank/contracts';
 import { DomainError } from '@bank/kernel';
-import type { AccountKind, AccountState, Ledger, LedgerAccount, StatementLine, Transfer, TransferRequest, TransferStatus } from '@bank/ledger-core';
+import { accountBalance, type AccountKind, type AccountState, type Ledger, type LedgerAccount, type StatementLine, type Transfer, type TransferRequest, type TransferStatus } from '@bank/ledger-core';
 import { implement, type Logger, type ServiceBinding } from '@bank/platform';
 
 const KIND_TO_PROTO: Record<AccountKind, ledgerV1.AccountKind> = {
@@ -62,6 +62,7 @@ export function accountToProto(a: LedgerAccount): ledgerV1.Account {
     creditsPending: a.creditsPending,
     ownerId: a.ownerId ?? '',
     createdAt: a.createdAt,
+    balance: accountBalance(a),
   };
 }
 

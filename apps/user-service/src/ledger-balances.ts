@@ -1,5 +1,5 @@
 import { ledgerV1 } from '@bank/contracts';
-import type { LedgerBalances } from '@bank/accounts-core';
+import type { LedgerBalance, LedgerBalances } from '@bank/accounts-core';
 import { GrpcCaller, createClient } from '@bank/platform';
 
 /** Balance look-ups are quick; a ledger slower than this is treated as unavailable. */
@@ -15,12 +15,13 @@ export class GrpcLedgerBalances implements LedgerBalances {
     this.caller = new GrpcCaller(serviceToken);
   }
 
-  async balanceOf(accountId: string): Promise<{ posted: bigint; held: bigint } | undefined> {
+  async balanceOf(accountId: string): Promise<LedgerBalance | undefined> {
     const res = await this.caller.unary<ledgerV1.LookupAccountsResponse>((md, o, cb) => this.client.lookupAccounts({ ids: [accountId] }, md, o, cb), {
       timeoutMs: LEDGER_LOOKUP_TIMEOUT_MS,
     });
     const a = res.accounts[0];
-    return a ? { posted: a.creditsPosted - a.debitsPosted, held: a.debitsPending + a.creditsPending } : undefined;
+    // The ledger computes the balance; an account it returns always carries one.
+    return a?.balance ? { posted: a.balance.posted, pending: a.balance.pending, incoming: a.balance.incoming } : undefined;
   }
 
   close(): void {

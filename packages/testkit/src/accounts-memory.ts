@@ -1,4 +1,4 @@
-import type { AccountChange, AccountPage, AccountStore, BankAccount, LedgerBalances, Profile } from '@bank/accounts-core';
+import type { AccountChange, AccountPage, AccountStore, BankAccount, LedgerBalance, LedgerBalances, Profile } from '@bank/accounts-core';
 
 /** A hand-written in-memory AccountStore; `events` is what the Postgres store writes to its outbox. */
 export class InMemoryAccountStore implements AccountStore {
@@ -54,9 +54,9 @@ export class InMemoryAccountStore implements AccountStore {
 
 /** Ledger balances a test sets by hand. */
 export class FakeLedgerBalances implements LedgerBalances {
-  readonly balances = new Map<string, { posted: bigint; held: bigint }>();
+  readonly balances = new Map<string, LedgerBalance>();
 
-  async balanceOf(accountId: string): Promise<{ posted: bigint; held: bigint } | undefined> {
+  async balanceOf(accountId: string): Promise<LedgerBalance | undefined> {
     return this.balances.get(accountId);
   }
 }

@@ -24,3 +24,4 @@ export { FakeLedgerBalances, InMemoryAccountStore } from './accounts-memory';
 export { accountStoreContract } from './accounts-contract';
 export { FakePaymentLedger, InMemoryAccountDirectory, InMemoryPaymentStore } from './payments-memory';
 export { paymentFixture, paymentStoreContract } from './payments-contract';
+export { migrationsReversibleContract } from './migrations';

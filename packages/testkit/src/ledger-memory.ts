@@ -2,6 +2,7 @@ import { assert } from '@bank/kernel';
 import {
   AccountFlags,
   TransferFlags,
+  postedBalance,
   type AccountState,
   type Balances,
   type BatchChanges,
@@ -165,7 +166,7 @@ export class InMemoryLedgerStore implements LedgerStore {
         status: e.kind === 'pending' ? 'pending' : e.kind === 'void_pending' || e.kind === 'expired' ? 'voided' : 'posted',
         amount,
         currency: line.currency,
-        balanceAfter: e.creditsPostedAfter - e.debitsPostedAfter,
+        balanceAfter: postedBalance(e.debitsPostedAfter, e.creditsPostedAfter),
         reference: line.reference,
         description: line.description,
         createdAt: e.createdAt,

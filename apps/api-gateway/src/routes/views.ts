@@ -18,14 +18,11 @@ const STATUS: Record<number, string> = {
 };
 
 /**
- * API.md's Account: the account from user-service with its balance from the ledger. posted =
- * credits − debits posted; pending = debits on hold; available = posted − pending + overdraft.
- * A just-opened account may not have reached the ledger yet: its balance is then zero.
+ * API.md's Account: the account from user-service with its balance as the ledger computes it. A
+ * just-opened account may not have reached the ledger yet: its balance is then zero.
  */
 export function accountView(a: userV1.BankAccount, l: ledgerV1.Account | undefined) {
-  const posted = l ? l.creditsPosted - l.debitsPosted : 0n;
-  const pending = l ? l.debitsPending : 0n;
-  const available = posted - pending + (l ? l.overdraftLimit : 0n);
+  const { posted, pending, available } = l?.balance ?? { posted: 0n, pending: 0n, available: 0n };
   return {
     id: a.id,
     ownerId: a.ownerId,

@@ -46,10 +46,17 @@ export function unfreeze(a: BankAccount): Result<AccountChange, TransitionError>
   return ok({ account: { ...a, status: 'active', frozenReason: null, version: a.version + 1 }, event: 'account.unfrozen' });
 }
 
-/** `balance` is what the ledger holds for the account: closing needs both at zero. */
-export function close(a: BankAccount, balance: { posted: bigint; held: bigint }): Result<AccountChange, TransitionError> {
+/** The ledger's balance of an account as it computes it: posted, and holds out (pending) and in (incoming). */
+export interface LedgerBalance {
+  readonly posted: bigint;
+  readonly pending: bigint;
+  readonly incoming: bigint;
+}
+
+/** `balance` is what the ledger holds for the account: closing needs no money on it and no hold either way. */
+export function close(a: BankAccount, balance: LedgerBalance): Result<AccountChange, TransitionError> {
   if (a.status === 'closed') return fail('ACCOUNT_CLOSED', 'the account is already closed');
   if (a.status === 'frozen') return fail('ACCOUNT_FROZEN', 'a frozen account cannot be closed');
-  if (balance.posted !== 0n || balance.held !== 0n) return fail('ACCOUNT_NOT_EMPTY', 'the account still has a balance or holds');
+  if (balance.posted !== 0n || balance.pending !== 0n || balance.incoming !== 0n) return fail('ACCOUNT_NOT_EMPTY', 'the account still has a balance or holds');
   return ok({ account: { ...a, status: 'closed', version: a.version + 1 }, event: 'account.closed' });
 }

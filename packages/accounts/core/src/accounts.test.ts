@@ -18,7 +18,7 @@ describe('the account lifecycle', () => {
     expect(frozenAccount).toMatchObject({ status: 'frozen', frozenReason: 'court order', version: 2 });
     const back = unfreeze(frozenAccount);
     expect(back.ok && back.value).toMatchObject({ account: { status: 'active', frozenReason: null, version: 3 }, event: 'account.unfrozen' });
-    const closed = close(opened, { posted: 0n, held: 0n });
+    const closed = close(opened, { posted: 0n, pending: 0n, incoming: 0n });
     expect(closed.ok && closed.value.event).toBe('account.closed');
   });
 
@@ -26,10 +26,11 @@ describe('the account lifecycle', () => {
     ['freeze a frozen account', () => freeze(frozenAccount, 'again'), 'ACCOUNT_FROZEN'],
     ['freeze without a reason', () => freeze(opened, '  '), 'VALIDATION_FAILED'],
     ['unfreeze an active account', () => unfreeze(opened), 'ACCOUNT_NOT_FROZEN'],
-    ['close a frozen account', () => close(frozenAccount, { posted: 0n, held: 0n }), 'ACCOUNT_FROZEN'],
-    ['close with money on it', () => close(opened, { posted: 1n, held: 0n }), 'ACCOUNT_NOT_EMPTY'],
-    ['close with a hold', () => close(opened, { posted: 0n, held: 5n }), 'ACCOUNT_NOT_EMPTY'],
-    ['close a negative (overdrawn) account', () => close(opened, { posted: -3n, held: 0n }), 'ACCOUNT_NOT_EMPTY'],
+    ['close a frozen account', () => close(frozenAccount, { posted: 0n, pending: 0n, incoming: 0n }), 'ACCOUNT_FROZEN'],
+    ['close with money on it', () => close(opened, { posted: 1n, pending: 0n, incoming: 0n }), 'ACCOUNT_NOT_EMPTY'],
+    ['close with a hold on its money', () => close(opened, { posted: 0n, pending: 5n, incoming: 0n }), 'ACCOUNT_NOT_EMPTY'],
+    ['close with money on its way in', () => close(opened, { posted: 0n, pending: 0n, incoming: 7n }), 'ACCOUNT_NOT_EMPTY'],
+    ['close a negative (overdrawn) account', () => close(opened, { posted: -3n, pending: 0n, incoming: 0n }), 'ACCOUNT_NOT_EMPTY'],
   ])('refuses to %s', (_what, attempt, code) => {
     const r = attempt();
     expect(r.ok).toBe(false);
@@ -37,10 +38,10 @@ describe('the account lifecycle', () => {
   });
 
   it('a closed account is final', () => {
-    const r = close(opened, { posted: 0n, held: 0n });
+    const r = close(opened, { posted: 0n, pending: 0n, incoming: 0n });
     if (!r.ok) throw new Error(r.message);
     const closed = r.value.account;
-    expect(!freeze(closed, 'x').ok && !unfreeze(closed).ok && !close(closed, { posted: 0n, held: 0n }).ok).toBe(true);
+    expect(!freeze(closed, 'x').ok && !unfreeze(closed).ok && !close(closed, { posted: 0n, pending: 0n, incoming: 0n }).ok).toBe(true);
   });
 });
 
@@ -87,11 +88,11 @@ describe('Accounts use cases with in-memory fakes', () => {
 
   it('closes only an empty account, asking the ledger', async () => {
     const a = await accounts.open(alice, 'USD', '');
-    ledger.balances.set(a.id, { posted: 500n, held: 0n });
+    ledger.balances.set(a.id, { posted: 500n, pending: 0n, incoming: 0n });
     await expect(accounts.close(alice, a.id)).rejects.toMatchObject({ code: 'ACCOUNT_NOT_EMPTY' });
-    ledger.balances.set(a.id, { posted: 0n, held: 100n });
+    ledger.balances.set(a.id, { posted: 0n, pending: 100n, incoming: 0n });
     await expect(accounts.close(alice, a.id)).rejects.toMatchObject({ code: 'ACCOUNT_NOT_EMPTY' });
-    ledger.balances.set(a.id, { posted: 0n, held: 0n });
+    ledger.balances.set(a.id, { posted: 0n, pending: 0n, incoming: 0n });
     expect((await accounts.close(alice, a.id)).status).toBe('closed');
     await expect(accounts.close(bob, a.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });

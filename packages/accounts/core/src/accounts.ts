@@ -69,7 +69,7 @@ export class Accounts {
     return this.transition(caller, id, traceparent, async (a) => {
       const balance = await this.ledger.balanceOf(a.id);
       // Without a ledger account nothing was ever booked; an unknown balance is not zero otherwise.
-      return close(a, balance ?? { posted: 0n, held: 0n });
+      return close(a, balance ?? { posted: 0n, pending: 0n, incoming: 0n });
     });
   }
 

@@ -1,4 +1,4 @@
-import type { AccountChange, BankAccount } from './account';
+import type { AccountChange, BankAccount, LedgerBalance } from './account';
 import type { Profile } from './profile';
 
 export interface AccountPage {
@@ -26,5 +26,5 @@ export interface AccountStore {
 
 /** What the ledger knows of an account's money, for closing it. */
 export interface LedgerBalances {
-  balanceOf(accountId: string): Promise<{ posted: bigint; held: bigint } | undefined>;
+  balanceOf(accountId: string): Promise<LedgerBalance | undefined>;
 }

@@ -3,6 +3,7 @@ import {
   AccountFlags,
   MAX_PENDING_TIMEOUT_SECONDS,
   TransferFlags,
+  accountBalance,
   isSuccess,
   validTransferFlags,
   type Entry,
@@ -164,7 +165,7 @@ function applyNew(state: BatchState, changes: Changes, r: TransferRequest, opts:
   if (blocked) return blocked;
   const amount = r.amount;
   if (overflows(dr.debitsPosted, dr.debitsPending, amount) || overflows(cr.creditsPosted, cr.creditsPending, amount)) return 'overflows';
-  if ((dr.flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS) !== 0 && dr.debitsPosted + dr.debitsPending + amount > dr.creditsPosted + dr.overdraftLimit) {
+  if ((dr.flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS) !== 0 && amount > accountBalance(dr).available) {
     return 'exceeds_credits';
   }
   if ((cr.flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS) !== 0 && cr.creditsPosted + cr.creditsPending + amount > cr.debitsPosted) {

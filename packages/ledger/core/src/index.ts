@@ -7,11 +7,14 @@ export {
   MAX_TRANSFERS_PER_REQUEST,
   TRANSFER_RESULTS,
   TransferFlags,
+  accountBalance,
   isSuccess,
+  postedBalance,
   validAccountFlags,
   validTransferFlags,
 } from './model';
 export type {
+  AccountBalance,
   AccountKind,
   AccountState,
   CreateAccountResult,

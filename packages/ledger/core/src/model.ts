@@ -32,6 +32,29 @@ export interface LedgerAccount {
   readonly createdAt: Date;
 }
 
+/**
+ * What an account's columns mean to its owner, the one home of these formulas: posted = credits −
+ * debits posted; pending = debits on hold (money on its way out); incoming = credits on hold;
+ * available = what a new debit may take, posted − pending + the overdraft limit. They cross gRPC
+ * as computed fields, so that no caller restates them.
+ */
+export interface AccountBalance {
+  readonly posted: bigint;
+  readonly pending: bigint;
+  readonly incoming: bigint;
+  readonly available: bigint;
+}
+
+export function accountBalance(a: Pick<LedgerAccount, 'debitsPosted' | 'creditsPosted' | 'debitsPending' | 'creditsPending' | 'overdraftLimit'>): AccountBalance {
+  const posted = postedBalance(a.debitsPosted, a.creditsPosted);
+  return { posted, pending: a.debitsPending, incoming: a.creditsPending, available: posted - a.debitsPending + a.overdraftLimit };
+}
+
+/** An account's posted balance from its posted columns (also an entry's balance after it). */
+export function postedBalance(debitsPosted: bigint, creditsPosted: bigint): bigint {
+  return creditsPosted - debitsPosted;
+}
+
 export interface NewAccount {
   id: string;
   currency: string;

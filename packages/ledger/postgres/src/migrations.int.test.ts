@@ -1,10 +1,31 @@
+import { ManualClock, newId } from '@bank/kernel';
+import { AccountFlags, Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { Database, appendToOutbox, platformMigrations, type NewEvent } from '@bank/platform';
-import { captureLogger, createTestDatabase } from '@bank/testkit';
+import { captureLogger, createTestDatabase, migrationsReversibleContract, transferRequest } from '@bank/testkit';
 import { ledgerMigrations } from './migrations';
+import { PostgresLedgerStore } from './store';
 
 const { logger } = captureLogger('ledger-migrations');
 
+/** Accounts, a posted deposit, an open hold and its entries, written by the real store. */
+async function populateLedger(db: Database): Promise<void> {
+  const ledger = new Ledger(new PostgresLedgerStore(db), new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 1, maxQueuedTransfers: 1_000, defaultTimeoutSeconds: 60 });
+  await ledger.ensureSystemAccounts(['USD']);
+  const [alice, bob] = [newId(), newId()];
+  await ledger.openCustomerAccount(alice, 'USD', newId());
+  // Credits plus an overdraft limit at the bigint maximum: the older CHECK overflows on this row.
+  await ledger.createAccounts([{ id: bob, currency: 'USD', kind: 'customer', flags: AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS, overdraftLimit: 2n ** 63n - 1n, ownerId: newId() }]);
+  const results = await ledger.createTransfers([
+    transferRequest({ debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: alice, amount: 10_000n }),
+    transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 100n }),
+    transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 2_500n, flags: TransferFlags.PENDING, timeoutSeconds: 600 }),
+  ]);
+  expect(results).toEqual(['ok', 'ok', 'ok']);
+}
+
 describe('ledger migrations', () => {
+  migrationsReversibleContract('ledger', ledgerMigrations, populateLedger);
+
   it('run forward on an empty database, and a second run applies nothing', async () => {
     const t = await createTestDatabase('ledger_migrate_empty');
     const db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });

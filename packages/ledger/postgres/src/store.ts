@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Currency } from '@bank/kernel';
-import { BatchRefused, TransferFlags, type AccountState, type Balances, type BatchChanges, type BatchState, type CreateAccountResult, type Footprint, type InvariantReport, type InvariantViolation, type LedgerAccount, type LedgerEvent, type LedgerStore, type LineStatus, type NewAccount, type Resolution, type StatementLine, type Transfer } from '@bank/ledger-core';
+import { BatchRefused, TransferFlags, postedBalance, type AccountState, type Balances, type BatchChanges, type BatchState, type CreateAccountResult, type Footprint, type InvariantReport, type InvariantViolation, type LedgerAccount, type LedgerEvent, type LedgerStore, type LineStatus, type NewAccount, type Resolution, type StatementLine, type Transfer } from '@bank/ledger-core';
 import { BATCH_ROW_TYPE, outboxBatchRow, type Database, type NewEvent, type SqlClient } from '@bank/platform';
 import type { QueryConfig } from 'pg';
 
@@ -522,7 +522,7 @@ export class PostgresLedgerStore implements LedgerStore {
     // A hold that has ended is hidden: its resolution's entry is the line, placed when it took effect.
     const { rows } = await this.db.sql.query(
       `SELECT e.sequence, e.line_transfer_id, e.side, e.kind, e.posted_delta, e.pending_delta,
-              e.credits_posted_after - e.debits_posted_after AS balance_after, e.created_at,
+              e.debits_posted_after, e.credits_posted_after, e.created_at,
               t.currency, t.reference, t.description
          FROM entries e JOIN transfers t ON t.id = e.line_transfer_id
         WHERE e.account_id = $1 AND ($2::bigint IS NULL OR e.sequence < $2)
@@ -540,7 +540,7 @@ export class PostgresLedgerStore implements LedgerStore {
         status,
         amount: status === 'posted' ? big(r.posted_delta) : pending < 0n ? -pending : pending,
         currency: r.currency as string,
-        balanceAfter: big(r.balance_after),
+        balanceAfter: postedBalance(big(r.debits_posted_after), big(r.credits_posted_after)),
         reference: r.reference as string,
         description: r.description as string,
         createdAt: date(r.created_at),

@@ -694,7 +694,22 @@ export interface Account {
   debitsPending: bigint;
   creditsPending: bigint;
   ownerId: string;
-  createdAt: Date | undefined;
+  createdAt:
+    | Date
+    | undefined;
+  /** Computed by the ledger from the columns above, so that callers do not restate the formulas. */
+  balance: AccountBalance | undefined;
+}
+
+/**
+ * posted = credits - debits posted; pending = debits on hold; incoming = credits on hold;
+ * available = posted - pending + overdraft_limit (what a new debit may take).
+ */
+export interface AccountBalance {
+  posted: bigint;
+  pending: bigint;
+  incoming: bigint;
+  available: bigint;
 }
 
 export interface NewAccount {
@@ -838,6 +853,7 @@ function createBaseAccount(): Account {
     creditsPending: 0n,
     ownerId: "",
     createdAt: undefined,
+    balance: undefined,
   };
 }
 
@@ -893,6 +909,9 @@ export const Account: MessageFns<Account> = {
     }
     if (message.createdAt !== undefined) {
       Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(98).fork()).join();
+    }
+    if (message.balance !== undefined) {
+      AccountBalance.encode(message.balance, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1006,6 +1025,14 @@ export const Account: MessageFns<Account> = {
             message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.balance = AccountBalance.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1060,6 +1087,7 @@ export const Account: MessageFns<Account> = {
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      balance: isSet(object.balance) ? AccountBalance.fromJSON(object.balance) : undefined,
     };
   },
 
@@ -1101,6 +1129,9 @@ export const Account: MessageFns<Account> = {
     if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toISOString();
     }
+    if (message.balance !== undefined) {
+      obj.balance = AccountBalance.toJSON(message.balance);
+    }
     return obj;
   },
 
@@ -1131,6 +1162,138 @@ export const Account: MessageFns<Account> = {
       : 0n;
     message.ownerId = object.ownerId ?? "";
     message.createdAt = object.createdAt ?? undefined;
+    message.balance = (object.balance !== undefined && object.balance !== null)
+      ? AccountBalance.fromPartial(object.balance)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAccountBalance(): AccountBalance {
+  return { posted: 0n, pending: 0n, incoming: 0n, available: 0n };
+}
+
+export const AccountBalance: MessageFns<AccountBalance> = {
+  encode(message: AccountBalance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.posted !== 0n) {
+      if (BigInt.asIntN(64, message.posted) !== message.posted) {
+        throw new globalThis.Error("value provided for field message.posted of type int64 too large");
+      }
+      writer.uint32(8).int64(message.posted);
+    }
+    if (message.pending !== 0n) {
+      if (BigInt.asIntN(64, message.pending) !== message.pending) {
+        throw new globalThis.Error("value provided for field message.pending of type int64 too large");
+      }
+      writer.uint32(16).int64(message.pending);
+    }
+    if (message.incoming !== 0n) {
+      if (BigInt.asIntN(64, message.incoming) !== message.incoming) {
+        throw new globalThis.Error("value provided for field message.incoming of type int64 too large");
+      }
+      writer.uint32(24).int64(message.incoming);
+    }
+    if (message.available !== 0n) {
+      if (BigInt.asIntN(64, message.available) !== message.available) {
+        throw new globalThis.Error("value provided for field message.available of type int64 too large");
+      }
+      writer.uint32(32).int64(message.available);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccountBalance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccountBalance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.posted = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pending = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.incoming = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.available = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccountBalance {
+    return {
+      posted: isSet(object.posted) ? BigInt(object.posted) : 0n,
+      pending: isSet(object.pending) ? BigInt(object.pending) : 0n,
+      incoming: isSet(object.incoming) ? BigInt(object.incoming) : 0n,
+      available: isSet(object.available) ? BigInt(object.available) : 0n,
+    };
+  },
+
+  toJSON(message: AccountBalance): unknown {
+    const obj: any = {};
+    if (message.posted !== 0n) {
+      obj.posted = message.posted.toString();
+    }
+    if (message.pending !== 0n) {
+      obj.pending = message.pending.toString();
+    }
+    if (message.incoming !== 0n) {
+      obj.incoming = message.incoming.toString();
+    }
+    if (message.available !== 0n) {
+      obj.available = message.available.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AccountBalance>, I>>(base?: I): AccountBalance {
+    return AccountBalance.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AccountBalance>, I>>(object: I): AccountBalance {
+    const message = createBaseAccountBalance();
+    message.posted = (object.posted !== undefined && object.posted !== null) ? BigInt(object.posted) : 0n;
+    message.pending = (object.pending !== undefined && object.pending !== null) ? BigInt(object.pending) : 0n;
+    message.incoming = (object.incoming !== undefined && object.incoming !== null) ? BigInt(object.incoming) : 0n;
+    message.available = (object.available !== undefined && object.available !== null) ? BigInt(object.available) : 0n;
     return message;
   },
 };
