@@ -1,7 +1,7 @@
 import type BeeQueue from 'bee-queue';
 import type { Transporter } from 'nodemailer';
 import { deterministicId } from '@bank/kernel';
-import { backoffMs, type Database, type EventHandlers, type Logger, type SqlClient } from '@bank/platform';
+import { backoffMs, type AfterCommit, type Database, type EventHandlers, type Logger, type SqlClient } from '@bank/platform';
 import { render, type TemplateData, type TemplateName } from './templates';
 
 // notification-service as a transaction script: events become delivery rows (one per event,
@@ -52,11 +52,14 @@ async function ownerOf(client: SqlClient, accountId: string): Promise<string> {
   return rows[0].owner_id;
 }
 
-/** The events notification-service consumes; `onQueued` wakes the dispatcher. */
-export function notificationEventHandlers(onQueued: () => void): EventHandlers {
-  const queued = <T>(fn: (p: T, e: { id: string }, c: SqlClient) => Promise<void>) => async (p: T, e: { id: string }, c: SqlClient) => {
+/**
+ * The events notification-service consumes; `onQueued` wakes the dispatcher once the queued email
+ * has committed with the event's inbox row (before, the dispatcher could not see it yet).
+ */
+export function notificationEventHandlers(onQueued: AfterCommit): EventHandlers {
+  const queued = <T>(fn: (p: T, e: { id: string }, c: SqlClient) => Promise<void>) => async (p: T, e: { id: string }, c: SqlClient): Promise<AfterCommit> => {
     await fn(p, e, c);
-    onQueued();
+    return onQueued;
   };
   return {
     'user.registered': queued(async (p, e, c) => {
@@ -109,7 +112,7 @@ export class EmailDispatcher {
     this.timer = setInterval(() => this.nudge(), DISPATCH_POLL_MS);
   }
 
-  /** Dispatches soon (after the transaction that queued a row has committed, or on the next round). */
+  /** Dispatches soon: on the next turn of the event loop, or after the round in progress. */
   nudge(): void {
     if (this.round) {
       this.again = true;

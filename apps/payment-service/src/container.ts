@@ -1,7 +1,7 @@
 import { Container } from 'inversify';
-import { systemClock } from '@bank/kernel';
+import { isUuid, systemClock } from '@bank/kernel';
 import { Payments, Waiters, paymentIdOfReference } from '@bank/payments-core';
-import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations, projectAccountOpened, projectAccountState } from '@bank/payments-postgres';
+import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
 import { createLogger, listen, startServiceRuntime, type EventHandlers, type Logger, type Running, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
@@ -18,20 +18,20 @@ const POOL_MAX = 16;
 
 /**
  * What payment-service does with the events routed to it: account.* keep its projection of
- * accounts; transfer.* and payment.requested take a saga up again (a reply lost to a crash, a
- * saga accepted while this process was away). The saga itself runs outside the inbox
- * transaction: `onLedgerTransfer` and `kick` only start it.
+ * accounts, in the inbox transaction; transfer.* and payment.requested take a saga up again (a
+ * reply lost to a crash, a saga accepted while this process was away). The saga runs outside the
+ * inbox transaction, started once the inbox row has committed; the sweeper finds it if this
+ * process dies first.
  */
-export function paymentEventHandlers(payments: Pick<Payments, 'onLedgerTransfer' | 'kick'>): EventHandlers {
-  const setState = (state: 'active' | 'frozen' | 'closed') => async (p: { accountId: string }, envelope: { sequence: number }, client: Parameters<typeof projectAccountState>[0]) => {
-    if (!(await projectAccountState(client, p.accountId, state, envelope.sequence))) throw new Error(`payment account ${p.accountId} not known yet`);
-  };
+export function paymentEventHandlers(payments: Pick<Payments, 'onAccountOpened' | 'onAccountState' | 'onLedgerTransfer' | 'kick'>, onDriveError: (paymentId: string, err: unknown) => void): EventHandlers {
+  const setState = (state: 'active' | 'frozen' | 'closed') => (p: { accountId: string }, envelope: { sequence: number }) => payments.onAccountState(p.accountId, state, envelope.sequence);
   const ledgerEvent = async (p: { reference: string }) => {
     const paymentId = paymentIdOfReference(p.reference);
-    if (paymentId !== undefined && /^[0-9a-f-]{36}$/.test(paymentId)) await payments.onLedgerTransfer(paymentId);
+    if (paymentId === undefined || !isUuid(paymentId)) return;
+    return () => void payments.onLedgerTransfer(paymentId).catch((err: unknown) => onDriveError(paymentId, err));
   };
   return {
-    'account.opened': (p, _e, client) => projectAccountOpened(client, p.accountId, p.ownerId, p.currency),
+    'account.opened': (p) => payments.onAccountOpened({ id: p.accountId, ownerId: p.ownerId, currency: p.currency, state: 'active' }),
     'account.frozen': setState('frozen'),
     'account.unfrozen': setState('active'),
     'account.closed': setState('closed'),
@@ -39,7 +39,7 @@ export function paymentEventHandlers(payments: Pick<Payments, 'onLedgerTransfer'
     'transfer.posted': ledgerEvent,
     'transfer.voided': ledgerEvent,
     'transfer.expired': ledgerEvent,
-    'payment.requested': async (p) => payments.kick(p.paymentId),
+    'payment.requested': async (p) => () => payments.kick(p.paymentId),
   };
 }
 
@@ -75,12 +75,13 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
       const waiters = new Waiters();
       const failpoints = new Set(config.PAYMENT_FAILPOINTS.split(',').filter((f) => f !== ''));
       if (failpoints.size > 0) log.warn({ failpoints: [...failpoints] }, 'crash-test failpoints are set: this process kills itself at them');
+      const onDriveError = (paymentId: string, err: unknown) => log.debug({ err, paymentId }, 'saga step could not be performed; the sweeper retries it');
       let payments: Payments | undefined;
       const paymentsOf = (db: ConstructorParameters<typeof PostgresPaymentStore>[0]) =>
         (payments ??= new Payments(new PostgresPaymentStore(db), ledger, new PostgresAccountDirectory(db, users.find), systemClock, waiters, {
           holdTimeoutSeconds: config.PAYMENT_HOLD_TIMEOUT_S,
           dailyLimitMinor: BigInt(config.PAYMENT_DAILY_LIMIT),
-          onDriveError: (paymentId, err) => log.debug({ err, paymentId }, 'saga step could not be performed; the sweeper retries it'),
+          onDriveError,
           failpoint: failpoints.size === 0 ? undefined : (name) => {
             // A crash test's failpoint: die the way a crash does, with no chance to clean up.
             if (failpoints.has(name)) process.kill(process.pid, 'SIGKILL');
@@ -99,7 +100,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         grpc: { host: config.BIND_HOST, port: config.PAYMENT_GRPC_PORT },
         queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
         services: (db) => [paymentGrpcService(paymentsOf(db), { serviceToken: config.SERVICE_TOKEN, logger: log })],
-        consumer: { name: 'payment-service', handlers: (db) => paymentEventHandlers(paymentsOf(db)) },
+        consumer: { name: 'payment-service', handlers: (db) => paymentEventHandlers(paymentsOf(db), onDriveError) },
         background: (db) => [startSweeper(paymentsOf(db), config.PAYMENT_SWEEP_MS, log)],
       });
       return {

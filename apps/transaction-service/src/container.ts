@@ -52,7 +52,7 @@ export function buildContainer(config: Config): Container {
           s.onEventsCommitted = () => relay.nudge();
           return [ledgerGrpcService(l, { serviceToken: config.SERVICE_TOKEN, logger })];
         },
-        consumer: { name: 'transaction-service', handlers: (db) => accountEventHandlers(ledgerOf(db).store) },
+        consumer: { name: 'transaction-service', handlers: (db) => accountEventHandlers(ledgerOf(db).ledger) },
         background: (db) => [startHoldExpirySweeper(ledgerOf(db).ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
       });
     },

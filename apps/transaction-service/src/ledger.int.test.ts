@@ -1,10 +1,12 @@
 import { ledgerV1 } from '@bank/contracts';
-import { newId } from '@bank/kernel';
-import { TransferFlags, systemAccountId } from '@bank/ledger-core';
+import { newId, systemClock } from '@bank/kernel';
+import { Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
+import { PostgresLedgerStore } from '@bank/ledger-postgres';
 import { BeeQueuePublisher, DependencyHealth, loadConfig, RemoteCallError, type StartedService } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, blockDatabase, createTestDatabase, testQueuePrefix, waitFor, captureLogger } from '@bank/testkit';
+import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, blockDatabase, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope, testQueuePrefix, waitFor, captureLogger } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer, TYPES } from './container';
+import { accountEventHandlers } from './events';
 import { LeanLedgerClient } from './bench/lean-grpc-client';
 import { LedgerClient, resultName } from './support/ledger-client';
 
@@ -258,4 +260,32 @@ describe("the benchmark's lean gRPC client", () => {
     const [a] = (await client.lookupAccounts([alice!])).accounts;
     expect(a?.debitsPosted).toBe(1n);
   }, 30_000);
+});
+
+describe("transaction-service's account consumer", () => {
+  const ledgerOver = (db: StartedService['db']) => new Ledger(new PostgresLedgerStore(db), systemClock, { windowMs: 0, maxTransfers: 10, maxInFlight: 1, maxQueuedTransfers: 100, defaultTimeoutSeconds: 60 });
+
+  it("commits account.opened's ledger account with its inbox row: a failure after the write leaves neither", async () => {
+    const accountId = newId();
+    await expectEffectCommitsWithInbox({
+      db: service.db,
+      consumer: 'transaction-service',
+      handlers: accountEventHandlers(ledgerOver(service.db)),
+      envelope: testEnvelope('account.opened', accountId, { accountId, ownerId: newId(), currency: 'USD' }),
+      effect: async () => (await service.db.sql.query('SELECT 1 FROM ledger_accounts WHERE id = $1', [accountId])).rowCount ?? 0,
+    });
+  });
+
+  it("commits account.frozen's state change with its inbox row", async () => {
+    const accountId = newId();
+    const ledger = ledgerOver(service.db);
+    expect(await ledger.openCustomerAccount(accountId, 'USD', newId())).toBe('ok');
+    await expectEffectCommitsWithInbox({
+      db: service.db,
+      consumer: 'transaction-service',
+      handlers: accountEventHandlers(ledger),
+      envelope: testEnvelope('account.frozen', accountId, { accountId, reason: 'fraud check' }, 2),
+      effect: async () => (await service.db.sql.query("SELECT 1 FROM ledger_accounts WHERE id = $1 AND state = 'frozen'", [accountId])).rowCount ?? 0,
+    });
+  });
 });

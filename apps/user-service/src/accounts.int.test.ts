@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { ledgerV1, userV1 } from '@bank/contracts';
-import { newId } from '@bank/kernel';
+import { newId, systemClock } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { BeeQueuePublisher, type CallOptions, checkHealth, createClient, DependencyHealth, type EventHandlers, GrpcCaller, handleEvent, loadConfig, type StartedService } from '@bank/platform';
-import { captureLogger, createTestDatabase, freePort, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
+import { BeeQueuePublisher, type CallOptions, checkHealth, createClient, DependencyHealth, GrpcCaller, loadConfig, type StartedService } from '@bank/platform';
+import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, freePort, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testEnvelope, testQueuePrefix, waitFor } from '@bank/testkit';
 import { schema } from './config';
+import { Accounts } from '@bank/accounts-core';
 import { PostgresAccountStore } from '@bank/accounts-postgres';
 import { buildContainer, TYPES, userEventHandlers } from './container';
 
@@ -132,24 +133,14 @@ describe('accounts across user-service and the ledger', () => {
   });
 
   it("commits user.registered's profile with its inbox row: a failure after the write leaves neither", async () => {
-    const store = new PostgresAccountStore(users.db);
-    const handlers = userEventHandlers(store);
+    const accounts = new Accounts(new PostgresAccountStore(users.db), { balanceOf: async () => undefined }, systemClock);
     const userId = newId();
-    const envelope = { id: newId(), type: 'user.registered' as const, aggregateId: userId, sequence: 1, occurredAt: new Date().toISOString(), traceparent: '', payload: { userId, email: 'dave@example.com', fullName: 'Dave' } };
-    const failingAfterWrite: EventHandlers = {
-      'user.registered': async (p, env, client) => {
-        await handlers['user.registered']!(p, env, client);
-        throw new Error('crash after the profile was written');
-      },
-    };
-    await expect(handleEvent(users.db, 'user-service', failingAfterWrite, envelope, { lastAttempt: false, attempts: 1, logger })).rejects.toThrow('crash after');
-    const rows = async () => {
-      const profiles = await users.db.sql.query('SELECT 1 FROM profiles WHERE id = $1', [userId]);
-      const inbox = await users.db.sql.query('SELECT 1 FROM inbox WHERE event_id = $1', [envelope.id]);
-      return [profiles.rowCount, inbox.rowCount];
-    };
-    expect(await rows()).toEqual([0, 0]);
-    expect(await handleEvent(users.db, 'user-service', handlers, envelope, { lastAttempt: false, attempts: 2, logger })).toBe('applied');
-    expect(await rows()).toEqual([1, 1]);
+    await expectEffectCommitsWithInbox({
+      db: users.db,
+      consumer: 'user-service',
+      handlers: userEventHandlers(accounts),
+      envelope: testEnvelope('user.registered', userId, { userId, email: 'dave@example.com', fullName: 'Dave' }),
+      effect: async () => (await users.db.sql.query('SELECT 1 FROM profiles WHERE id = $1', [userId])).rowCount ?? 0,
+    });
   });
 });

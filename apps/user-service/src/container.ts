@@ -1,5 +1,5 @@
 import { Container } from 'inversify';
-import { Accounts, newProfile } from '@bank/accounts-core';
+import { Accounts } from '@bank/accounts-core';
 import { PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
 import { systemClock } from '@bank/kernel';
 import { createLogger, startServiceRuntime, type EventHandlers, type Logger, type StartedService } from '@bank/platform';
@@ -14,9 +14,10 @@ export const TYPES = {
 };
 
 /** What user-service does with the events routed to it (contracts' EVENT_CATALOGUE). */
-export function userEventHandlers(store: PostgresAccountStore): EventHandlers {
+export function userEventHandlers(accounts: Pick<Accounts, 'createProfile'>): EventHandlers {
   return {
-    'user.registered': (p, _envelope, client) => store.createProfileIn(client, newProfile(p.userId, p.email, p.fullName, systemClock.now())),
+    // The store joins the consumer's transaction: the profile and the inbox row commit together.
+    'user.registered': (p) => accounts.createProfile(p.userId, p.email, p.fullName),
   };
 }
 
@@ -39,7 +40,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
         services: (db) => [userGrpcService(accountsOf(db), { serviceToken: config.SERVICE_TOKEN, logger: log })],
         // The profile is written in the inbox's transaction, so it and the inbox row commit together.
-        consumer: { name: 'user-service', handlers: (db) => userEventHandlers(new PostgresAccountStore(db)) },
+        consumer: { name: 'user-service', handlers: (db) => userEventHandlers(accountsOf(db)) },
       });
       return {
         ...started,

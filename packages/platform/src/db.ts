@@ -1,7 +1,9 @@
 import { IsolationLevel, type EntitySchema, type MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, PostgreSqlDriver, type EntityManager, type Knex } from '@mikro-orm/postgresql';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client, type QueryResult, type QueryResultRow } from 'pg';
+import { InvariantViolation } from '@bank/kernel';
 import { backoffMs } from './dependency';
 import type { Logger } from './logger';
 
@@ -56,6 +58,15 @@ const ISOLATION_LEVELS = {
   'REPEATABLE READ': IsolationLevel.REPEATABLE_READ,
   SERIALIZABLE: IsolationLevel.SERIALIZABLE,
 } as const;
+type Isolation = keyof typeof ISOLATION_LEVELS;
+
+/** One transaction: its raw client, its EntityManager, the isolation it runs at, and whether it is still open. */
+interface UnitOfWork {
+  readonly client: SqlClient;
+  readonly em: EntityManager;
+  readonly isolation: Isolation;
+  open: boolean;
+}
 
 export interface DatabaseOptions {
   clientUrl: string;
@@ -100,14 +111,29 @@ export function isRetryableSqlError(e: unknown): boolean {
  * array parameters and multi-row statements on the ledger's and the relay's hot paths.
  */
 export class Database {
-  /** Statements outside any transaction, each on a pooled connection. */
+  /**
+   * Statements in the unit of work open in this async context (see `transaction`), else each on
+   * a pooled connection of its own.
+   */
   readonly sql: SqlClient;
+  /** The unit of work open in this async context: what `transaction`, `sql` and `em` join. */
+  private readonly unitOfWork = new AsyncLocalStorage<UnitOfWork>();
 
   private constructor(
     readonly orm: MikroORM,
     private readonly logger: Logger,
   ) {
-    this.sql = sqlClient(orm.em.fork());
+    const autocommit = sqlClient(orm.em.fork());
+    this.sql = { query: (statement, values) => (this.openUnitOfWork()?.client ?? autocommit).query(statement, values) };
+  }
+
+  /**
+   * Work started inside a transaction and still running after it ended (a timer, a detached
+   * promise) carries the async context of a finished transaction: it gets a unit of work of its own.
+   */
+  private openUnitOfWork(): UnitOfWork | undefined {
+    const work = this.unitOfWork.getStore();
+    return work?.open ? work : undefined;
   }
 
   static async open(opts: DatabaseOptions): Promise<Database> {
@@ -141,9 +167,9 @@ export class Database {
     return new Database(orm, opts.logger);
   }
 
-  /** A fresh unit of work: an EntityManager of its own, for one request or job. */
+  /** The EntityManager of the unit of work open in this async context, else a fresh one of its own. */
   em(): EntityManager {
-    return this.orm.em.fork();
+    return this.openUnitOfWork()?.em ?? this.orm.em.fork();
   }
 
   /**
@@ -183,14 +209,32 @@ export class Database {
 
   /**
    * Runs `fn` in one transaction, a unit of work whose entities (`em`) and raw statements
-   * (`client`) commit or roll back together. Serialization failures and deadlocks are retried a
-   * bounded number of times, with a short jittered back-off, since the whole transaction can be
-   * replayed.
+   * (`client`) commit or roll back together. A call made while a unit of work is open in the same
+   * async context joins it instead of starting its own: so every port backed by this database
+   * that a use case calls inside, say, a consumer's transaction commits or rolls back with the
+   * event's inbox row, without the use case knowing about transactions. Serialization failures
+   * and deadlocks are retried a bounded number of times, with a short jittered back-off, by the
+   * outermost call, since only the whole transaction can be replayed.
    */
-  async transaction<T>(fn: (client: SqlClient, em: EntityManager) => Promise<T>, isolation: keyof typeof ISOLATION_LEVELS = 'READ COMMITTED'): Promise<T> {
+  async transaction<T>(fn: (client: SqlClient, em: EntityManager) => Promise<T>, isolation: Isolation = 'READ COMMITTED'): Promise<T> {
+    const open = this.openUnitOfWork();
+    if (open) {
+      if (open.isolation !== isolation) throw new InvariantViolation(`a ${isolation} transaction cannot join the ${open.isolation} one already open`);
+      return fn(open.client, open.em);
+    }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.em().transactional((em) => fn(sqlClient(em), em), { isolationLevel: ISOLATION_LEVELS[isolation] });
+        return await this.orm.em.fork().transactional(
+          async (em) => {
+            const work: UnitOfWork = { client: sqlClient(em), em, isolation, open: true };
+            try {
+              return await this.unitOfWork.run(work, () => fn(work.client, work.em));
+            } finally {
+              work.open = false;
+            }
+          },
+          { isolationLevel: ISOLATION_LEVELS[isolation] },
+        );
       } catch (e) {
         if (!isRetryableSqlError(e) || attempt >= MAX_TRANSACTION_RETRIES) throw e;
         await new Promise((r) => setTimeout(r, RETRY_BASE_DELAY_MS * 2 ** attempt * (0.5 + Math.random())));

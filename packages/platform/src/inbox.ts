@@ -20,7 +20,17 @@ const REDIS_RETRY_MAX_MS = 5_000;
 export const CONSUMER_CLOSE_TIMEOUT_MS = 10_000;
 export const DEAD_LETTER_PAGE_SIZE = 100;
 
-export type EventHandler<T extends EventType> = (payload: EventPayload<T>, envelope: EventEnvelope, client: SqlClient) => Promise<void>;
+/**
+ * What a handler may hand back: work to start once its effect and the inbox row have committed
+ * (a saga to take up, a dispatcher to wake), outside the transaction. It is best effort: what it
+ * starts must be found again by a sweep if the process dies first.
+ */
+export type AfterCommit = () => void;
+/**
+ * Runs inside the consumer's transaction: every store of this database a use case calls from
+ * here joins it, so the effect commits or rolls back with the event's inbox row.
+ */
+export type EventHandler<T extends EventType> = (payload: EventPayload<T>, envelope: EventEnvelope, client: SqlClient) => Promise<void | AfterCommit>;
 export type EventHandlers = { [T in EventType]?: EventHandler<T> };
 
 /**
@@ -51,11 +61,17 @@ export async function handleEvent(
     return 'ignored';
   }
   try {
-    return await db.transaction(async (client) => {
-      if (!(await claimInbox(client, consumer, envelope.id))) return 'duplicate';
-      await handler(decodePayload(envelope.type, envelope.payload), envelope, client);
-      return 'applied';
+    const { outcome, afterCommit } = await db.transaction(async (client) => {
+      if (!(await claimInbox(client, consumer, envelope.id))) return { outcome: 'duplicate' as const };
+      return { outcome: 'applied' as const, afterCommit: await handler(decodePayload(envelope.type, envelope.payload), envelope, client) };
     });
+    try {
+      afterCommit?.();
+    } catch (err) {
+      // The effect is committed; what failed to start is found again by its sweep.
+      opts.logger.warn({ err, eventId: envelope.id, type: envelope.type }, 'work after an applied event failed to start');
+    }
+    return outcome;
   } catch (e) {
     if (!opts.lastAttempt) throw e;
     // An unreachable database is no fault of the event's: it is held and tried again, never dead-lettered.

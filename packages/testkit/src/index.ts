@@ -25,3 +25,4 @@ export { accountStoreContract } from './accounts-contract';
 export { FakePaymentLedger, InMemoryAccountDirectory, InMemoryPaymentStore } from './payments-memory';
 export { paymentFixture, paymentStoreContract } from './payments-contract';
 export { migrationsReversibleContract } from './migrations';
+export { expectEffectCommitsWithInbox, testEnvelope } from './consumers';

@@ -111,6 +111,22 @@ export class InMemoryAccountDirectory implements AccountDirectory {
   async find(ids: readonly string[]): Promise<Map<string, AccountInfo>> {
     return new Map(ids.flatMap((id) => (this.accounts.has(id) ? [[id, this.accounts.get(id) as AccountInfo] as const] : [])));
   }
+
+  private readonly stateSequences = new Map<string, number>();
+
+  async recordOpened(a: AccountInfo): Promise<void> {
+    if (!this.accounts.has(a.id)) this.accounts.set(a.id, { ...a, state: 'active' });
+  }
+
+  async recordState(id: string, state: AccountInfo['state'], sequence: number): Promise<boolean> {
+    const a = this.accounts.get(id);
+    if (!a) return false;
+    if (sequence > (this.stateSequences.get(id) ?? 0)) {
+      this.accounts.set(id, { ...a, state });
+      this.stateSequences.set(id, sequence);
+    }
+    return true;
+  }
 }
 
 type Call = { op: 'hold' | 'capture' | 'void' | 'barrier' | 'deposit'; paymentId: string };

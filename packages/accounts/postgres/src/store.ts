@@ -97,7 +97,7 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   /** In the caller's transaction: an event handler's effect commits with its inbox row. */
-  async createProfileIn(c: SqlClient, p: Profile): Promise<void> {
+  private async createProfileIn(c: SqlClient, p: Profile): Promise<void> {
     await c.query('INSERT INTO profiles (id, email, full_name, phone, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [p.id, p.email, p.fullName, p.phone, p.createdAt]);
   }
 

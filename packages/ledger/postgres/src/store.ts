@@ -467,7 +467,7 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   /** Creates accounts inside the caller's transaction (an event consumer's, with its inbox row). */
-  async createAccountsIn(c: SqlClient, accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
+  private async createAccountsIn(c: SqlClient, accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
     const { rows: inserted } = await c.query(
       `INSERT INTO ledger_accounts (id, currency, kind, flags, overdraft_limit, owner_id, created_at)
        SELECT id, cur, kind, flags, od, owner, $7 FROM unnest($1::uuid[], $2::char(3)[], $3::text[], $4::int[], $5::bigint[], $6::uuid[]) AS u(id, cur, kind, flags, od, owner)
@@ -493,7 +493,7 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.db.transaction((c) => this.setAccountStateIn(c, id, state, version));
   }
 
-  async setAccountStateIn(c: SqlClient, id: string, state: AccountState, version: bigint): Promise<boolean> {
+  private async setAccountStateIn(c: SqlClient, id: string, state: AccountState, version: bigint): Promise<boolean> {
     this.cache.delete(id);
     const res = await c.query(
       // `version` moves too: a batch that read the old state must not commit on top of the new one.

@@ -15,7 +15,7 @@ import {
   type Payment,
   type PaymentStatus,
 } from './model';
-import type { AccountDirectory, PaymentLedger, PaymentPage, PaymentStore } from './ports';
+import type { AccountDirectory, AccountInfo, PaymentLedger, PaymentPage, PaymentStore } from './ports';
 import { failureCodeOf, isTerminal, nextAction, onBarrier, onCapture, onCheck, onHold, onStepFailed, onVoid, requestCancel, STEP_DEADLINE_MS } from './saga';
 import { Waiters } from './waiters';
 
@@ -426,6 +426,16 @@ export class Payments {
   }
 
   /** What the ledger's events tell about a payment: a reply lost to a crash still advances its saga. */
+  /** From account.opened: payments learn the account without asking user-service. */
+  async onAccountOpened(account: AccountInfo): Promise<void> {
+    await this.accounts.recordOpened(account);
+  }
+
+  /** From account.frozen/unfrozen/closed; throws while the account is not known yet, so that the event is retried. */
+  async onAccountState(id: string, state: AccountInfo['state'], sequence: number): Promise<void> {
+    if (!(await this.accounts.recordState(id, state, sequence))) throw new Error(`payment account ${id} not known yet`);
+  }
+
   async onLedgerTransfer(paymentId: string): Promise<void> {
     // The saga is running here, or ended here: the event tells this process nothing new.
     if (this.ended.has(paymentId) || this.driving.has(paymentId)) return;

@@ -12,6 +12,13 @@ export interface AccountInfo {
 /** Where accounts are looked up: whom they belong to, their currency and state. */
 export interface AccountDirectory {
   find(ids: readonly string[]): Promise<Map<string, AccountInfo>>;
+  /** account.opened: the account as it starts (an earlier look-up may have recorded it already). */
+  recordOpened(account: AccountInfo): Promise<void>;
+  /**
+   * A state change, in the event's per-account sequence: an older event arriving late never
+   * undoes a newer one. False when the account is not known yet.
+   */
+  recordState(id: string, state: AccountInfo['state'], sequence: number): Promise<boolean>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { AccountDirectory, AccountInfo } from '@bank/payments-core';
-import type { Database, SqlClient } from '@bank/platform';
+import type { Database } from '@bank/platform';
 import { PaymentAccountSchema, type PaymentAccountRow } from './entities';
 
 /** Where an account missing from the projection is asked for (user-service); undefined when it does not exist. */
@@ -30,18 +30,13 @@ export class PostgresAccountDirectory implements AccountDirectory {
     }
     return found;
   }
-}
 
-/** account.opened: the account as it starts (an earlier lookup may have put it there already). */
-export async function projectAccountOpened(client: SqlClient, accountId: string, ownerId: string, currency: string): Promise<void> {
-  await client.query("INSERT INTO payment_accounts (id, owner_id, currency, state, state_version) VALUES ($1, $2, $3, 'active', 0) ON CONFLICT (id) DO NOTHING", [accountId, ownerId, currency]);
-}
+  async recordOpened(a: AccountInfo): Promise<void> {
+    await this.db.sql.query("INSERT INTO payment_accounts (id, owner_id, currency, state, state_version) VALUES ($1, $2, $3, 'active', 0) ON CONFLICT (id) DO NOTHING", [a.id, a.ownerId, a.currency]);
+  }
 
-/**
- * A state change carries its per-account event sequence: an older event arriving late never
- * undoes a newer one. False when the account is not known yet (the event is retried).
- */
-export async function projectAccountState(client: SqlClient, accountId: string, state: AccountInfo['state'], sequence: number): Promise<boolean> {
-  const { rowCount } = await client.query('UPDATE payment_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = GREATEST(state_version, $3) WHERE id = $1', [accountId, state, sequence]);
-  return rowCount === 1;
+  async recordState(id: string, state: AccountInfo['state'], sequence: number): Promise<boolean> {
+    const { rowCount } = await this.db.sql.query('UPDATE payment_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = GREATEST(state_version, $3) WHERE id = $1', [id, state, sequence]);
+    return rowCount === 1;
+  }
 }

@@ -1,0 +1,70 @@
+import { newId, systemClock } from '@bank/kernel';
+import { Payments, Waiters } from '@bank/payments-core';
+import { PAYMENT_ENTITIES, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
+import { Database } from '@bank/platform';
+import { FakePaymentLedger, captureLogger, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope } from '@bank/testkit';
+import { paymentEventHandlers } from './container';
+
+// payment-service's account projection goes through the Payments use cases inside the consumer's
+// transaction: the projection's row and the event's inbox row commit or roll back together.
+
+const { logger } = captureLogger('payment-consumer');
+let db: Database;
+let drop: () => Promise<void>;
+let payments: Payments;
+const kicked: string[] = [];
+
+beforeAll(async () => {
+  const t = await createTestDatabase('payment_consumer');
+  drop = t.drop;
+  db = await Database.open({ clientUrl: t.url, migrations: paymentsMigrations, entities: [...PAYMENT_ENTITIES], logger });
+  await db.migrate();
+  payments = new Payments(new PostgresPaymentStore(db), new FakePaymentLedger(), new PostgresAccountDirectory(db, async () => undefined), systemClock, new Waiters(), {
+    holdTimeoutSeconds: 60,
+    dailyLimitMinor: 1_000_000n,
+  });
+});
+
+afterAll(async () => {
+  await db?.close();
+  await drop?.();
+});
+
+const handlers = () => paymentEventHandlers({ onAccountOpened: (a) => payments.onAccountOpened(a), onAccountState: (id, s, n) => payments.onAccountState(id, s, n), onLedgerTransfer: async () => undefined, kick: (id) => void kicked.push(id) }, () => undefined);
+const accountRows = async (id: string, state: string) => (await db.sql.query('SELECT 1 FROM payment_accounts WHERE id = $1 AND state = $2', [id, state])).rowCount ?? 0;
+
+describe("payment-service's consumer", () => {
+  it("commits account.opened's projection with its inbox row: a failure after the write leaves neither", async () => {
+    const accountId = newId();
+    await expectEffectCommitsWithInbox({
+      db,
+      consumer: 'payment-service',
+      handlers: handlers(),
+      envelope: testEnvelope('account.opened', accountId, { accountId, ownerId: newId(), currency: 'USD' }),
+      effect: () => accountRows(accountId, 'active'),
+    });
+  });
+
+  it("commits account.frozen's state with its inbox row", async () => {
+    const accountId = newId();
+    await payments.onAccountOpened({ id: accountId, ownerId: newId(), currency: 'USD', state: 'active' });
+    await expectEffectCommitsWithInbox({
+      db,
+      consumer: 'payment-service',
+      handlers: handlers(),
+      envelope: testEnvelope('account.frozen', accountId, { accountId, reason: 'fraud check' }, 2),
+      effect: () => accountRows(accountId, 'frozen'),
+    });
+  });
+
+  it('starts the saga of payment.requested only once the inbox row has committed', async () => {
+    const paymentId = newId();
+    await expectEffectCommitsWithInbox({
+      db,
+      consumer: 'payment-service',
+      handlers: handlers(),
+      envelope: testEnvelope('payment.requested', paymentId, { paymentId }),
+      effect: async () => kicked.filter((k) => k === paymentId).length,
+    });
+  });
+});
