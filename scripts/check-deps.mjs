@@ -6,6 +6,9 @@
 //                          `@bank/x/some/file` or a relative path that climbs out of the package.
 //   undeclared-dependency: every bare import is declared in that workspace's package.json, so builds
 //                          do not depend on whatever npm happened to hoist into the root node_modules.
+//   package-cycle:         no cycle among the workspaces through their non-test imports, so that each
+//                          package builds on the ones below it. (Tests may close a loop through testkit,
+//                          which holds the fakes and contract suites of the packages it tests.)
 // Specifiers are found with regular expressions over comment-stripped source: no parser is needed
 // for import syntax, and the script stays dependency-free.
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
@@ -131,15 +134,43 @@ const packages = workspaceDirs(rootManifest.workspaces ?? []).map((dir) => {
 
 let fileCount = 0;
 const violations = [];
+const workspaceNames = new Set(packages.map((p) => p.name));
+/** package name -> the workspaces its non-test sources import. */
+const packageImports = new Map(packages.map((p) => [p.name, new Set()]));
 for (const pkg of packages) {
   for (const file of sourceFiles(path.join(pkg.dir, 'src'))) {
     fileCount++;
     for (const { specifier, line } of importsOf(file)) {
+      const imported = packageNameOf(specifier);
+      if (!file.endsWith('.test.ts') && workspaceNames.has(imported) && imported !== pkg.name) packageImports.get(pkg.name).add(imported);
       for (const [rule, message] of check({ specifier, file, pkg, rootDevDeps })) {
         violations.push(`${toPosix(path.relative(ROOT, file))}:${line}: ${rule}: ${message}`);
       }
     }
   }
+}
+
+/** Each cycle in a graph of package name -> names it imports, as the names along it. */
+function cyclesOf(graph) {
+  const cycles = [];
+  const state = new Map(); // name -> 'visiting' | 'done'
+  const stack = [];
+  const visit = (name) => {
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const next of [...(graph.get(name) ?? [])].sort()) {
+      if (state.get(next) === 'visiting') cycles.push([...stack.slice(stack.indexOf(next)), next]);
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(name, 'done');
+  };
+  for (const name of [...graph.keys()].sort()) if (!state.has(name)) visit(name);
+  return cycles;
+}
+
+for (const cycle of cyclesOf(packageImports)) {
+  violations.push(`package-cycle: ${cycle.join(' -> ')}`);
 }
 
 if (violations.length > 0) {
