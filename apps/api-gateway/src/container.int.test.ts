@@ -1,7 +1,7 @@
-import { KNOWN_ENV_VARS, loadConfig, type Running } from '@bank/platform';
+import { KNOWN_ENV_VARS, loadConfig, type Running, TYPES } from '@bank/platform';
 import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
 import { schema } from './config';
-import { TYPES, buildContainer } from './container';
+import { buildContainer } from './container';
 
 describe('the composition root', () => {
   it('wires a gateway that starts on a free port and stops cleanly', async () => {

@@ -1,6 +1,6 @@
 import { Container } from 'inversify';
 import type { Redis } from 'ioredis';
-import { createLogger, type Logger, type Running } from '@bank/platform';
+import { createLogger, type Logger, type Running, TYPES } from '@bank/platform';
 import { authV1 } from '@bank/contracts';
 import { createApp } from './app';
 import { TokenVerifier } from './http/auth-token';
@@ -12,12 +12,8 @@ import { createRedis } from './redis';
 /** The rate limits are configured per minute. */
 const RATE_LIMIT_WINDOW_MS = 60_000;
 
-export const TYPES = {
-  Config: Symbol.for('Config'),
-  Logger: Symbol.for('Logger'),
-  Redis: Symbol.for('Redis'),
-  Start: Symbol.for('Start'),
-};
+/** The platform's container keys, and the gateway's shared Redis connection. */
+export const GATEWAY_TYPES = { ...TYPES, Redis: Symbol.for('Redis') } as const;
 
 /** The composition root of the api-gateway: the only place that wires its parts together. */
 export function buildContainer(config: Config): Container {
@@ -25,7 +21,7 @@ export function buildContainer(config: Config): Container {
   container.bind<Config>(TYPES.Config).toConstantValue(config);
   container.bind<Logger>(TYPES.Logger).toConstantValue(createLogger(SERVICE_NAME, config.LOG_LEVEL));
   container
-    .bind<Redis>(TYPES.Redis)
+    .bind<Redis>(GATEWAY_TYPES.Redis)
     .toResolvedValue((logger: Logger) => createRedis(config.REDIS_URL, logger), [TYPES.Logger])
     .inSingletonScope();
   container.bind<() => Promise<Running>>(TYPES.Start).toResolvedValue(
@@ -58,7 +54,7 @@ export function buildContainer(config: Config): Container {
         },
       };
     },
-    [TYPES.Logger, TYPES.Redis],
+    [TYPES.Logger, GATEWAY_TYPES.Redis],
   );
   return container;
 }

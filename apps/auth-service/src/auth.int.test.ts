@@ -1,11 +1,11 @@
 import jwt from 'jsonwebtoken';
 import { createPublicKey } from 'node:crypto';
 import { authV1 } from '@bank/contracts';
-import { GrpcCaller, createClient, loadConfig, type StartedService } from '@bank/platform';
+import { createClient, GrpcCaller, loadConfig, type StartedService, TYPES } from '@bank/platform';
 import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
 import { MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
 import { schema } from './config';
-import { buildContainer, TYPES } from './container';
+import { buildContainer } from './container';
 
 const { logger, lines } = captureLogger('auth-service');
 let service: StartedService;

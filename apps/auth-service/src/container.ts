@@ -1,18 +1,12 @@
 import { Container } from 'inversify';
 import { systemClock } from '@bank/kernel';
-import { createLogger, startServiceRuntime, type Database, type Logger, type StartedService } from '@bank/platform';
+import { createLogger, type Database, type Logger, type StartedService, startServiceRuntime, TYPES } from '@bank/platform';
 import { Auth } from './auth';
 import { SERVICE_NAME, type Config } from './config';
 import { authGrpcService } from './grpc';
 import { authMigrations } from './migrations';
 import { PasswordHasher } from './passwords';
 import { SigningKeys } from './signing';
-
-export const TYPES = {
-  Config: Symbol.for('Config'),
-  Logger: Symbol.for('Logger'),
-  Start: Symbol.for('Start'),
-};
 
 /** The composition root of auth-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {

@@ -1,15 +1,9 @@
 import { Container } from 'inversify';
-import { DependencyHealth, createLogger, createMailTransport, createQueue, startServiceRuntime, type Logger, type StartedService } from '@bank/platform';
+import { createLogger, createMailTransport, createQueue, DependencyHealth, type Logger, type StartedService, startServiceRuntime, TYPES } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { notificationGrpcService } from './grpc';
 import { notificationMigrations } from './migrations';
 import { EMAIL_QUEUE, EmailDispatcher, EmailSender, RETRY_STRATEGY, jitteredExponential, notificationEventHandlers, processEmails, type EmailJob } from './notifications';
-
-export const TYPES = {
-  Config: Symbol.for('Config'),
-  Logger: Symbol.for('Logger'),
-  Start: Symbol.for('Start'),
-};
 
 /** Emails sent at once by one process; the transport's rate limit decides the pace. */
 const EMAIL_CONCURRENCY = 4;

@@ -2,16 +2,10 @@ import { Container } from 'inversify';
 import { isUuid, systemClock } from '@bank/kernel';
 import { Payments, Waiters, paymentIdOfReference } from '@bank/payments-core';
 import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
-import { createLogger, listen, startServiceRuntime, type EventHandlers, type Logger, type Running, type StartedService } from '@bank/platform';
+import { createLogger, type EventHandlers, listen, type Logger, type Running, type StartedService, startServiceRuntime, TYPES } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
 import { GrpcPaymentLedger, UserServiceAccounts } from './ledger';
-
-export const TYPES = {
-  Config: Symbol.for('Config'),
-  Logger: Symbol.for('Logger'),
-  Start: Symbol.for('Start'),
-};
 
 /** Enough connections for many sagas' short transactions at once, the consumer, the sweeper and the reads. */
 const POOL_MAX = 16;

@@ -2,17 +2,11 @@ import { Container } from 'inversify';
 import { CURRENCY_SCALES, systemClock, type Currency } from '@bank/kernel';
 import { Ledger } from '@bank/ledger-core';
 import { PostgresLedgerStore, ledgerMigrations } from '@bank/ledger-postgres';
-import { createLogger, startServiceRuntime, type Logger, type StartedService } from '@bank/platform';
+import { createLogger, type Logger, type StartedService, startServiceRuntime, TYPES } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { accountEventHandlers } from './events';
 import { ledgerGrpcService } from './grpc';
 import { startHoldExpirySweeper } from './sweeper';
-
-export const TYPES = {
-  Config: Symbol.for('Config'),
-  Logger: Symbol.for('Logger'),
-  Start: Symbol.for('Start'),
-};
 
 /** Enough connections for the batches in flight, the consumer, the sweeper and the reads. */
 const POOL_MAX = 16;

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { ledgerV1, userV1 } from '@bank/contracts';
 import { newId, systemClock } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { BeeQueuePublisher, type CallOptions, checkHealth, createClient, DependencyHealth, GrpcCaller, loadConfig, type StartedService } from '@bank/platform';
+import { BeeQueuePublisher, type CallOptions, checkHealth, createClient, DependencyHealth, GrpcCaller, loadConfig, type StartedService, TYPES } from '@bank/platform';
 import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, freePort, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testEnvelope, testQueuePrefix, waitFor } from '@bank/testkit';
 import { schema } from './config';
 import { Accounts } from '@bank/accounts-core';
 import { PostgresAccountStore } from '@bank/accounts-postgres';
-import { buildContainer, TYPES, userEventHandlers } from './container';
+import { buildContainer, userEventHandlers } from './container';
 
 const LEDGER_MAIN = path.resolve(__dirname, '..', '..', 'transaction-service', 'dist', 'main.js');
 

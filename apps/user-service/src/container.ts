@@ -2,16 +2,10 @@ import { Container } from 'inversify';
 import { Accounts } from '@bank/accounts-core';
 import { PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
 import { systemClock } from '@bank/kernel';
-import { createLogger, startServiceRuntime, type EventHandlers, type Logger, type StartedService } from '@bank/platform';
+import { createLogger, type EventHandlers, type Logger, type StartedService, startServiceRuntime, TYPES } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { userGrpcService } from './grpc';
 import { GrpcLedgerBalances } from './ledger-balances';
-
-export const TYPES = {
-  Config: Symbol.for('Config'),
-  Logger: Symbol.for('Logger'),
-  Start: Symbol.for('Start'),
-};
 
 /** What user-service does with the events routed to it (contracts' EVENT_CATALOGUE). */
 export function userEventHandlers(accounts: Pick<Accounts, 'createProfile'>): EventHandlers {

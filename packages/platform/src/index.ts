@@ -39,7 +39,7 @@ export type { DependencyHealths } from './dependency';
 export type { EventPublisher, EventQueue, QueueBacklog, QueueConnection } from './queue';
 export { EventConsumer, claimInbox, handleEvent, listDeadLetters, requeueDeadLetter } from './inbox';
 export type { AfterCommit, DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from './inbox';
-export { SHUTDOWN_TIMEOUT_MS, runService } from './lifecycle';
+export { SHUTDOWN_TIMEOUT_MS, TYPES, runService } from './lifecycle';
 export type { Running } from './lifecycle';
 export { createMailTransport } from './mail';
 export type { MailTransportOptions } from './mail';

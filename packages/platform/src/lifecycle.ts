@@ -3,6 +3,13 @@ import type { Logger } from './logger';
 /** After SIGTERM a service gets this long to drain before it exits anyway. */
 export const SHUTDOWN_TIMEOUT_MS = 20_000;
 
+/** The container keys every app's composition root binds: its Config, its Logger and what starts it. */
+export const TYPES = {
+  Config: Symbol.for('Config'),
+  Logger: Symbol.for('Logger'),
+  Start: Symbol.for('Start'),
+} as const;
+
 export interface Running {
   stop(): Promise<void>;
 }

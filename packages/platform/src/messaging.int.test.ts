@@ -5,7 +5,7 @@ import { Database, type SqlClient } from './db';
 import { DependencyHealth } from './dependency';
 import { EventConsumer, handleEvent, listDeadLetters, requeueDeadLetter, type EventHandlers } from './inbox';
 import { platformMigrations } from './migrations';
-import { OutboxRelay, appendToOutbox, type NewEvent } from './outbox';
+import { BATCH_ROW_TYPE, OutboxRelay, appendToOutbox, outboxBatchRow, type NewEvent } from './outbox';
 import IORedis from 'ioredis';
 import { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, createEventQueue, deliveryCounterKey, dropQueueNamespace, queueBacklogs, type EventPublisher, type QueueConnection } from './queue';
 
@@ -126,7 +126,9 @@ describe('outbox relay', () => {
 
   it('publishes each event of a many-event row as its own envelope, in order', async () => {
     const events = opened(3);
-    await db.transaction((c) => appendToOutbox(c, events, { oneRow: true }));
+    // As the ledger's batch statement writes it: all the events in one row.
+    const row = outboxBatchRow(events);
+    await db.sql.query("INSERT INTO outbox (id, type, aggregate_id, occurred_at, payload) VALUES ($1, $2, '', $3, $4)", [row.id, BATCH_ROW_TYPE, row.occurredAt, row.payload]);
     const { rows } = await db.transaction((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM outbox'));
     expect(rows[0]?.n).toBe('1');
     const seen: EventEnvelope[] = [];

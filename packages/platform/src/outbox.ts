@@ -60,24 +60,11 @@ export function outboxBatchRow(events: readonly NewEvent[]): { id: string; occur
 
 /**
  * Records events in the outbox inside the caller's transaction, so that the state change and the
- * event commit together or not at all. Nothing here talks to Redis. `oneRow` stores all the
- * events in a single row: a ledger batch of thousands of transfers then costs one outbox insert
- * instead of thousands, and the relay still publishes one envelope per event.
+ * event commit together or not at all. Nothing here talks to Redis. (The ledger writes a batch's
+ * events as one row, outboxBatchRow, inside its own batch statement.)
  */
-export async function appendToOutbox(client: SqlClient, events: readonly NewEvent[], opts: { oneRow?: boolean } = {}): Promise<void> {
+export async function appendToOutbox(client: SqlClient, events: readonly NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  if (opts.oneRow && events.length > 1) {
-    const row = outboxBatchRow(events);
-    await client.query('INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload) VALUES ($1, $2, $3, $4, $5, $6)', [
-      row.id,
-      BATCH_ROW_TYPE,
-      '',
-      row.occurredAt,
-      events[0]?.traceparent ?? '',
-      row.payload,
-    ]);
-    return;
-  }
   const rows = events.map(stored);
   // unnest keeps one statement text whatever the batch size (no giant parameter lists to plan).
   await client.query(
