@@ -83,7 +83,7 @@ describe('bank-cli verify and dead-letters against a running transaction-service
     } finally {
       await pg.end();
     }
-  });
+  }, 20_000);
 
   it('queues shows the backlog of every consumer queue', async () => {
     const conn = { redisUrl: TEST_REDIS_URL, prefix: env.REDIS_QUEUE_PREFIX as string };

@@ -1,6 +1,6 @@
-import { type Logger, type Running, runService, TYPES } from '@bank/platform';
+import { type Logger, type Running, runService, startContainer, TYPES } from '@bank/platform';
 import { loadServiceConfig, SERVICE_NAME } from './config';
 import { buildContainer } from './container';
 
 const container = buildContainer(loadServiceConfig());
-void runService(SERVICE_NAME, container.get<Logger>(TYPES.Logger), container.get<() => Promise<Running>>(TYPES.Start));
+void runService(SERVICE_NAME, container.get<Logger>(TYPES.Logger), () => startContainer<Running>(container));

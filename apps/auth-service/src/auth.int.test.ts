@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { createPublicKey } from 'node:crypto';
 import { authV1 } from '@bank/contracts';
-import { createClient, GrpcCaller, loadConfig, type StartedService, TYPES } from '@bank/platform';
+import { createClient, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
 import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
 import { MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
 import { schema } from './config';
@@ -27,7 +27,7 @@ beforeAll(async () => {
     AUTH_BCRYPT_COST: '4',
     LOG_LEVEL: 'debug',
   });
-  service = await buildContainer(config, logger).get<() => Promise<StartedService>>(TYPES.Start)();
+  service = await startContainer<StartedService>(buildContainer(config, logger));
   client = createClient(authV1.AuthServiceClient, `127.0.0.1:${service.grpcPort}`);
 });
 

@@ -1,6 +1,6 @@
-import { Container } from 'inversify';
-import { systemClock } from '@bank/kernel';
-import { createLogger, type Database, type Logger, type StartedService, startServiceRuntime, TYPES } from '@bank/platform';
+import type { Container } from 'inversify';
+import type { Clock } from '@bank/kernel';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, type StartedService } from '@bank/platform';
 import { Auth } from './auth';
 import { SERVICE_NAME, type Config } from './config';
 import { authGrpcService } from './grpc';
@@ -8,37 +8,36 @@ import { authMigrations } from './migrations';
 import { PasswordHasher } from './passwords';
 import { SigningKeys } from './signing';
 
+const SIGNING_KEYS = Symbol.for('SigningKeys');
+const AUTH = Symbol.for('Auth');
+
 /** The composition root of auth-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
-  const container = new Container();
-  container.bind<Config>(TYPES.Config).toConstantValue(config);
-  container.bind<Logger>(TYPES.Logger).toConstantValue(logger);
+  const container = serviceContainer(config, {
+    name: SERVICE_NAME,
+    logger,
+    databaseUrl: config.AUTH_DATABASE_URL,
+    migrations: authMigrations,
+    queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
+  });
+  container
+    .bind<SigningKeys>(SIGNING_KEYS)
+    .toResolvedValue((runtime: ServiceRuntime, clock: Clock) => new SigningKeys(runtime.db, clock, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, accessTtlSeconds: config.JWT_ACCESS_TTL_S }), [TYPES.Runtime, TYPES.Clock])
+    .inSingletonScope();
+  container
+    .bind<Auth>(AUTH)
+    .toResolvedValue((runtime: ServiceRuntime, keys: SigningKeys, clock: Clock) => new Auth(runtime.db, new PasswordHasher(config.AUTH_BCRYPT_COST), keys, clock, config.AUTH_REFRESH_TTL_S), [TYPES.Runtime, SIGNING_KEYS, TYPES.Clock])
+    .inSingletonScope();
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (logger: Logger) => async () => {
-      const hasher = new PasswordHasher(config.AUTH_BCRYPT_COST);
-      const keysOf = (db: Database) =>
-        new SigningKeys(db, systemClock, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, accessTtlSeconds: config.JWT_ACCESS_TTL_S });
-      let keys: SigningKeys | undefined;
-      return startServiceRuntime({
-        name: SERVICE_NAME,
-        logger,
-        databaseUrl: config.AUTH_DATABASE_URL,
-        migrations: authMigrations,
+    (runtime: ServiceRuntime, keys: SigningKeys, auth: Auth) => async () => {
+      // Keys load before the server takes calls, so no login can arrive before there is a key.
+      await keys.load(config.JWT_PRIVATE_KEY === '' ? undefined : { privatePem: config.JWT_PRIVATE_KEY, kid: config.JWT_KEY_ID });
+      return runtime.start({
         grpc: { host: config.BIND_HOST, port: config.AUTH_GRPC_PORT },
-        queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
-        // Keys load before the server takes calls, so no login can arrive before there is a key.
-        prepare: async (db) => {
-          keys = keysOf(db);
-          await keys.load(config.JWT_PRIVATE_KEY === '' ? undefined : { privatePem: config.JWT_PRIVATE_KEY, kid: config.JWT_KEY_ID });
-        },
-        services: (db) => {
-          const loaded = keys ?? keysOf(db);
-          const auth = new Auth(db, hasher, loaded, systemClock, config.AUTH_REFRESH_TTL_S);
-          return [authGrpcService(auth, loaded, { serviceToken: config.SERVICE_TOKEN, logger })];
-        },
+        services: [authGrpcService(auth, keys, { serviceToken: config.SERVICE_TOKEN, logger })],
       });
     },
-    [TYPES.Logger],
+    [TYPES.Runtime, SIGNING_KEYS, AUTH],
   );
   return container;
 }

@@ -1,6 +1,6 @@
-import { type Logger, runService, type StartedService, TYPES } from '@bank/platform';
+import { type Logger, runService, startContainer, type StartedService, TYPES } from '@bank/platform';
 import { loadServiceConfig, SERVICE_NAME } from './config';
 import { buildContainer } from './container';
 
 const container = buildContainer(loadServiceConfig());
-void runService(SERVICE_NAME, container.get<Logger>(TYPES.Logger), container.get<() => Promise<StartedService>>(TYPES.Start));
+void runService(SERVICE_NAME, container.get<Logger>(TYPES.Logger), () => startContainer<StartedService>(container));

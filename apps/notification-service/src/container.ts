@@ -1,5 +1,6 @@
-import { Container } from 'inversify';
-import { createLogger, createMailTransport, createQueue, DependencyHealth, type Logger, type StartedService, startServiceRuntime, TYPES } from '@bank/platform';
+import type { Container } from 'inversify';
+import type BeeQueue from 'bee-queue';
+import { createLogger, createMailTransport, createQueue, DependencyHealth, serviceContainer, ServiceRuntime, TYPES, type Logger, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { notificationGrpcService } from './grpc';
 import { notificationMigrations } from './migrations';
@@ -14,50 +15,65 @@ const EMAIL_CONCURRENCY = 4;
 const LEASE_SEND_TIMEOUTS = 3;
 const LEASE_MARGIN_MS = 2_000;
 
+const EMAIL_QUEUE_KEY = Symbol.for('EmailQueue');
+const MAIL_TRANSPORT = Symbol.for('MailTransport');
+type MailTransport = ReturnType<typeof createMailTransport>;
+
 /** The composition root of notification-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
-  const container = new Container();
-  container.bind<Config>(TYPES.Config).toConstantValue(config);
-  container.bind<Logger>(TYPES.Logger).toConstantValue(logger);
-  container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (log: Logger) => async () => {
-      const connection = { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX };
-      const queue = createQueue<EmailJob>(EMAIL_QUEUE, connection, 'worker', new DependencyHealth('redis', log));
+  const connection = { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX };
+  const container = serviceContainer(config, { name: SERVICE_NAME, logger, databaseUrl: config.NOTIFICATION_DATABASE_URL, migrations: notificationMigrations, queues: connection });
+  container
+    .bind<BeeQueue<EmailJob>>(EMAIL_QUEUE_KEY)
+    .toResolvedValue(() => {
+      const queue = createQueue<EmailJob>(EMAIL_QUEUE, connection, 'worker', new DependencyHealth('redis', logger));
       queue.backoffStrategies.set(RETRY_STRATEGY, jitteredExponential(config.EMAIL_MAX_ATTEMPTS));
-      const transport = createMailTransport({
-        smtpUrl: config.SMTP_URL,
-        maxConnections: config.SMTP_MAX_CONNECTIONS,
-        maxMessagesPerSecond: config.SMTP_MAX_MESSAGES_PER_SECOND,
-        timeoutMs: config.SMTP_SEND_TIMEOUT_MS,
-        oauth2: config.SMTP_OAUTH2_CLIENT_ID ? { clientId: config.SMTP_OAUTH2_CLIENT_ID, clientSecret: config.SMTP_OAUTH2_CLIENT_SECRET, refreshToken: config.SMTP_OAUTH2_REFRESH_TOKEN } : undefined,
-      });
-      let dispatcher: EmailDispatcher | undefined;
-      const started = await startServiceRuntime({
-        name: SERVICE_NAME,
-        logger: log,
-        databaseUrl: config.NOTIFICATION_DATABASE_URL,
-        migrations: notificationMigrations,
+      return queue;
+    }, [])
+    .inSingletonScope();
+  container
+    .bind<MailTransport>(MAIL_TRANSPORT)
+    .toResolvedValue(
+      () =>
+        createMailTransport({
+          smtpUrl: config.SMTP_URL,
+          maxConnections: config.SMTP_MAX_CONNECTIONS,
+          maxMessagesPerSecond: config.SMTP_MAX_MESSAGES_PER_SECOND,
+          timeoutMs: config.SMTP_SEND_TIMEOUT_MS,
+          oauth2: config.SMTP_OAUTH2_CLIENT_ID ? { clientId: config.SMTP_OAUTH2_CLIENT_ID, clientSecret: config.SMTP_OAUTH2_CLIENT_SECRET, refreshToken: config.SMTP_OAUTH2_REFRESH_TOKEN } : undefined,
+        }),
+      [],
+    )
+    .inSingletonScope();
+  container
+    .bind<EmailDispatcher>(EmailDispatcher)
+    .toResolvedValue((runtime: ServiceRuntime, queue: BeeQueue<EmailJob>) => new EmailDispatcher(runtime.db, queue, config.EMAIL_MAX_ATTEMPTS, logger), [TYPES.Runtime, EMAIL_QUEUE_KEY])
+    .inSingletonScope();
+  container
+    .bind<EmailSender>(EmailSender)
+    .toResolvedValue(
+      (runtime: ServiceRuntime, transport: MailTransport) =>
+        new EmailSender(runtime.db, transport, { from: config.MAIL_FROM, maxAttempts: config.EMAIL_MAX_ATTEMPTS, leaseMs: LEASE_SEND_TIMEOUTS * config.SMTP_SEND_TIMEOUT_MS + LEASE_MARGIN_MS }, logger),
+      [TYPES.Runtime, MAIL_TRANSPORT],
+    )
+    .inSingletonScope();
+  container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
+    (runtime: ServiceRuntime, queue: BeeQueue<EmailJob>, transport: MailTransport, dispatcher: EmailDispatcher, sender: EmailSender) => () =>
+      runtime.start({
         grpc: { host: config.BIND_HOST, port: config.NOTIFICATION_GRPC_PORT },
-        queues: connection,
-        services: (db) => [notificationGrpcService(db, { serviceToken: config.SERVICE_TOKEN, logger: log })],
-        consumer: { name: 'notification-service', handlers: () => notificationEventHandlers(() => dispatcher?.nudge()) },
-        background: (db) => {
-          dispatcher = new EmailDispatcher(db, queue, config.EMAIL_MAX_ATTEMPTS, log);
-          dispatcher.start();
-          const sender = new EmailSender(db, transport, { from: config.MAIL_FROM, maxAttempts: config.EMAIL_MAX_ATTEMPTS, leaseMs: LEASE_SEND_TIMEOUTS * config.SMTP_SEND_TIMEOUT_MS + LEASE_MARGIN_MS }, log);
-          processEmails(queue, sender, EMAIL_CONCURRENCY);
-          return [{ stop: async () => dispatcher?.stop() }, { stop: async () => void (await queue.close(config.SMTP_SEND_TIMEOUT_MS).catch(() => undefined)) }];
-        },
-      });
-      return {
-        ...started,
-        async stop() {
-          await started.stop();
-          transport.close();
-        },
-      };
-    },
-    [TYPES.Logger],
+        services: [notificationGrpcService(runtime.db, { serviceToken: config.SERVICE_TOKEN, logger })],
+        consumer: { name: 'notification-service', handlers: notificationEventHandlers(() => dispatcher.nudge()) },
+        background: [
+          () => {
+            dispatcher.start();
+            processEmails(queue, sender, EMAIL_CONCURRENCY);
+            return { stop: () => dispatcher.stop() };
+          },
+          () => ({ stop: async () => void (await queue.close(config.SMTP_SEND_TIMEOUT_MS).catch(() => undefined)) }),
+        ],
+        close: () => transport.close(),
+      }),
+    [TYPES.Runtime, EMAIL_QUEUE_KEY, MAIL_TRANSPORT, EmailDispatcher, EmailSender],
   );
   return container;
 }

@@ -1,8 +1,8 @@
-import { Container } from 'inversify';
-import { isUuid, systemClock } from '@bank/kernel';
+import type { Container } from 'inversify';
+import { isUuid, type Clock } from '@bank/kernel';
 import { Payments, Waiters, paymentIdOfReference } from '@bank/payments-core';
 import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
-import { createLogger, type EventHandlers, listen, type Logger, type Running, type StartedService, startServiceRuntime, TYPES } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Running, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
 import { GrpcPaymentLedger, UserServiceAccounts } from './ledger';
@@ -57,57 +57,64 @@ function startSweeper(payments: Payments, intervalMs: number, logger: Logger): R
   };
 }
 
+const PAYMENT_LEDGER = Symbol.for('PaymentLedger');
+const USER_ACCOUNTS = Symbol.for('UserServiceAccounts');
+const PAYMENTS = Symbol.for('Payments');
+
 /** The composition root of payment-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
-  const container = new Container();
-  container.bind<Config>(TYPES.Config).toConstantValue(config);
-  container.bind<Logger>(TYPES.Logger).toConstantValue(logger);
-  container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (log: Logger) => async () => {
-      const ledger = new GrpcPaymentLedger(config.LEDGER_GRPC_ADDR, config.SERVICE_TOKEN);
-      const users = new UserServiceAccounts(config.USER_GRPC_ADDR, config.SERVICE_TOKEN);
-      const waiters = new Waiters();
-      const failpoints = new Set(config.PAYMENT_FAILPOINTS.split(',').filter((f) => f !== ''));
-      if (failpoints.size > 0) log.warn({ failpoints: [...failpoints] }, 'crash-test failpoints are set: this process kills itself at them');
-      const onDriveError = (paymentId: string, err: unknown) => log.debug({ err, paymentId }, 'saga step could not be performed; the sweeper retries it');
-      let payments: Payments | undefined;
-      const paymentsOf = (db: ConstructorParameters<typeof PostgresPaymentStore>[0]) =>
-        (payments ??= new Payments(new PostgresPaymentStore(db), ledger, new PostgresAccountDirectory(db, users.find), systemClock, waiters, {
+  const container = serviceContainer(config, {
+    name: SERVICE_NAME,
+    logger,
+    databaseUrl: config.PAYMENT_DATABASE_URL,
+    migrations: paymentsMigrations,
+    entities: PAYMENT_ENTITIES,
+    poolMax: POOL_MAX,
+    queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
+  });
+  container.bind<GrpcPaymentLedger>(PAYMENT_LEDGER).toResolvedValue(() => new GrpcPaymentLedger(config.LEDGER_GRPC_ADDR, config.SERVICE_TOKEN), []).inSingletonScope();
+  container.bind<UserServiceAccounts>(USER_ACCOUNTS).toResolvedValue(() => new UserServiceAccounts(config.USER_GRPC_ADDR, config.SERVICE_TOKEN), []).inSingletonScope();
+  container.bind<Waiters>(Waiters).toResolvedValue(() => new Waiters(), []).inSingletonScope();
+  const failpoints = new Set(config.PAYMENT_FAILPOINTS.split(',').filter((f) => f !== ''));
+  const onDriveError = (paymentId: string, err: unknown) => logger.debug({ err, paymentId }, 'saga step could not be performed; the sweeper retries it');
+  container
+    .bind<Payments>(PAYMENTS)
+    .toResolvedValue(
+      (runtime: ServiceRuntime, ledger: GrpcPaymentLedger, users: UserServiceAccounts, clock: Clock, waiters: Waiters) =>
+        new Payments(new PostgresPaymentStore(runtime.db), ledger, new PostgresAccountDirectory(runtime.db, users.find), clock, waiters, {
           holdTimeoutSeconds: config.PAYMENT_HOLD_TIMEOUT_S,
           dailyLimitMinor: BigInt(config.PAYMENT_DAILY_LIMIT),
           onDriveError,
-          failpoint: failpoints.size === 0 ? undefined : (name) => {
-            // A crash test's failpoint: die the way a crash does, with no chance to clean up.
-            if (failpoints.has(name)) process.kill(process.pid, 'SIGKILL');
-          },
-        }));
+          failpoint:
+            failpoints.size === 0
+              ? undefined
+              : (name) => {
+                  // A crash test's failpoint: die the way a crash does, with no chance to clean up.
+                  if (failpoints.has(name)) process.kill(process.pid, 'SIGKILL');
+                },
+        }),
+      [TYPES.Runtime, PAYMENT_LEDGER, USER_ACCOUNTS, TYPES.Clock, Waiters],
+    )
+    .inSingletonScope();
+  container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
+    (runtime: ServiceRuntime, payments: Payments, waiters: Waiters, ledger: GrpcPaymentLedger, users: UserServiceAccounts) => async () => {
+      if (failpoints.size > 0) logger.warn({ failpoints: [...failpoints] }, 'crash-test failpoints are set: this process kills itself at them');
       // Payments another replica ended wake this one's waiters; after a reconnect (notifications
       // were lost meanwhile) every waiter looks again.
-      const stopListening = listen(config.PAYMENT_DATABASE_URL, PAYMENT_SETTLED_CHANNEL, (id) => waiters.notify(id), log, () => waiters.notifyAll());
-      const started = await startServiceRuntime({
-        name: SERVICE_NAME,
-        logger: log,
-        databaseUrl: config.PAYMENT_DATABASE_URL,
-        migrations: paymentsMigrations,
-        entities: PAYMENT_ENTITIES,
-        poolMax: POOL_MAX,
+      const stopListening = listen(config.PAYMENT_DATABASE_URL, PAYMENT_SETTLED_CHANNEL, (id) => waiters.notify(id), logger, () => waiters.notifyAll());
+      return runtime.start({
         grpc: { host: config.BIND_HOST, port: config.PAYMENT_GRPC_PORT },
-        queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
-        services: (db) => [paymentGrpcService(paymentsOf(db), { serviceToken: config.SERVICE_TOKEN, logger: log })],
-        consumer: { name: 'payment-service', handlers: (db) => paymentEventHandlers(paymentsOf(db), onDriveError) },
-        background: (db) => [startSweeper(paymentsOf(db), config.PAYMENT_SWEEP_MS, log)],
-      });
-      return {
-        ...started,
-        async stop() {
-          await started.stop();
+        services: [paymentGrpcService(payments, { serviceToken: config.SERVICE_TOKEN, logger })],
+        consumer: { name: 'payment-service', handlers: paymentEventHandlers(payments, onDriveError) },
+        background: [() => startSweeper(payments, config.PAYMENT_SWEEP_MS, logger)],
+        close: async () => {
           await stopListening();
           ledger.close();
           users.close();
         },
-      };
+      });
     },
-    [TYPES.Logger],
+    [TYPES.Runtime, PAYMENTS, Waiters, PAYMENT_LEDGER, USER_ACCOUNTS],
   );
   return container;
 }

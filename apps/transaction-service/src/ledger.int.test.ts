@@ -2,7 +2,7 @@ import { ledgerV1 } from '@bank/contracts';
 import { newId, systemClock } from '@bank/kernel';
 import { Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { PostgresLedgerStore } from '@bank/ledger-postgres';
-import { BeeQueuePublisher, DependencyHealth, loadConfig, RemoteCallError, type StartedService, TYPES } from '@bank/platform';
+import { BeeQueuePublisher, DependencyHealth, loadConfig, RemoteCallError, startContainer, type StartedService } from '@bank/platform';
 import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, blockDatabase, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope, testQueuePrefix, waitFor, captureLogger } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer } from './container';
@@ -31,7 +31,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
     LEDGER_BATCH_WINDOW_MS: '1',
   });
-  service = await buildContainer(config).get<() => Promise<StartedService>>(TYPES.Start)();
+  service = await startContainer<StartedService>(buildContainer(config));
   client = new LedgerClient(`127.0.0.1:${service.grpcPort}`, TEST_SERVICE_TOKEN);
 });
 

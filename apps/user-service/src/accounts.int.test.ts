@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ledgerV1, userV1 } from '@bank/contracts';
 import { newId, systemClock } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { BeeQueuePublisher, type CallOptions, checkHealth, createClient, DependencyHealth, GrpcCaller, loadConfig, type StartedService, TYPES } from '@bank/platform';
+import { BeeQueuePublisher, type CallOptions, checkHealth, createClient, DependencyHealth, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
 import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, freePort, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testEnvelope, testQueuePrefix, waitFor } from '@bank/testkit';
 import { schema } from './config';
 import { Accounts } from '@bank/accounts-core';
@@ -36,7 +36,7 @@ beforeAll(async () => {
   ledger = spawn(process.execPath, [LEDGER_MAIN], { env: { PATH: process.env.PATH ?? '', ...common, LEDGER_DATABASE_URL: ledgerDb.url, LEDGER_GRPC_PORT: String(ledgerPort) }, stdio: 'ignore' });
   await waitFor(() => checkHealth(`127.0.0.1:${ledgerPort}`, 500), 30_000, 100);
   const config = loadConfig(schema, { ...common, LOG_LEVEL: 'debug', USER_DATABASE_URL: userDb.url, USER_GRPC_PORT: '0', LEDGER_GRPC_ADDR: `127.0.0.1:${ledgerPort}` });
-  users = await buildContainer(config, logger).get<() => Promise<StartedService>>(TYPES.Start)();
+  users = await startContainer<StartedService>(buildContainer(config, logger));
   userClient = createClient(userV1.UserServiceClient, `127.0.0.1:${users.grpcPort}`);
   ledgerClient = createClient(ledgerV1.LedgerServiceClient, config.LEDGER_GRPC_ADDR);
 });

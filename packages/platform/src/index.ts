@@ -43,5 +43,5 @@ export { SHUTDOWN_TIMEOUT_MS, TYPES, runService } from './lifecycle';
 export type { Running } from './lifecycle';
 export { createMailTransport } from './mail';
 export type { MailTransportOptions } from './mail';
-export { checkEventRouting, startServiceRuntime } from './runtime';
-export type { ServiceRuntimeOptions, StartedService } from './runtime';
+export { ServiceRuntime, checkEventRouting, serviceContainer, startContainer } from './runtime';
+export type { ServiceParts, ServiceRuntimeOptions, StartedService } from './runtime';

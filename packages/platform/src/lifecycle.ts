@@ -3,10 +3,13 @@ import type { Logger } from './logger';
 /** After SIGTERM a service gets this long to drain before it exits anyway. */
 export const SHUTDOWN_TIMEOUT_MS = 20_000;
 
-/** The container keys every app's composition root binds: its Config, its Logger and what starts it. */
+/** The container keys every app's composition root binds, besides its own ports and use cases. */
 export const TYPES = {
   Config: Symbol.for('Config'),
   Logger: Symbol.for('Logger'),
+  Clock: Symbol.for('Clock'),
+  /** The ServiceRuntime: migrated database, outbox relay; opened once, asynchronously. */
+  Runtime: Symbol.for('Runtime'),
   Start: Symbol.for('Start'),
 } as const;
 

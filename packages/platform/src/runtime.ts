@@ -1,11 +1,12 @@
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { typesConsumedBy, type Consumer } from '@bank/contracts';
-import { InvariantViolation } from '@bank/kernel';
+import { Container } from 'inversify';
+import { InvariantViolation, systemClock, type Clock } from '@bank/kernel';
 import { Database } from './db';
 import { DependencyHealth, type DependencyHealths } from './dependency';
 import { startGrpcServer, type ServiceBinding } from './grpc';
 import { EventConsumer, type EventHandlers } from './inbox';
-import type { Running } from './lifecycle';
+import { TYPES, type Running } from './lifecycle';
 import type { Logger } from './logger';
 import { OutboxRelay } from './outbox';
 import { BeeQueuePublisher, type QueueConnection } from './queue';
@@ -18,16 +19,19 @@ export interface ServiceRuntimeOptions {
   /** MikroORM entity schemas of the service's stores. */
   entities?: readonly EntitySchema[];
   poolMax?: number;
-  grpc: { host: string; port: number };
   queues: QueueConnection;
-  /** Work that must finish before the service takes calls (keys, system rows); runs after migrations. */
-  prepare?(db: Database): Promise<void>;
-  /** The gRPC services, built once the database is open. */
-  services(db: Database, relay: OutboxRelay): readonly ServiceBinding[];
+}
+
+/** What a composition root built from the runtime, for the runtime to run. */
+export interface ServiceParts {
+  grpc: { host: string; port: number };
+  services: readonly ServiceBinding[];
   /** Present when the service consumes integration events. */
-  consumer?: { name: Consumer; handlers(db: Database): EventHandlers; concurrency?: number };
-  /** Background work (sweepers, timers) started after the server, stopped before the pool closes. */
-  background?(db: Database, relay: OutboxRelay): readonly Running[];
+  consumer?: { name: Consumer; handlers: EventHandlers; concurrency?: number };
+  /** Background work (sweepers, timers), started once the server is up and stopped before the pool closes. */
+  background?: readonly (() => Running)[];
+  /** Released last, after the pool: peer clients, mail transports. */
+  close?(): Promise<void> | void;
 }
 
 export interface StartedService extends Running {
@@ -50,36 +54,80 @@ export function checkEventRouting(service: string, handlers: EventHandlers | und
 }
 
 /**
- * Starts a service the same way everywhere: database and migrations, outbox relay, event
- * consumer, gRPC server with health. Stop reverses it: stop taking calls, finish in-flight work,
- * then close the queues and the pool.
+ * A service's shared plumbing, opened before its parts are built: the migrated database, the
+ * health of its dependencies, the outbox relay (running only once `start` is called). A
+ * composition root builds its stores and use cases on `db` and `relay`, then hands them to
+ * `start`, which runs them the same way everywhere: outbox relay, event consumer, gRPC server
+ * with health, background work. Stop reverses it: stop taking calls, finish in-flight work, then
+ * close the queues and the pool.
  */
-export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<StartedService> {
-  const db = await Database.open({ clientUrl: opts.databaseUrl, migrations: opts.migrations, entities: opts.entities, logger: opts.logger, poolMax: opts.poolMax });
-  await db.migrate();
-  await opts.prepare?.(db);
-  // One per dependency and process, so that an outage is logged once whichever part notices it.
-  const health: DependencyHealths = { database: new DependencyHealth('postgres', opts.logger), redis: new DependencyHealth('redis', opts.logger) };
-  const publisher = new BeeQueuePublisher(opts.queues, health.redis);
-  const relay = new OutboxRelay(db, publisher, health);
-  relay.start();
-  const handlers = opts.consumer?.handlers(db);
-  checkEventRouting(opts.consumer?.name ?? opts.name, handlers);
-  const consumer = opts.consumer && handlers ? new EventConsumer(opts.consumer.name, db, handlers, opts.queues, opts.logger, health, opts.consumer.concurrency) : undefined;
-  consumer?.start();
-  const server = await startGrpcServer({ host: opts.grpc.host, port: opts.grpc.port, services: opts.services(db, relay), logger: opts.logger });
-  const background = opts.background?.(db, relay) ?? [];
-  server.setServing(true);
-  return {
-    db,
-    grpcPort: server.port,
-    async stop() {
-      await server.shutdown();
-      await Promise.all(background.map((b) => b.stop()));
-      await consumer?.stop();
-      await relay.stop();
-      await publisher.close();
+export class ServiceRuntime {
+  private constructor(
+    readonly db: Database,
+    readonly relay: OutboxRelay,
+    private readonly publisher: BeeQueuePublisher,
+    private readonly health: DependencyHealths,
+    private readonly opts: ServiceRuntimeOptions,
+  ) {}
+
+  static async open(opts: ServiceRuntimeOptions): Promise<ServiceRuntime> {
+    const db = await Database.open({ clientUrl: opts.databaseUrl, migrations: opts.migrations, entities: opts.entities, logger: opts.logger, poolMax: opts.poolMax });
+    try {
+      await db.migrate();
+    } catch (e) {
       await db.close();
-    },
-  };
+      throw e;
+    }
+    // One per dependency and process, so that an outage is logged once whichever part notices it.
+    const health: DependencyHealths = { database: new DependencyHealth('postgres', opts.logger), redis: new DependencyHealth('redis', opts.logger) };
+    const publisher = new BeeQueuePublisher(opts.queues, health.redis);
+    return new ServiceRuntime(db, new OutboxRelay(db, publisher, health), publisher, health, opts);
+  }
+
+  async start(parts: ServiceParts): Promise<StartedService> {
+    const { db, relay, publisher, health, opts } = this;
+    checkEventRouting(parts.consumer?.name ?? opts.name, parts.consumer?.handlers);
+    relay.start();
+    const consumer = parts.consumer ? new EventConsumer(parts.consumer.name, db, parts.consumer.handlers, opts.queues, opts.logger, health, parts.consumer.concurrency) : undefined;
+    consumer?.start();
+    const server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: parts.services, logger: opts.logger });
+    const background = (parts.background ?? []).map((begin) => begin());
+    server.setServing(true);
+    return {
+      db,
+      grpcPort: server.port,
+      async stop() {
+        await server.shutdown();
+        await Promise.all(background.map((b) => b.stop()));
+        await consumer?.stop();
+        await relay.stop();
+        await publisher.close();
+        await db.close();
+        await parts.close?.();
+      },
+    };
+  }
+}
+
+/**
+ * A service's container with what every composition root binds the same way: its Config and
+ * Logger, the system clock, and the ServiceRuntime, opened (and migrated) once, when something
+ * that needs it is first resolved. The app binds its own ports, use cases and TYPES.Start.
+ */
+export function serviceContainer<C>(config: C, runtime: ServiceRuntimeOptions): Container {
+  const container = new Container();
+  container.bind<C>(TYPES.Config).toConstantValue(config);
+  container.bind<Logger>(TYPES.Logger).toConstantValue(runtime.logger);
+  container.bind<Clock>(TYPES.Clock).toConstantValue(systemClock);
+  container
+    .bind<ServiceRuntime>(TYPES.Runtime)
+    .toResolvedValue(() => ServiceRuntime.open(runtime), [])
+    .inSingletonScope();
+  return container;
+}
+
+/** Resolves a composition root's one thing, the function that starts it, and starts it. */
+export async function startContainer<T>(container: { getAsync<V>(id: symbol): Promise<V> }): Promise<T> {
+  const start = await container.getAsync<() => Promise<T>>(TYPES.Start);
+  return start();
 }

@@ -1,2 +1,3 @@
 export { ledgerMigrations } from './migrations';
-export { MAX_BATCH_CONFLICT_RETRIES, PostgresLedgerStore } from './store';
+export { MAX_BATCH_CONFLICT_RETRIES } from './pipeline';
+export { PostgresLedgerStore } from './store';
