@@ -1,6 +1,6 @@
 import type { Container } from 'inversify';
 import { Accounts, type AccountStore, type LedgerBalances } from '@bank/accounts-core';
-import { PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
+import { ACCOUNT_ENTITIES, PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
 import type { Clock } from '@bank/kernel';
 import { ServiceRuntime, TYPES, createLogger, serviceContainer, type EventHandlers, type Logger, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
@@ -26,6 +26,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     logger,
     databaseUrl: config.USER_DATABASE_URL,
     migrations: accountsMigrations,
+    entities: ACCOUNT_ENTITIES,
     queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
   });
   container.bind<AccountStore>(ACCOUNT_STORE).toResolvedValue((runtime: ServiceRuntime) => new PostgresAccountStore(runtime.db), [TYPES.Runtime]).inSingletonScope();

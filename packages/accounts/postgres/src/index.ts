@@ -1,2 +1,3 @@
+export { ACCOUNT_ENTITIES } from './entities';
 export { accountsMigrations } from './migrations';
 export { PostgresAccountStore } from './store';

@@ -34,4 +34,22 @@ class AccountsSchema extends Migration {
   }
 }
 
-export const accountsMigrations: readonly MigrationObject[] = [...platformMigrations, { name: '0001_accounts_schema', class: AccountsSchema }];
+/**
+ * The store's optimistic lock is MikroORM's (`version: true`): MikroORM leaves the version out of
+ * an insert and reads back the column's default, so the column needs one; a new account is at 1.
+ */
+class AccountVersionDefault extends Migration {
+  override async up(): Promise<void> {
+    this.addSql('ALTER TABLE bank_accounts ALTER COLUMN version SET DEFAULT 1');
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('ALTER TABLE bank_accounts ALTER COLUMN version DROP DEFAULT');
+  }
+}
+
+export const accountsMigrations: readonly MigrationObject[] = [
+  ...platformMigrations,
+  { name: '0001_accounts_schema', class: AccountsSchema },
+  { name: '0002_accounts_version_default', class: AccountVersionDefault },
+];

@@ -1,5 +1,6 @@
 import { Database } from '@bank/platform';
 import { accountStoreContract, captureLogger, createTestDatabase } from '@bank/testkit';
+import { ACCOUNT_ENTITIES } from './entities';
 import { accountsMigrations } from './migrations';
 import { PostgresAccountStore } from './store';
 
@@ -12,7 +13,7 @@ accountStoreContract(
   async () => {
     const t = await createTestDatabase('accounts_contract');
     drop = t.drop;
-    db = await Database.open({ clientUrl: t.url, migrations: accountsMigrations, logger });
+    db = await Database.open({ clientUrl: t.url, migrations: accountsMigrations, entities: [...ACCOUNT_ENTITIES], logger });
     await db.migrate();
     return {
       store: new PostgresAccountStore(db),
