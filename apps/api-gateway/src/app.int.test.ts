@@ -1,3 +1,4 @@
+import { isUuid } from '@bank/kernel';
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { startGrpcServer, type RunningGrpcServer } from '@bank/platform';
@@ -9,7 +10,6 @@ import { createRedis } from './redis';
 const { logger, lines } = captureLogger('api-gateway-test');
 const PREFIX = `${testQueuePrefix('api-gateway')}:`;
 const AUTH_LIMIT = 3;
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PEER_NAMES = ['auth', 'user', 'ledger', 'payment', 'notification'] as const;
 
 let redis: Redis;
@@ -83,11 +83,11 @@ describe('request ids', () => {
 
   it('makes a UUID when the client sent none or an unusable one', async () => {
     const none = await fetch(`${gateway}/healthz`);
-    expect(none.headers.get('x-request-id')).toMatch(UUID_PATTERN);
+    expect(isUuid(none.headers.get('x-request-id') ?? '')).toBe(true);
     const tooLong = await fetch(`${gateway}/healthz`, { headers: { 'X-Request-Id': 'a'.repeat(129) } });
-    expect(tooLong.headers.get('x-request-id')).toMatch(UUID_PATTERN);
+    expect(isUuid(tooLong.headers.get('x-request-id') ?? '')).toBe(true);
     const notAscii = await fetch(`${gateway}/healthz`, { headers: { 'X-Request-Id': 'caf\u00e9' } });
-    expect(notAscii.headers.get('x-request-id')).toMatch(UUID_PATTERN);
+    expect(isUuid(notAscii.headers.get('x-request-id') ?? '')).toBe(true);
     const longest = 'b'.repeat(128);
     expect((await fetch(`${gateway}/healthz`, { headers: { 'X-Request-Id': longest } })).headers.get('x-request-id')).toBe(longest);
   });
@@ -117,7 +117,7 @@ describe('errors', () => {
     const res = await fetch(`${gateway}/v1/accounts`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
     expect(res.status).toBe(413);
     expect(await problemOf(res)).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
-    expect(res.headers.get('x-request-id')).toMatch(UUID_PATTERN);
+    expect(isUuid(res.headers.get('x-request-id') ?? '')).toBe(true);
   });
 
   it('accepts a JSON body just under the limit', async () => {
@@ -289,7 +289,7 @@ describe('rate limits', () => {
     expect(limited.headers.get('ratelimit-limit')).toBe(String(AUTH_LIMIT));
     expect(limited.headers.get('ratelimit-remaining')).toBe('0');
     expect(Number(limited.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
-    expect(limited.headers.get('x-request-id')).toMatch(UUID_PATTERN);
+    expect(isUuid(limited.headers.get('x-request-id') ?? '')).toBe(true);
     expect(await problemOf(limited)).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
 
     const signup = await fetch(`${gateway}/v1/auth/signup`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });

@@ -1,5 +1,6 @@
 import { KNOWN_ENV_VARS, commonSchema, loadConfigOrExit, v, type ConfigOf, type VarSpec } from '@bank/platform';
 import { AUTH_RATE_LIMIT, GENERAL_RATE_LIMIT } from './http/rate-limit';
+import { defaultGrpcAddress } from '@bank/contracts';
 
 export const SERVICE_NAME = 'api-gateway';
 
@@ -33,11 +34,11 @@ export const schema = {
   // Behind a load balancer every client would otherwise share one rate-limit counter (the proxy's
   // address); the count of trusted proxy hops makes X-Forwarded-For name the client.
   GATEWAY_TRUSTED_PROXY_HOPS: v.int('reverse-proxy hops in front of the gateway whose X-Forwarded-For is trusted', { default: 0, min: 0, max: 10 }),
-  AUTH_GRPC_ADDR: hostPort('gRPC address of auth-service', '127.0.0.1:50051'),
-  USER_GRPC_ADDR: hostPort('gRPC address of user-service', '127.0.0.1:50052'),
-  LEDGER_GRPC_ADDR: hostPort('gRPC address of transaction-service (the ledger)', '127.0.0.1:50053'),
-  PAYMENT_GRPC_ADDR: hostPort('gRPC address of payment-service', '127.0.0.1:50054'),
-  NOTIFICATION_GRPC_ADDR: hostPort('gRPC address of notification-service', '127.0.0.1:50055'),
+  AUTH_GRPC_ADDR: hostPort('gRPC address of auth-service', defaultGrpcAddress('auth-service')),
+  USER_GRPC_ADDR: hostPort('gRPC address of user-service', defaultGrpcAddress('user-service')),
+  LEDGER_GRPC_ADDR: hostPort('gRPC address of transaction-service (the ledger)', defaultGrpcAddress('transaction-service')),
+  PAYMENT_GRPC_ADDR: hostPort('gRPC address of payment-service', defaultGrpcAddress('payment-service')),
+  NOTIFICATION_GRPC_ADDR: hostPort('gRPC address of notification-service', defaultGrpcAddress('notification-service')),
   // Per client address per minute; the defaults are production's. Local end-to-end runs, where
   // every simulated user comes from 127.0.0.1, raise them.
   GATEWAY_RATE_LIMIT_PER_MIN: v.int('requests per minute per client on /v1', { default: GENERAL_RATE_LIMIT.limit, min: 1, max: 1_000_000 }),

@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DomainError, newId, type Clock } from '@bank/kernel';
+import { DomainError, ROLES, newId, type Clock } from '@bank/kernel';
 import { appendToOutbox, type Database, type SqlClient } from '@bank/platform';
 import { assertStrongPassword, type PasswordHasher } from './passwords';
 import type { SigningKeys } from './signing';
 
-export const ROLES = ['customer', 'operator', 'admin'] as const;
 export const EMAIL_MAX_LENGTH = 254;
 export const FULL_NAME_MAX_LENGTH = 100;
 export const REFRESH_TOKEN_BYTES = 32;

@@ -1,12 +1,13 @@
 import { createPrivateKey } from 'node:crypto';
 import { KNOWN_ENV_VARS, commonSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
+import { DEFAULT_GRPC_PORTS } from '@bank/contracts';
 
 export const SERVICE_NAME = 'auth-service';
 
 export const schema = {
   ...commonSchema,
   AUTH_DATABASE_URL: databaseUrl('PostgreSQL database of auth-service'),
-  AUTH_GRPC_PORT: v.port('gRPC port of auth-service', 50051),
+  AUTH_GRPC_PORT: v.port('gRPC port of auth-service', DEFAULT_GRPC_PORTS['auth-service']),
   // Empty locally: the key pair is then generated on first start and kept under BANK_DATA_DIR.
   JWT_PRIVATE_KEY: v.pem('RSA private key that signs access tokens (PEM; \\n for newlines)', (pem) => {
     if (createPrivateKey(pem).asymmetricKeyType !== 'rsa') throw new Error('not an RSA key');

@@ -29,14 +29,15 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     .toResolvedValue((runtime: ServiceRuntime, keys: SigningKeys, clock: Clock) => new Auth(runtime.db, new PasswordHasher(config.AUTH_BCRYPT_COST), keys, clock, config.AUTH_REFRESH_TTL_S), [TYPES.Runtime, SIGNING_KEYS, TYPES.Clock])
     .inSingletonScope();
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (runtime: ServiceRuntime, keys: SigningKeys, auth: Auth) => async () => {
-      // Keys load before the server takes calls, so no login can arrive before there is a key.
-      await keys.load(config.JWT_PRIVATE_KEY === '' ? undefined : { privatePem: config.JWT_PRIVATE_KEY, kid: config.JWT_KEY_ID });
-      return runtime.start({
-        grpc: { host: config.BIND_HOST, port: config.AUTH_GRPC_PORT },
-        services: [authGrpcService(auth, keys, { serviceToken: config.SERVICE_TOKEN, logger })],
-      });
-    },
+    (runtime: ServiceRuntime, keys: SigningKeys, auth: Auth) => () =>
+      runtime.start(async () => {
+        // Keys load before the server takes calls, so no login can arrive before there is a key.
+        await keys.load(config.JWT_PRIVATE_KEY === '' ? undefined : { privatePem: config.JWT_PRIVATE_KEY, kid: config.JWT_KEY_ID });
+        return {
+          grpc: { host: config.BIND_HOST, port: config.AUTH_GRPC_PORT },
+          services: [authGrpcService(auth, keys, { serviceToken: config.SERVICE_TOKEN, logger })],
+        };
+      }),
     [TYPES.Runtime, SIGNING_KEYS, AUTH],
   );
   return container;

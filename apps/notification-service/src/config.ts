@@ -1,11 +1,12 @@
 import { KNOWN_ENV_VARS, commonSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
+import { DEFAULT_GRPC_PORTS } from '@bank/contracts';
 
 export const SERVICE_NAME = 'notification-service';
 
 export const schema = {
   ...commonSchema,
   NOTIFICATION_DATABASE_URL: databaseUrl('PostgreSQL database of notification-service'),
-  NOTIFICATION_GRPC_PORT: v.port('gRPC port of notification-service', 50055),
+  NOTIFICATION_GRPC_PORT: v.port('gRPC port of notification-service', DEFAULT_GRPC_PORTS['notification-service']),
   SMTP_URL: v.url('SMTP server: smtp://127.0.0.1:1025 (MailDev), smtps://user:app-password@smtp.gmail.com:465 (Gmail)', ['smtp', 'smtps'], { default: 'smtp://127.0.0.1:1025', secret: true }),
   MAIL_FROM: v.string('sender of the emails', { default: 'Bank <no-reply@bank.local>' }),
   SMTP_OAUTH2_CLIENT_ID: v.string('Gmail OAuth2 (XOAUTH2) client id; with it the user of SMTP_URL authenticates by OAuth2 instead of a password', { default: '' }),

@@ -1,7 +1,7 @@
 import type BeeQueue from 'bee-queue';
 import type { Transporter } from 'nodemailer';
 import { deterministicId } from '@bank/kernel';
-import { backoffMs, type AfterCommit, type Database, type EventHandlers, type Logger, type SqlClient } from '@bank/platform';
+import { backoffMs, type AfterCommit, type Database, type EventHandlers, type Logger, type Persistence, type SqlClient } from '@bank/platform';
 import { render, type TemplateData, type TemplateName } from './templates';
 
 // notification-service as a transaction script: events become delivery rows (one per event,
@@ -57,8 +57,9 @@ async function ownerOf(client: SqlClient, accountId: string): Promise<string> {
  * has committed with the event's inbox row (before, the dispatcher could not see it yet).
  */
 export function notificationEventHandlers(onQueued: AfterCommit): EventHandlers {
-  const queued = <T>(fn: (p: T, e: { id: string }, c: SqlClient) => Promise<void>) => async (p: T, e: { id: string }, c: SqlClient): Promise<AfterCommit> => {
-    await fn(p, e, c);
+  // The delivery log is this service's own rows, written with raw statements on the consumer's transaction.
+  const queued = <T>(fn: (p: T, e: { id: string }, c: SqlClient) => Promise<void>) => async (p: T, e: { id: string }, tx: Persistence): Promise<AfterCommit> => {
+    await fn(p, e, tx.sql);
     return onQueued;
   };
   return {
@@ -66,8 +67,8 @@ export function notificationEventHandlers(onQueued: AfterCommit): EventHandlers 
       await c.query('INSERT INTO recipients (user_id, email, full_name) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, full_name = EXCLUDED.full_name', [p.userId, p.email, p.fullName]);
       await queueEmail(c, e.id, p.userId, 'welcome', {});
     }),
-    'account.opened': async (p, _e, c) => {
-      await c.query('INSERT INTO account_owners (account_id, owner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [p.accountId, p.ownerId]);
+    'account.opened': async (p, _e, tx) => {
+      await tx.sql.query('INSERT INTO account_owners (account_id, owner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [p.accountId, p.ownerId]);
     },
     'account.frozen': queued(async (p, e, c) => queueEmail(c, e.id, await ownerOf(c, p.accountId), 'account_frozen', { account: p.accountId })),
     'account.closed': queued(async (p, e, c) => queueEmail(c, e.id, await ownerOf(c, p.accountId), 'account_closed', { account: p.accountId })),

@@ -1,17 +1,15 @@
-import { newId, systemClock } from '@bank/kernel';
-import { Payments, Waiters } from '@bank/payments-core';
-import { PAYMENT_ENTITIES, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
+import { newId } from '@bank/kernel';
+import { PAYMENT_ENTITIES, PostgresAccountDirectory, paymentsMigrations } from '@bank/payments-postgres';
 import { Database } from '@bank/platform';
-import { FakePaymentLedger, captureLogger, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope } from '@bank/testkit';
+import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope } from '@bank/testkit';
 import { paymentEventHandlers } from './container';
 
-// payment-service's account projection goes through the Payments use cases inside the consumer's
-// transaction: the projection's row and the event's inbox row commit or roll back together.
+// payment-service's account projection goes through payments-core's accountProjection, on a
+// directory built on the consumer's transaction: the projection's row and the event's inbox row commit or roll back together.
 
 const { logger } = captureLogger('payment-consumer');
 let db: Database;
 let drop: () => Promise<void>;
-let payments: Payments;
 const kicked: string[] = [];
 
 beforeAll(async () => {
@@ -19,10 +17,6 @@ beforeAll(async () => {
   drop = t.drop;
   db = await Database.open({ clientUrl: t.url, migrations: paymentsMigrations, entities: [...PAYMENT_ENTITIES], logger });
   await db.migrate();
-  payments = new Payments(new PostgresPaymentStore(db), new FakePaymentLedger(), new PostgresAccountDirectory(db, async () => undefined), systemClock, new Waiters(), {
-    holdTimeoutSeconds: 60,
-    dailyLimitMinor: 1_000_000n,
-  });
 });
 
 afterAll(async () => {
@@ -30,7 +24,7 @@ afterAll(async () => {
   await drop?.();
 });
 
-const handlers = () => paymentEventHandlers({ onAccountOpened: (a) => payments.onAccountOpened(a), onAccountState: (id, s, n) => payments.onAccountState(id, s, n), onLedgerTransfer: async () => undefined, kick: (id) => void kicked.push(id) }, () => undefined);
+const handlers = () => paymentEventHandlers({ onLedgerTransfer: async () => undefined, kick: (id) => void kicked.push(id) }, (tx) => new PostgresAccountDirectory(tx, async () => undefined), () => undefined);
 const accountRows = async (id: string, state: string) => (await db.sql.query('SELECT 1 FROM payment_accounts WHERE id = $1 AND state = $2', [id, state])).rowCount ?? 0;
 
 describe("payment-service's consumer", () => {
@@ -47,7 +41,7 @@ describe("payment-service's consumer", () => {
 
   it("commits account.frozen's state with its inbox row", async () => {
     const accountId = newId();
-    await payments.onAccountOpened({ id: accountId, ownerId: newId(), currency: 'USD', state: 'active' });
+    await new PostgresAccountDirectory(db, async () => undefined).recordOpened({ id: accountId, ownerId: newId(), currency: 'USD', state: 'active' });
     await expectEffectCommitsWithInbox({
       db,
       consumer: 'payment-service',

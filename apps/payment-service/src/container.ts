@@ -1,8 +1,8 @@
 import type { Container } from 'inversify';
 import { isUuid, type Clock } from '@bank/kernel';
-import { Payments, Waiters, paymentIdOfReference } from '@bank/payments-core';
+import { Payments, Waiters, accountProjection, paymentIdOfReference, type AccountDirectory } from '@bank/payments-core';
 import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Running, type StartedService } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Persistence, type Running, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
 import { GrpcPaymentLedger, UserServiceAccounts } from './ledger';
@@ -17,15 +17,16 @@ const POOL_MAX = 16;
  * inbox transaction, started once the inbox row has committed; the sweeper finds it if this
  * process dies first.
  */
-export function paymentEventHandlers(payments: Pick<Payments, 'onAccountOpened' | 'onAccountState' | 'onLedgerTransfer' | 'kick'>, onDriveError: (paymentId: string, err: unknown) => void): EventHandlers {
-  const setState = (state: 'active' | 'frozen' | 'closed') => (p: { accountId: string }, envelope: { sequence: number }) => payments.onAccountState(p.accountId, state, envelope.sequence);
+export function paymentEventHandlers(payments: Pick<Payments, 'onLedgerTransfer' | 'kick'>, directoryIn: (tx: Persistence) => AccountDirectory, onDriveError: (paymentId: string, err: unknown) => void): EventHandlers {
+  const setState = (state: 'active' | 'frozen' | 'closed') => (p: { accountId: string }, envelope: { sequence: number }, tx: Persistence) =>
+    accountProjection.stateChanged(directoryIn(tx), p.accountId, state, envelope.sequence);
   const ledgerEvent = async (p: { reference: string }) => {
     const paymentId = paymentIdOfReference(p.reference);
     if (paymentId === undefined || !isUuid(paymentId)) return;
     return () => void payments.onLedgerTransfer(paymentId).catch((err: unknown) => onDriveError(paymentId, err));
   };
   return {
-    'account.opened': (p) => payments.onAccountOpened({ id: p.accountId, ownerId: p.ownerId, currency: p.currency, state: 'active' }),
+    'account.opened': (p, _e, tx) => accountProjection.opened(directoryIn(tx), { id: p.accountId, ownerId: p.ownerId, currency: p.currency, state: 'active' }),
     'account.frozen': setState('frozen'),
     'account.unfrozen': setState('active'),
     'account.closed': setState('closed'),
@@ -97,23 +98,24 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     )
     .inSingletonScope();
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (runtime: ServiceRuntime, payments: Payments, waiters: Waiters, ledger: GrpcPaymentLedger, users: UserServiceAccounts) => async () => {
-      if (failpoints.size > 0) logger.warn({ failpoints: [...failpoints] }, 'crash-test failpoints are set: this process kills itself at them');
-      // Payments another replica ended wake this one's waiters; after a reconnect (notifications
-      // were lost meanwhile) every waiter looks again.
-      const stopListening = listen(config.PAYMENT_DATABASE_URL, PAYMENT_SETTLED_CHANNEL, (id) => waiters.notify(id), logger, () => waiters.notifyAll());
-      return runtime.start({
-        grpc: { host: config.BIND_HOST, port: config.PAYMENT_GRPC_PORT },
-        services: [paymentGrpcService(payments, { serviceToken: config.SERVICE_TOKEN, logger })],
-        consumer: { name: 'payment-service', handlers: paymentEventHandlers(payments, onDriveError) },
-        background: [() => startSweeper(payments, config.PAYMENT_SWEEP_MS, logger)],
-        close: async () => {
-          await stopListening();
-          ledger.close();
-          users.close();
-        },
-      });
-    },
+    (runtime: ServiceRuntime, payments: Payments, waiters: Waiters, ledger: GrpcPaymentLedger, users: UserServiceAccounts) => () =>
+      runtime.start(async () => {
+        if (failpoints.size > 0) logger.warn({ failpoints: [...failpoints] }, 'crash-test failpoints are set: this process kills itself at them');
+        // Payments another replica ended wake this one's waiters; after a reconnect (notifications
+        // were lost meanwhile) every waiter looks again.
+        const stopListening = listen(config.PAYMENT_DATABASE_URL, PAYMENT_SETTLED_CHANNEL, (id) => waiters.notify(id), logger, () => waiters.notifyAll());
+        return {
+          grpc: { host: config.BIND_HOST, port: config.PAYMENT_GRPC_PORT },
+          services: [paymentGrpcService(payments, { serviceToken: config.SERVICE_TOKEN, logger })],
+          consumer: { name: 'payment-service', handlers: paymentEventHandlers(payments, (tx) => new PostgresAccountDirectory(tx, users.find), onDriveError) },
+          background: [() => startSweeper(payments, config.PAYMENT_SWEEP_MS, logger)],
+          close: async () => {
+            await stopListening();
+            ledger.close();
+            users.close();
+          },
+        };
+      }),
     [TYPES.Runtime, PAYMENTS, Waiters, PAYMENT_LEDGER, USER_ACCOUNTS],
   );
   return container;

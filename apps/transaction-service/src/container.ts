@@ -2,9 +2,9 @@ import type { Container } from 'inversify';
 import { CURRENCY_SCALES, type Clock, type Currency } from '@bank/kernel';
 import { Ledger, type LedgerStore } from '@bank/ledger-core';
 import { PostgresLedgerStore, ledgerMigrations } from '@bank/ledger-postgres';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, type StartedService } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, type Persistence, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
-import { accountEventHandlers } from './events';
+import { accountEventHandlers, type LedgerIn } from './events';
 import { ledgerGrpcService } from './grpc';
 import { startHoldExpirySweeper } from './sweeper';
 
@@ -13,6 +13,7 @@ const POOL_MAX = 16;
 
 const LEDGER_STORE = Symbol.for('LedgerStore');
 const LEDGER = Symbol.for('Ledger');
+const LEDGER_IN = Symbol.for('LedgerIn');
 
 /** The composition root of transaction-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
@@ -29,32 +30,29 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     .bind<LedgerStore>(LEDGER_STORE)
     .toResolvedValue((runtime: ServiceRuntime) => new PostgresLedgerStore(runtime.db, { onEventsCommitted: () => runtime.relay.nudge() }), [TYPES.Runtime])
     .inSingletonScope();
-  container
-    .bind<Ledger>(LEDGER)
-    .toResolvedValue(
-      (store: LedgerStore, clock: Clock) =>
-        new Ledger(store, clock, {
-          windowMs: config.LEDGER_BATCH_WINDOW_MS,
-          maxTransfers: config.LEDGER_BATCH_MAX_TRANSFERS,
-          maxInFlight: config.LEDGER_BATCH_MAX_IN_FLIGHT,
-          maxQueuedTransfers: config.LEDGER_BATCH_MAX_QUEUED_TRANSFERS,
-          defaultTimeoutSeconds: config.LEDGER_PENDING_TIMEOUT_S,
-        }),
-      [LEDGER_STORE, TYPES.Clock],
-    )
-    .inSingletonScope();
+  const batching = {
+    windowMs: config.LEDGER_BATCH_WINDOW_MS,
+    maxTransfers: config.LEDGER_BATCH_MAX_TRANSFERS,
+    maxInFlight: config.LEDGER_BATCH_MAX_IN_FLIGHT,
+    maxQueuedTransfers: config.LEDGER_BATCH_MAX_QUEUED_TRANSFERS,
+    defaultTimeoutSeconds: config.LEDGER_PENDING_TIMEOUT_S,
+  };
+  container.bind<Ledger>(LEDGER).toResolvedValue((store: LedgerStore, clock: Clock) => new Ledger(store, clock, batching), [LEDGER_STORE, TYPES.Clock]).inSingletonScope();
+  // The account consumer's ledger: its store joins the consumer's transaction.
+  container.bind<LedgerIn>(LEDGER_IN).toResolvedValue((clock: Clock) => (tx: Persistence) => new Ledger(new PostgresLedgerStore(tx), clock, batching), [TYPES.Clock]);
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (runtime: ServiceRuntime, ledger: Ledger) => async () => {
-      // System accounts exist before the first CreateTransfers can name them.
-      await ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]);
-      return runtime.start({
-        grpc: { host: config.BIND_HOST, port: config.LEDGER_GRPC_PORT },
-        services: [ledgerGrpcService(ledger, { serviceToken: config.SERVICE_TOKEN, logger })],
-        consumer: { name: 'transaction-service', handlers: accountEventHandlers(ledger) },
-        background: [() => startHoldExpirySweeper(ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
-      });
-    },
-    [TYPES.Runtime, LEDGER],
+    (runtime: ServiceRuntime, ledger: Ledger, ledgerIn: LedgerIn) => () =>
+      runtime.start(async () => {
+        // System accounts exist before the first CreateTransfers can name them.
+        await ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]);
+        return {
+          grpc: { host: config.BIND_HOST, port: config.LEDGER_GRPC_PORT },
+          services: [ledgerGrpcService(ledger, { serviceToken: config.SERVICE_TOKEN, logger })],
+          consumer: { name: 'transaction-service', handlers: accountEventHandlers(ledgerIn) },
+          background: [() => startHoldExpirySweeper(ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
+        };
+      }),
+    [TYPES.Runtime, LEDGER, LEDGER_IN],
   );
   return container;
 }

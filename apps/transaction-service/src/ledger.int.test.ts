@@ -2,7 +2,7 @@ import { ledgerV1 } from '@bank/contracts';
 import { newId, systemClock } from '@bank/kernel';
 import { Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { PostgresLedgerStore } from '@bank/ledger-postgres';
-import { BeeQueuePublisher, DependencyHealth, loadConfig, RemoteCallError, startContainer, type StartedService } from '@bank/platform';
+import { BeeQueuePublisher, DependencyHealth, loadConfig, type Persistence, RemoteCallError, startContainer, type StartedService } from '@bank/platform';
 import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, blockDatabase, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope, testQueuePrefix, waitFor, captureLogger } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer } from './container';
@@ -263,14 +263,14 @@ describe("the benchmark's lean gRPC client", () => {
 });
 
 describe("transaction-service's account consumer", () => {
-  const ledgerOver = (db: StartedService['db']) => new Ledger(new PostgresLedgerStore(db), systemClock, { windowMs: 0, maxTransfers: 10, maxInFlight: 1, maxQueuedTransfers: 100, defaultTimeoutSeconds: 60 });
+  const ledgerOver = (db: Persistence) => new Ledger(new PostgresLedgerStore(db), systemClock, { windowMs: 0, maxTransfers: 10, maxInFlight: 1, maxQueuedTransfers: 100, defaultTimeoutSeconds: 60 });
 
   it("commits account.opened's ledger account with its inbox row: a failure after the write leaves neither", async () => {
     const accountId = newId();
     await expectEffectCommitsWithInbox({
       db: service.db,
       consumer: 'transaction-service',
-      handlers: accountEventHandlers(ledgerOver(service.db)),
+      handlers: accountEventHandlers(ledgerOver),
       envelope: testEnvelope('account.opened', accountId, { accountId, ownerId: newId(), currency: 'USD' }),
       effect: async () => (await service.db.sql.query('SELECT 1 FROM ledger_accounts WHERE id = $1', [accountId])).rowCount ?? 0,
     });
@@ -283,7 +283,7 @@ describe("transaction-service's account consumer", () => {
     await expectEffectCommitsWithInbox({
       db: service.db,
       consumer: 'transaction-service',
-      handlers: accountEventHandlers(ledger),
+      handlers: accountEventHandlers(ledgerOver),
       envelope: testEnvelope('account.frozen', accountId, { accountId, reason: 'fraud check' }, 2),
       effect: async () => (await service.db.sql.query("SELECT 1 FROM ledger_accounts WHERE id = $1 AND state = 'frozen'", [accountId])).rowCount ?? 0,
     });

@@ -133,12 +133,11 @@ describe('accounts across user-service and the ledger', () => {
   });
 
   it("commits user.registered's profile with its inbox row: a failure after the write leaves neither", async () => {
-    const accounts = new Accounts(new PostgresAccountStore(users.db), { balanceOf: async () => undefined }, systemClock);
     const userId = newId();
     await expectEffectCommitsWithInbox({
       db: users.db,
       consumer: 'user-service',
-      handlers: userEventHandlers(accounts),
+      handlers: userEventHandlers((tx) => new Accounts(new PostgresAccountStore(tx), { balanceOf: async () => undefined }, systemClock)),
       envelope: testEnvelope('user.registered', userId, { userId, email: 'dave@example.com', fullName: 'Dave' }),
       effect: async () => (await users.db.sql.query('SELECT 1 FROM profiles WHERE id = $1', [userId])).rowCount ?? 0,
     });

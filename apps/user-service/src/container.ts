@@ -2,7 +2,7 @@ import type { Container } from 'inversify';
 import { Accounts, type AccountStore, type LedgerBalances } from '@bank/accounts-core';
 import { ACCOUNT_ENTITIES, PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
 import type { Clock } from '@bank/kernel';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, type EventHandlers, type Logger, type StartedService } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, type EventHandlers, type Logger, type Persistence, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { userGrpcService } from './grpc';
 import { GrpcLedgerBalances } from './ledger-balances';
@@ -12,10 +12,10 @@ const LEDGER_BALANCES = Symbol.for('LedgerBalances');
 const ACCOUNTS = Symbol.for('Accounts');
 
 /** What user-service does with the events routed to it (contracts' EVENT_CATALOGUE). */
-export function userEventHandlers(accounts: Pick<Accounts, 'createProfile'>): EventHandlers {
+export function userEventHandlers(accountsIn: (tx: Persistence) => Pick<Accounts, 'createProfile'>): EventHandlers {
   return {
-    // The store joins the consumer's transaction: the profile and the inbox row commit together.
-    'user.registered': (p) => accounts.createProfile(p.userId, p.email, p.fullName),
+    // On a store that joins the consumer's transaction: the profile and the inbox row commit together.
+    'user.registered': (p, _e, tx) => accountsIn(tx).createProfile(p.userId, p.email, p.fullName),
   };
 }
 
@@ -36,14 +36,14 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     .toResolvedValue((store: AccountStore, ledger: LedgerBalances, clock: Clock) => new Accounts(store, ledger, clock), [ACCOUNT_STORE, LEDGER_BALANCES, TYPES.Clock])
     .inSingletonScope();
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (runtime: ServiceRuntime, accounts: Accounts, ledger: GrpcLedgerBalances) => () =>
+    (runtime: ServiceRuntime, accounts: Accounts, ledger: GrpcLedgerBalances, clock: Clock) => () =>
       runtime.start({
         grpc: { host: config.BIND_HOST, port: config.USER_GRPC_PORT },
         services: [userGrpcService(accounts, { serviceToken: config.SERVICE_TOKEN, logger })],
-        consumer: { name: 'user-service', handlers: userEventHandlers(accounts) },
+        consumer: { name: 'user-service', handlers: userEventHandlers((tx) => new Accounts(new PostgresAccountStore(tx), ledger, clock)) },
         close: () => ledger.close(),
       }),
-    [TYPES.Runtime, ACCOUNTS, LEDGER_BALANCES],
+    [TYPES.Runtime, ACCOUNTS, LEDGER_BALANCES, TYPES.Clock],
   );
   return container;
 }

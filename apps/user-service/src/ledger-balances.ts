@@ -20,8 +20,10 @@ export class GrpcLedgerBalances implements LedgerBalances {
       timeoutMs: LEDGER_LOOKUP_TIMEOUT_MS,
     });
     const a = res.accounts[0];
-    // The ledger computes the balance; an account it returns always carries one.
-    return a?.balance ? { posted: a.balance.posted, pending: a.balance.pending, incoming: a.balance.incoming } : undefined;
+    if (!a) return undefined;
+    // The ledger computes the balance; one that sends none (older than the field) must not read as empty.
+    if (!a.balance) throw new Error(`the ledger sent account ${accountId} without its balance`);
+    return { posted: a.balance.posted, pending: a.balance.pending, incoming: a.balance.incoming };
   }
 
   close(): void {

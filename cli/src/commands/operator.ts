@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { authV1, ledgerV1, type Consumer } from '@bank/contracts';
+import { authV1, type Consumer, defaultGrpcAddress, ledgerV1 } from '@bank/contracts';
 import { BeeQueuePublisher, Database, DependencyHealth, GrpcCaller, createClient, createLogger, listDeadLetters, platformMigrations, queueBacklogs, requeueDeadLetter, type QueueConnection } from '@bank/platform';
 import { EXIT_CONFIG, EXIT_FAILURE } from '../stack/errors';
 import { dataDirFrom } from '../stack/layout';
 
 /** Verifying a large ledger scans every account, transfer and entry. */
 export const VERIFY_TIMEOUT_MS = 10 * 60_000;
-const DEFAULT_LEDGER_ADDR = '127.0.0.1:50053';
-const DEFAULT_AUTH_ADDR = '127.0.0.1:50051';
+const DEFAULT_LEDGER_ADDR = defaultGrpcAddress('transaction-service');
+const DEFAULT_AUTH_ADDR = defaultGrpcAddress('auth-service');
 export const ROLES_TIMEOUT_MS = 10_000;
 const SERVICE_PREFIXES: Record<Consumer, string> = {
   'user-service': 'USER',
@@ -34,7 +34,7 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description('check the ledger invariants: Σdebits = Σcredits per currency, balances = Σentries, flags, one resolution per hold')
-    .option('--ledger <host:port>', 'transaction-service address (default: LEDGER_GRPC_ADDR or 127.0.0.1:50053)')
+    .option('--ledger <host:port>', `transaction-service address (default: LEDGER_GRPC_ADDR or ${defaultGrpcAddress('transaction-service')})`)
     .action(async (opts: { ledger?: string }) => {
       const address = opts.ledger ?? process.env.LEDGER_GRPC_ADDR ?? DEFAULT_LEDGER_ADDR;
       const client = createClient(ledgerV1.LedgerServiceClient, address);
@@ -135,7 +135,7 @@ export function registerRoles(program: Command): void {
     .command('set')
     .requiredOption('--email <email>', 'the user')
     .requiredOption('--roles <list>', 'comma-separated, e.g. customer,operator')
-    .option('--auth <host:port>', 'auth-service address (default: AUTH_GRPC_ADDR or 127.0.0.1:50051)')
+    .option('--auth <host:port>', `auth-service address (default: AUTH_GRPC_ADDR or ${defaultGrpcAddress('auth-service')})`)
     .action(async (opts: { email: string; roles: string; auth?: string }) => {
       const client = createClient(authV1.AuthServiceClient, opts.auth ?? process.env.AUTH_GRPC_ADDR ?? DEFAULT_AUTH_ADDR);
       try {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_GRPC_PORTS } from '@bank/contracts';
 
 /**
  * The repository root. This file compiles to cli/dist/stack/layout.js, three levels below it;
@@ -30,11 +31,11 @@ export interface GrpcServiceDef {
 
 /** The five gRPC services, in the order they are started and listed. */
 export const GRPC_SERVICES: readonly GrpcServiceDef[] = [
-  { name: 'auth-service', prefix: 'AUTH', defaultPort: 50051, database: 'bank_auth' },
-  { name: 'user-service', prefix: 'USER', defaultPort: 50052, database: 'bank_user' },
-  { name: 'transaction-service', prefix: 'LEDGER', defaultPort: 50053, database: 'bank_ledger' },
-  { name: 'payment-service', prefix: 'PAYMENT', defaultPort: 50054, database: 'bank_payment' },
-  { name: 'notification-service', prefix: 'NOTIFICATION', defaultPort: 50055, database: 'bank_notification' },
+  { name: 'auth-service', prefix: 'AUTH', defaultPort: DEFAULT_GRPC_PORTS['auth-service'], database: 'bank_auth' },
+  { name: 'user-service', prefix: 'USER', defaultPort: DEFAULT_GRPC_PORTS['user-service'], database: 'bank_user' },
+  { name: 'transaction-service', prefix: 'LEDGER', defaultPort: DEFAULT_GRPC_PORTS['transaction-service'], database: 'bank_ledger' },
+  { name: 'payment-service', prefix: 'PAYMENT', defaultPort: DEFAULT_GRPC_PORTS['payment-service'], database: 'bank_payment' },
+  { name: 'notification-service', prefix: 'NOTIFICATION', defaultPort: DEFAULT_GRPC_PORTS['notification-service'], database: 'bank_notification' },
 ];
 
 export const GATEWAY = { name: 'api-gateway', portVar: 'GATEWAY_PORT', defaultPort: 8080, readinessPath: '/readyz', docsPath: '/docs' } as const;

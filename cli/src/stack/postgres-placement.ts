@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, cp, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { isUuid } from '@bank/kernel';
 import { describeError, EXIT_UNAVAILABLE, StackError } from './errors';
 
 /**
@@ -20,7 +21,6 @@ export const CLUSTER_LOCATION_FILE = 'postgres-location';
 /** Written last into a copy of the binaries, so that a copy cut short is made again. */
 const COMPLETE_MARKER = '.complete';
 /** A relocated cluster's directory name: a UUID (randomUUID). */
-const CLUSTER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SHARED_DIR_MODE = 0o755;
 const CLUSTER_DIR_MODE = 0o700;
 const CHECK_TIMEOUT_MS = 5_000;
@@ -141,7 +141,7 @@ async function sharedClusterDir(requestedDataDir: string, root: string): Promise
     const recorded = (await readFile(locationFile, 'utf8')).trim();
     // Root chowns what this file names: only a cluster directory of ours is taken, never a link.
     const clusters = path.join(root, 'clusters');
-    if (path.dirname(recorded) === clusters && CLUSTER_ID.test(path.basename(recorded))) {
+    if (path.dirname(recorded) === clusters && isUuid(path.basename(recorded))) {
       const found = await lstat(recorded).catch(() => undefined);
       if (found === undefined || (found.isDirectory() && !found.isSymbolicLink())) return recorded;
     }

@@ -17,3 +17,5 @@ export {
   isEventType,
 } from './events';
 export type { Consumer, EventEnvelope, EventPayload, EventType } from './events';
+export { DEFAULT_GRPC_PORTS, defaultGrpcAddress } from './services';
+export type { ServiceName } from './services';

@@ -12,5 +12,10 @@ export function requireUser(caller: Caller): string {
   return caller.userId;
 }
 
+/** The roles a user can hold; every user is a customer, and operators and admins are staff. */
+export const ROLES = ['customer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+const STAFF_ROLES: readonly Role[] = ['operator', 'admin'];
+
 /** Operators and admins may act on any customer's accounts and payments. */
-export const isOperator = (c: Caller): boolean => c.roles.includes('operator') || c.roles.includes('admin');
+export const isOperator = (c: Caller): boolean => c.roles.some((r) => (STAFF_ROLES as readonly string[]).includes(r));

@@ -15,5 +15,5 @@ export type { Result } from './result';
 export { deterministicId, isUuid, newId } from './ids';
 export { ManualClock, systemClock } from './clock';
 export type { Clock } from './clock';
-export { isOperator, requireUser } from './caller';
-export type { Caller } from './caller';
+export { ROLES, isOperator, requireUser } from './caller';
+export type { Caller, Role } from './caller';

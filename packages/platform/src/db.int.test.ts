@@ -1,9 +1,10 @@
 import { InvariantViolation } from '@bank/kernel';
 import { captureLogger, createTestDatabase } from '@bank/testkit';
-import { Database } from './db';
+import { Database, type Persistence } from './db';
 
-// The unit of work: a transaction opened inside another joins it, so that stores called from a
-// consumer's transaction commit or roll back with it; work that outlives it gets its own.
+// The unit of work: what is built on a transaction's scope joins that transaction, so stores a
+// consumer's use case calls commit or roll back with the event's inbox row; a joined call is a
+// savepoint, so one that fails and is caught does not abort the caller's transaction.
 
 const { logger } = captureLogger('db-test');
 let db: Database;
@@ -22,42 +23,55 @@ afterAll(async () => {
 });
 
 const notes = async () => (await db.sql.query<{ id: number }>('SELECT id FROM notes ORDER BY id')).rows.map((r) => r.id);
+/** A store as the adapters write them: it knows only the Persistence it is given. */
+const noteStore = (p: Persistence) => ({
+  add: (id: number) => p.transaction((c) => c.query('INSERT INTO notes VALUES ($1)', [id])),
+  addRaw: (id: number) => p.sql.query('INSERT INTO notes VALUES ($1)', [id]),
+});
 
 describe('Database units of work', () => {
   beforeEach(() => db.sql.query('TRUNCATE notes'));
 
-  it('a transaction inside another joins it: the inner write rolls back with the outer failure', async () => {
+  it("a store built on a transaction's scope joins it: its writes roll back with the caller's failure", async () => {
     await expect(
-      db.transaction(async (c) => {
+      db.transaction(async (c, _em, tx) => {
         await c.query('INSERT INTO notes VALUES (1)');
-        await db.transaction((inner) => inner.query('INSERT INTO notes VALUES (2)'));
-        await db.sql.query('INSERT INTO notes VALUES (3)');
-        expect((await db.sql.query('SELECT count(*)::int AS n FROM notes')).rows[0].n).toBe(3);
+        await noteStore(tx).add(2);
+        await noteStore(tx).addRaw(3);
         throw new Error('fails after every write');
       }),
     ).rejects.toThrow('fails after every write');
     expect(await notes()).toEqual([]);
   });
 
-  it('commits what the joined calls wrote together', async () => {
-    await db.transaction(async () => {
-      await db.transaction((c) => c.query('INSERT INTO notes VALUES (1)'));
-      await db.sql.query('INSERT INTO notes VALUES (2)');
+  it('commits what the joined calls wrote together with the caller', async () => {
+    await db.transaction(async (_c, _em, tx) => {
+      await noteStore(tx).add(1);
+      await noteStore(tx).addRaw(2);
+    });
+    expect(await notes()).toEqual([1, 2]);
+  });
+
+  it("a joined call that fails rolls back to its savepoint; the caller's transaction goes on and commits", async () => {
+    await db.transaction(async (_c, _em, tx) => {
+      await noteStore(tx).add(1);
+      await expect(noteStore(tx).add(1)).rejects.toMatchObject({ code: '23505' });
+      await noteStore(tx).add(2);
     });
     expect(await notes()).toEqual([1, 2]);
   });
 
   it('refuses to join at another isolation level', async () => {
-    await expect(db.transaction(() => db.transaction(async () => undefined, 'SERIALIZABLE'))).rejects.toThrow(InvariantViolation);
+    await expect(db.transaction((_c, _em, tx) => tx.transaction(async () => undefined, 'SERIALIZABLE'))).rejects.toThrow(InvariantViolation);
   });
 
-  it('gives work still running after its transaction ended a unit of work of its own', async () => {
-    let later: Promise<unknown> | undefined;
-    await db.transaction(async (c) => {
-      await c.query('INSERT INTO notes VALUES (1)');
-      later = new Promise((r) => setTimeout(r, 50)).then(() => db.transaction((d) => d.query('INSERT INTO notes VALUES (2)')));
-    });
-    await later;
-    expect(await notes()).toEqual([1, 2]);
+  it('a store built on the database itself stays outside: its write commits on its own', async () => {
+    await expect(
+      db.transaction(async () => {
+        await noteStore(db).add(1);
+        throw new Error('the caller fails');
+      }),
+    ).rejects.toThrow('the caller fails');
+    expect(await notes()).toEqual([1]);
   });
 });

@@ -1,9 +1,8 @@
 import { IsolationLevel, type EntitySchema, type MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, PostgreSqlDriver, type EntityManager, type Knex } from '@mikro-orm/postgresql';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client, type QueryResult, type QueryResultRow } from 'pg';
-import { InvariantViolation } from '@bank/kernel';
+import { InvariantViolation, isUuid } from '@bank/kernel';
 import { backoffMs } from './dependency';
 import type { Logger } from './logger';
 
@@ -58,14 +57,53 @@ const ISOLATION_LEVELS = {
   'REPEATABLE READ': IsolationLevel.REPEATABLE_READ,
   SERIALIZABLE: IsolationLevel.SERIALIZABLE,
 } as const;
-type Isolation = keyof typeof ISOLATION_LEVELS;
+export type Isolation = keyof typeof ISOLATION_LEVELS;
 
-/** One transaction: its raw client, its EntityManager, the isolation it runs at, and whether it is still open. */
-interface UnitOfWork {
-  readonly client: SqlClient;
-  readonly em: EntityManager;
-  readonly isolation: Isolation;
-  open: boolean;
+/**
+ * What a store needs of its database: statements, an EntityManager, transactions. A Database is
+ * one; so is the scope `Database.transaction` hands its callback, in which every call joins that
+ * transaction (a nested `transaction` is a savepoint of it). A store constructed on a scope makes
+ * its changes part of the caller's unit of work: how a consumer's use case commits its effect
+ * with the event's inbox row without knowing about transactions.
+ *
+ * The scope is passed, not found in an AsyncLocalStorage: on Node 20 an AsyncLocalStorage, once
+ * entered, makes every promise in the process pay for async hooks, which cost the ledger a fifth
+ * of its single-transfer throughput (npm run bench:ledger).
+ */
+export interface Persistence {
+  /** Statements: in a transaction's scope on its connection, else each on a pooled connection. */
+  readonly sql: SqlClient;
+  /** In a transaction's scope its EntityManager, else a fresh one (a unit of work of its own). */
+  em(): EntityManager;
+  transaction<T>(fn: (client: SqlClient, em: EntityManager, scope: Persistence) => Promise<T>, isolation?: Isolation): Promise<T>;
+}
+
+/** Runs `fn` in a transaction that `em` begins (with `parent`, a savepoint of it), committing or rolling back. */
+async function inTransaction<T>(em: EntityManager, isolation: Isolation, fn: (client: SqlClient, em: EntityManager, scope: Persistence) => Promise<T>, parent?: unknown): Promise<T> {
+  await em.begin(parent ? { ctx: parent as never } : { isolationLevel: ISOLATION_LEVELS[isolation] });
+  try {
+    const client = sqlClient(em);
+    const result = await fn(client, em, transactionScope(client, em, isolation));
+    await em.commit();
+    return result;
+  } catch (e) {
+    await em.rollback().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The Persistence of an open transaction: what a store built on it does joins the transaction. */
+function transactionScope(client: SqlClient, em: EntityManager, isolation: Isolation): Persistence {
+  return {
+    sql: client,
+    em: () => em,
+    transaction: (fn, requested = isolation) => {
+      if (requested !== isolation) throw new InvariantViolation(`a ${requested} transaction cannot join the ${isolation} one already open`);
+      // A savepoint: a joined call that fails (and is caught, like a duplicate key) rolls back its
+      // own statements only, instead of aborting the caller's whole transaction.
+      return inTransaction(em.fork(), isolation, fn, em.getTransactionContext());
+    },
+  };
 }
 
 export interface DatabaseOptions {
@@ -85,7 +123,8 @@ const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '5701
 /** Socket errors of a peer that cannot be reached or went away mid-conversation. */
 const UNAVAILABLE_SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 /** Errors pg and knex raise without a code: a dropped connection, a connect or pool wait that timed out. */
-const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /connection timeout/i, /not currently accepting connections/, /^Knex: Timeout acquiring a connection/];
+// Unanchored: knex puts the statement in front of a driver's message ("<sql> - Connection terminated ...").
+const UNAVAILABLE_MESSAGES = [/Connection terminated/, /connection timeout/i, /not currently accepting connections/, /Knex: Timeout acquiring a connection/];
 
 /**
  * Whether an error says that the database could not be reached or answered too slowly, as
@@ -110,30 +149,15 @@ export function isRetryableSqlError(e: unknown): boolean {
  * client `transaction` hands out) where statements must go to Postgres as they are written:
  * array parameters and multi-row statements on the ledger's and the relay's hot paths.
  */
-export class Database {
-  /**
-   * Statements in the unit of work open in this async context (see `transaction`), else each on
-   * a pooled connection of its own.
-   */
+export class Database implements Persistence {
+  /** Statements outside any transaction, each on a pooled connection. */
   readonly sql: SqlClient;
-  /** The unit of work open in this async context: what `transaction`, `sql` and `em` join. */
-  private readonly unitOfWork = new AsyncLocalStorage<UnitOfWork>();
 
   private constructor(
     readonly orm: MikroORM,
     private readonly logger: Logger,
   ) {
-    const autocommit = sqlClient(orm.em.fork());
-    this.sql = { query: (statement, values) => (this.openUnitOfWork()?.client ?? autocommit).query(statement, values) };
-  }
-
-  /**
-   * Work started inside a transaction and still running after it ended (a timer, a detached
-   * promise) carries the async context of a finished transaction: it gets a unit of work of its own.
-   */
-  private openUnitOfWork(): UnitOfWork | undefined {
-    const work = this.unitOfWork.getStore();
-    return work?.open ? work : undefined;
+    this.sql = sqlClient(orm.em.fork());
   }
 
   static async open(opts: DatabaseOptions): Promise<Database> {
@@ -167,9 +191,9 @@ export class Database {
     return new Database(orm, opts.logger);
   }
 
-  /** The EntityManager of the unit of work open in this async context, else a fresh one of its own. */
+  /** A fresh unit of work: an EntityManager of its own, for one request or job. */
   em(): EntityManager {
-    return this.openUnitOfWork()?.em ?? this.orm.em.fork();
+    return this.orm.em.fork();
   }
 
   /**
@@ -203,38 +227,23 @@ export class Database {
   /** The migrations applied so far, oldest first, and those still pending. */
   async migrations(): Promise<{ applied: string[]; pending: string[] }> {
     const migrator = this.orm.getMigrator();
-    const [applied, pending] = await Promise.all([migrator.getExecutedMigrations(), migrator.getPendingMigrations()]);
+    // One after the other: on a database never migrated, both would create the bookkeeping table at once.
+    const applied = await migrator.getExecutedMigrations();
+    const pending = await migrator.getPendingMigrations();
     return { applied: applied.map((m) => m.name), pending: pending.map((m) => m.name) };
   }
 
   /**
    * Runs `fn` in one transaction, a unit of work whose entities (`em`) and raw statements
-   * (`client`) commit or roll back together. A call made while a unit of work is open in the same
-   * async context joins it instead of starting its own: so every port backed by this database
-   * that a use case calls inside, say, a consumer's transaction commits or rolls back with the
-   * event's inbox row, without the use case knowing about transactions. Serialization failures
-   * and deadlocks are retried a bounded number of times, with a short jittered back-off, by the
-   * outermost call, since only the whole transaction can be replayed.
+   * (`client`) commit or roll back together; `scope` is the Persistence to build stores on so
+   * that they join it. Serialization failures and deadlocks are retried a bounded number of
+   * times, with a short jittered back-off, since the whole transaction can be replayed.
    */
-  async transaction<T>(fn: (client: SqlClient, em: EntityManager) => Promise<T>, isolation: Isolation = 'READ COMMITTED'): Promise<T> {
-    const open = this.openUnitOfWork();
-    if (open) {
-      if (open.isolation !== isolation) throw new InvariantViolation(`a ${isolation} transaction cannot join the ${open.isolation} one already open`);
-      return fn(open.client, open.em);
-    }
+  async transaction<T>(fn: (client: SqlClient, em: EntityManager, scope: Persistence) => Promise<T>, isolation: Isolation = 'READ COMMITTED'): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.orm.em.fork().transactional(
-          async (em) => {
-            const work: UnitOfWork = { client: sqlClient(em), em, isolation, open: true };
-            try {
-              return await this.unitOfWork.run(work, () => fn(work.client, work.em));
-            } finally {
-              work.open = false;
-            }
-          },
-          { isolationLevel: ISOLATION_LEVELS[isolation] },
-        );
+        // em.begin/commit rather than em.transactional, which enters an AsyncLocalStorage (see Persistence).
+        return await inTransaction(this.orm.em.fork(), isolation, fn);
       } catch (e) {
         if (!isRetryableSqlError(e) || attempt >= MAX_TRANSACTION_RETRIES) throw e;
         await new Promise((r) => setTimeout(r, RETRY_BASE_DELAY_MS * 2 ** attempt * (0.5 + Math.random())));
@@ -263,8 +272,8 @@ export function timeIdCursor(createdAt: Date, id: string): string {
 
 /** A cursor timeIdCursor made; undefined for anything else. */
 export function parseTimeIdCursor(cursor: string): { createdAt: Date; id: string } | undefined {
-  const match = /^(\d{1,15})_([0-9a-f-]{36})$/.exec(cursor);
-  return match ? { createdAt: new Date(Number(match[1])), id: match[2] as string } : undefined;
+  const match = /^(\d{1,15})_(.+)$/.exec(cursor);
+  return match && isUuid(match[2] as string) ? { createdAt: new Date(Number(match[1])), id: match[2] as string } : undefined;
 }
 
 /** Reconnect back-off of a LISTEN connection: grows per attempt up to the ceiling, and never stops. */

@@ -2,7 +2,7 @@ import IORedis from 'ioredis';
 import { decodePayload, type Consumer, type EventEnvelope, type EventPayload, type EventType, isEventType } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import type { Job } from 'bee-queue';
-import type { Database, SqlClient } from './db';
+import type { Database, Persistence, SqlClient } from './db';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs, type DependencyHealths } from './dependency';
 import type { Logger } from './logger';
@@ -27,10 +27,10 @@ export const DEAD_LETTER_PAGE_SIZE = 100;
  */
 export type AfterCommit = () => void;
 /**
- * Runs inside the consumer's transaction: every store of this database a use case calls from
- * here joins it, so the effect commits or rolls back with the event's inbox row.
+ * Runs inside the consumer's transaction; `tx` is its scope: a store built on it joins the
+ * transaction, so the use case's effect commits or rolls back with the event's inbox row.
  */
-export type EventHandler<T extends EventType> = (payload: EventPayload<T>, envelope: EventEnvelope, client: SqlClient) => Promise<void | AfterCommit>;
+export type EventHandler<T extends EventType> = (payload: EventPayload<T>, envelope: EventEnvelope, tx: Persistence) => Promise<void | AfterCommit>;
 export type EventHandlers = { [T in EventType]?: EventHandler<T> };
 
 /**
@@ -61,9 +61,9 @@ export async function handleEvent(
     return 'ignored';
   }
   try {
-    const { outcome, afterCommit } = await db.transaction(async (client) => {
+    const { outcome, afterCommit } = await db.transaction(async (client, _em, tx) => {
       if (!(await claimInbox(client, consumer, envelope.id))) return { outcome: 'duplicate' as const };
-      return { outcome: 'applied' as const, afterCommit: await handler(decodePayload(envelope.type, envelope.payload), envelope, client) };
+      return { outcome: 'applied' as const, afterCommit: await handler(decodePayload(envelope.type, envelope.payload), envelope, tx) };
     });
     try {
       afterCommit?.();

@@ -28,7 +28,7 @@ export {
 } from './grpc';
 export type { CallContext, CallOptions, Handlers, RunningGrpcServer, ServiceBinding, UnaryInvoker } from './grpc';
 export { CONNECT_TIMEOUT_MS, DEFAULT_POOL_MAX, POOL_ACQUIRE_TIMEOUT_MS, Database, MAX_TRANSACTION_RETRIES, dropDatabase, ensureDatabase, isDatabaseUnavailable, isRetryableSqlError, listen, parseTimeIdCursor, sqlClient, timeIdCursor } from './db';
-export type { DatabaseOptions, SqlClient, SqlStatement } from './db';
+export type { DatabaseOptions, Isolation, Persistence, SqlClient, SqlStatement } from './db';
 export type { EntityManager } from '@mikro-orm/postgresql';
 export { platformMigrations } from './migrations';
 export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OutboxRelay, RELAY_LOCK_HOLD_MAX_MS, appendToOutbox, outboxBatchRow, toEnvelopes } from './outbox';

@@ -1,7 +1,7 @@
 import { CONSUMERS, consumersOf, type EventEnvelope } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { TEST_REDIS_URL, captureLogger, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
-import { Database, type SqlClient } from './db';
+import { Database } from './db';
 import { DependencyHealth } from './dependency';
 import { EventConsumer, handleEvent, listDeadLetters, requeueDeadLetter, type EventHandlers } from './inbox';
 import { platformMigrations } from './migrations';
@@ -66,8 +66,8 @@ class RecordingPublisher implements EventPublisher {
 }
 
 const applyEffect: EventHandlers = {
-  'account.opened': async (payload, envelope, client: SqlClient) => {
-    await client.query('INSERT INTO effects (event_id, account_id) VALUES ($1, $2)', [envelope.id, payload.accountId]);
+  'account.opened': async (payload, envelope, tx) => {
+    await tx.sql.query('INSERT INTO effects (event_id, account_id) VALUES ($1, $2)', [envelope.id, payload.accountId]);
   },
 };
 

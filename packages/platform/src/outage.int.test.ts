@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { blockDatabase, captureLogger, createTestDatabase, startTestRedis, TEST_REDIS_URL, testQueuePrefix, waitFor, type TestRedis } from '@bank/testkit';
-import { Database, type SqlClient } from './db';
+import { Database } from './db';
 import { DependencyHealth } from './dependency';
 import { EventConsumer, type EventHandlers } from './inbox';
 import { platformMigrations } from './migrations';
@@ -19,8 +19,8 @@ const REDIS_OUTAGE_MS = 6_000;
 const DRAIN_TIMEOUT_MS = 30_000;
 
 const applyEffect: EventHandlers = {
-  'account.opened': async (payload, envelope, client: SqlClient) => {
-    await client.query('INSERT INTO effects (event_id, account_id) VALUES ($1, $2)', [envelope.id, payload.accountId]);
+  'account.opened': async (payload, envelope, tx) => {
+    await tx.sql.query('INSERT INTO effects (event_id, account_id) VALUES ($1, $2)', [envelope.id, payload.accountId]);
   },
 };
 

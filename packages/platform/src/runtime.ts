@@ -4,7 +4,7 @@ import { Container } from 'inversify';
 import { InvariantViolation, systemClock, type Clock } from '@bank/kernel';
 import { Database } from './db';
 import { DependencyHealth, type DependencyHealths } from './dependency';
-import { startGrpcServer, type ServiceBinding } from './grpc';
+import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from './grpc';
 import { EventConsumer, type EventHandlers } from './inbox';
 import { TYPES, type Running } from './lifecycle';
 import type { Logger } from './logger';
@@ -84,28 +84,42 @@ export class ServiceRuntime {
     return new ServiceRuntime(db, new OutboxRelay(db, publisher, health), publisher, health, opts);
   }
 
-  async start(parts: ServiceParts): Promise<StartedService> {
+  /**
+   * Runs what the composition root built: `build` may first do what must precede serving (keys,
+   * system accounts, listeners). If building or starting fails, everything begun is undone, the
+   * pool closed and the parts' resources released, and the error rethrown.
+   */
+  async start(build: ServiceParts | (() => Promise<ServiceParts>)): Promise<StartedService> {
     const { db, relay, publisher, health, opts } = this;
-    checkEventRouting(parts.consumer?.name ?? opts.name, parts.consumer?.handlers);
-    relay.start();
-    const consumer = parts.consumer ? new EventConsumer(parts.consumer.name, db, parts.consumer.handlers, opts.queues, opts.logger, health, parts.consumer.concurrency) : undefined;
-    consumer?.start();
-    const server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: parts.services, logger: opts.logger });
-    const background = (parts.background ?? []).map((begin) => begin());
-    server.setServing(true);
-    return {
-      db,
-      grpcPort: server.port,
-      async stop() {
-        await server.shutdown();
-        await Promise.all(background.map((b) => b.stop()));
-        await consumer?.stop();
-        await relay.stop();
-        await publisher.close();
-        await db.close();
-        await parts.close?.();
-      },
+    let parts: ServiceParts | undefined;
+    let consumer: EventConsumer | undefined;
+    let server: RunningGrpcServer | undefined;
+    const background: Running[] = [];
+    // Stopping reverses starting: no new calls, then no new events (the consumer's after-commit
+    // work still finds the background work running), then background work, relay, queues, pool.
+    const stop = async () => {
+      await server?.shutdown();
+      await consumer?.stop();
+      await Promise.all(background.map((b) => b.stop()));
+      await relay.stop();
+      await publisher.close();
+      await db.close();
+      await parts?.close?.();
     };
+    try {
+      parts = typeof build === 'function' ? await build() : build;
+      checkEventRouting(parts.consumer?.name ?? opts.name, parts.consumer?.handlers);
+      relay.start();
+      consumer = parts.consumer ? new EventConsumer(parts.consumer.name, db, parts.consumer.handlers, opts.queues, opts.logger, health, parts.consumer.concurrency) : undefined;
+      consumer?.start();
+      server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: parts.services, logger: opts.logger });
+      for (const begin of parts.background ?? []) background.push(begin());
+      server.setServing(true);
+    } catch (e) {
+      await stop().catch((err: unknown) => opts.logger.error({ err }, 'cleaning up after a failed start failed'));
+      throw e;
+    }
+    return { db, grpcPort: server.port, stop };
   }
 }
 

@@ -104,4 +104,3 @@ export function callerOf(res: Response): AuthenticatedCaller {
   return caller;
 }
 
-export const isOperator = (c: AuthenticatedCaller): boolean => c.roles.includes('operator') || c.roles.includes('admin');

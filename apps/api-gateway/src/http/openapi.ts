@@ -1,4 +1,4 @@
-import { CURRENCY_SCALES } from '@bank/kernel';
+import { CURRENCY_SCALES, ROLES } from '@bank/kernel';
 import { PROBLEM_CODES } from './problem';
 import { BODY_LIMIT_BYTES } from './body';
 import { MAX_REQUEST_ID_LENGTH } from './request-id';
@@ -176,7 +176,7 @@ const schemas: Readonly<Record<string, JsonSchema>> = {
       email: { type: 'string', format: 'email' },
       fullName: { type: 'string' },
       phone: { type: ['string', 'null'] },
-      roles: { type: 'array', items: { type: 'string', enum: ['customer', 'operator', 'admin'] } },
+      roles: { type: 'array', items: { type: 'string', enum: [...ROLES] } },
       createdAt: timestamp,
     },
   },

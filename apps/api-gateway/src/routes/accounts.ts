@@ -1,8 +1,9 @@
+import { isOperator } from '@bank/kernel';
 import type { Response, Router } from 'express';
 import type { ledgerV1, userV1 } from '@bank/contracts';
 import { IDEMPOTENCY_KEY_PATTERN } from '@bank/payments-core';
 import { RemoteCallError } from '@bank/platform';
-import { authenticate, callerOf, isOperator, type AuthenticatedCaller, type TokenVerifier } from '../http/auth-token';
+import { authenticate, callerOf, type AuthenticatedCaller, type TokenVerifier } from '../http/auth-token';
 import { pageQuery, pathId, readBody } from '../http/input';
 import { ProblemError } from '../http/problem';
 import { requestIdOf } from '../http/request-id';

@@ -1,8 +1,9 @@
+import { isOperator } from '@bank/kernel';
 import type { Request, Response, Router } from 'express';
 import type { paymentV1 } from '@bank/contracts';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_WAIT_SECONDS } from '@bank/payments-core';
 import { RemoteCallError } from '@bank/platform';
-import { authenticate, callerOf, isOperator, type TokenVerifier } from '../http/auth-token';
+import { authenticate, callerOf, type TokenVerifier } from '../http/auth-token';
 import { pageQuery, pathId, queryId, readBody } from '../http/input';
 import { ProblemError } from '../http/problem';
 import { requestIdOf } from '../http/request-id';

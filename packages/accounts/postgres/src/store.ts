@@ -1,7 +1,7 @@
 import { OptimisticLockError, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { AccountChange, AccountPage, AccountStore, BankAccount, Profile } from '@bank/accounts-core';
 import { assert, type Currency } from '@bank/kernel';
-import { appendToOutbox, type Database, type NewEvent } from '@bank/platform';
+import { appendToOutbox, type Persistence, type NewEvent } from '@bank/platform';
 import { BankAccountSchema, ProfileSchema, type BankAccountRow, type ProfileRow } from './entities';
 
 function toAccount(r: BankAccountRow): BankAccount {
@@ -32,7 +32,7 @@ function toEvent(change: AccountChange, traceparent: string): NewEvent {
  * work with its outbox event, and the row's version is MikroORM's optimistic lock.
  */
 export class PostgresAccountStore implements AccountStore {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Persistence) {}
 
   async get(id: string): Promise<BankAccount | undefined> {
     const row = await this.db.em().findOne(BankAccountSchema, { id });

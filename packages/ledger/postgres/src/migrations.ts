@@ -142,8 +142,9 @@ class LedgerChecksWithoutOverflow extends Migration {
         ADD CONSTRAINT credits_within_debits CHECK (flags & 2 = 0 OR credits_posted::numeric + credits_pending <= debits_posted)`);
   }
 
-  // The older CHECKs come back NOT VALID: rows the numeric rule admitted (an overdraft limit near
-  // 2^63 − 1) would make them overflow when checked, so they apply to rows written from now on.
+  // The older CHECKs come back NOT VALID, so that the revert itself cannot fail on rows the numeric
+  // rule admitted (credits plus an overdraft limit near 2^63 − 1 overflow the older sums). They
+  // still apply to every later write, so such an account refuses writes again, as before 0003.
   override async down(): Promise<void> {
     this.addSql(`
       ALTER TABLE ledger_accounts

@@ -1,5 +1,5 @@
 import { BatchRefused, type BatchChanges, type BatchState, type Footprint, type LedgerAccount } from '@bank/ledger-core';
-import type { Database, SqlClient } from '@bank/platform';
+import type { Persistence, SqlClient } from '@bank/platform';
 import { batchWrite, newVersion } from './batch-write';
 import { ACCOUNT_COLUMNS_VERSIONED, RESOLUTION_COLUMNS, TRANSFER_COLUMNS, jsonColumns, toAccount, toResolution, toTransfer, type Row } from './rows';
 
@@ -81,7 +81,7 @@ export class BatchPipeline {
 
   /** `pipelinedAttempts`: attempts before a batch locks instead; 0 always locks (tests run the contract both ways). */
   constructor(
-    private readonly db: Database,
+    private readonly db: Persistence,
     private readonly pipelinedAttempts: number = MAX_PIPELINED_ATTEMPTS,
   ) {}
 

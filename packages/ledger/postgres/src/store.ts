@@ -1,6 +1,6 @@
 import type { AccountState, Balances, BatchChanges, BatchState, CreateAccountResult, Footprint, InvariantReport, LedgerAccount, LedgerStore, LineStatus, NewAccount, Resolution, StatementLine, Transfer } from '@bank/ledger-core';
 import { postedBalance } from '@bank/ledger-core';
-import type { Database, SqlClient } from '@bank/platform';
+import type { Persistence, SqlClient } from '@bank/platform';
 import { newVersion } from './batch-write';
 import { BatchPipeline } from './pipeline';
 import { ACCOUNT_COLUMNS, RESOLUTION_COLUMNS, TRANSFER_COLUMNS, big, date, str, toAccount, toResolution, toTransfer } from './rows';
@@ -18,7 +18,7 @@ export class PostgresLedgerStore implements LedgerStore {
   private readonly onEventsCommitted: (() => void) | undefined;
 
   constructor(
-    private readonly db: Database,
+    private readonly db: Persistence,
     opts: { pipelinedAttempts?: number; onEventsCommitted?: () => void } = {},
   ) {
     this.pipeline = new BatchPipeline(db, opts.pipelinedAttempts);

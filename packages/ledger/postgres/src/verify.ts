@@ -1,5 +1,5 @@
 import type { InvariantReport, InvariantViolation } from '@bank/ledger-core';
-import type { Database } from '@bank/platform';
+import type { Persistence } from '@bank/platform';
 import type { Row } from './rows';
 
 /** Violations of one kind reported by verify; the first ones tell the story. */
@@ -9,7 +9,7 @@ export const MAX_VIOLATIONS_REPORTED = 100;
  * Checks the invariants with set-based queries over the whole ledger, in one REPEATABLE READ
  * snapshot so that concurrent batches cannot make a consistent ledger look inconsistent.
  */
-export function verifyLedger(db: Database): Promise<InvariantReport> {
+export function verifyLedger(db: Persistence): Promise<InvariantReport> {
   return db.transaction(async (c) => {
     const violations: InvariantViolation[] = [];
     const add = (invariant: InvariantViolation['invariant'], rows: Row[], describe: (r: Row) => string) => {

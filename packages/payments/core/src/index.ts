@@ -37,7 +37,7 @@ export {
   spendDay,
 } from './saga';
 export type { LedgerResult, SagaAction } from './saga';
-export { DEPOSIT_ACCOUNT_RETRY_MS, DEPOSIT_ACCOUNT_WAIT_MS, IDEMPOTENCY_LOCK_MS, MAX_API_AMOUNT, MAX_DRIVE_ROUNDS, PURGE_BATCH_SIZE, Payments, SWEEP_BATCH_SIZE, viewOf } from './payments';
+export { DEPOSIT_ACCOUNT_RETRY_MS, DEPOSIT_ACCOUNT_WAIT_MS, IDEMPOTENCY_LOCK_MS, MAX_API_AMOUNT, MAX_DRIVE_ROUNDS, PURGE_BATCH_SIZE, Payments, SWEEP_BATCH_SIZE, accountProjection, viewOf } from './payments';
 export type { CreatedPayment, DepositInput, DepositView, PaymentInput, PaymentView, PaymentsOptions } from './payments';
 export { MAX_WAITERS, Waiters } from './waiters';
 export type { AccountDirectory, AccountInfo, Created, PaymentLedger, PaymentPage, PaymentStore, SaveOutcome } from './ports';

@@ -426,16 +426,6 @@ export class Payments {
   }
 
   /** What the ledger's events tell about a payment: a reply lost to a crash still advances its saga. */
-  /** From account.opened: payments learn the account without asking user-service. */
-  async onAccountOpened(account: AccountInfo): Promise<void> {
-    await this.accounts.recordOpened(account);
-  }
-
-  /** From account.frozen/unfrozen/closed; throws while the account is not known yet, so that the event is retried. */
-  async onAccountState(id: string, state: AccountInfo['state'], sequence: number): Promise<void> {
-    if (!(await this.accounts.recordState(id, state, sequence))) throw new Error(`payment account ${id} not known yet`);
-  }
-
   async onLedgerTransfer(paymentId: string): Promise<void> {
     // The saga is running here, or ended here: the event tells this process nothing new.
     if (this.ended.has(paymentId) || this.driving.has(paymentId)) return;
@@ -523,4 +513,17 @@ export class Payments {
   }
 }
 
-
+/**
+ * user-service's account events, as payments keep them: `directory` is the projection, on the
+ * consumer's transaction so that the change commits with the event's inbox row.
+ */
+export const accountProjection = {
+  /** account.opened: payments learn the account without asking user-service. */
+  async opened(directory: AccountDirectory, account: AccountInfo): Promise<void> {
+    await directory.recordOpened(account);
+  },
+  /** account.frozen/unfrozen/closed; throws while the account is not known yet, so that the event is retried. */
+  async stateChanged(directory: AccountDirectory, id: string, state: AccountInfo['state'], sequence: number): Promise<void> {
+    if (!(await directory.recordState(id, state, sequence))) throw new Error(`payment account ${id} not known yet`);
+  },
+};

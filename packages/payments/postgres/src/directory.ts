@@ -1,5 +1,5 @@
 import type { AccountDirectory, AccountInfo } from '@bank/payments-core';
-import type { Database } from '@bank/platform';
+import type { Persistence } from '@bank/platform';
 import { PaymentAccountSchema, type PaymentAccountRow } from './entities';
 
 /** Where an account missing from the projection is asked for (user-service); undefined when it does not exist. */
@@ -14,7 +14,7 @@ const toInfo = (r: PaymentAccountRow): AccountInfo => ({ id: r.id, ownerId: r.ow
  */
 export class PostgresAccountDirectory implements AccountDirectory {
   constructor(
-    private readonly db: Database,
+    private readonly db: Persistence,
     private readonly source: AccountSource,
   ) {}
 

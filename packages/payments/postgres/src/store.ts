@@ -16,7 +16,7 @@ import {
   type SagaStep,
   type SaveOutcome,
 } from '@bank/payments-core';
-import { appendToOutbox, parseTimeIdCursor, sqlClient, timeIdCursor, type Database, type EntityManager, type NewEvent, type SqlClient } from '@bank/platform';
+import { appendToOutbox, parseTimeIdCursor, sqlClient, timeIdCursor, type EntityManager, type NewEvent, type SqlClient, type Persistence } from '@bank/platform';
 import { DepositSchema, IdempotencySchema, PaymentSchema, type DepositRow, type IdempotencyRow, type PaymentRow } from './entities';
 
 /** The channel a terminal payment is announced on (pg_notify at commit): waiters in every replica wake. */
@@ -97,7 +97,7 @@ function settledEvent(type: 'payment.completed' | 'payment.failed' | 'payment.ca
  * ORM has no words for: the outbox rows, pg_notify, and the daily total's conditional increment.
  */
 export class PostgresPaymentStore implements PaymentStore {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Persistence) {}
 
   private em(): EntityManager {
     return this.db.em();
@@ -117,7 +117,7 @@ export class PostgresPaymentStore implements PaymentStore {
    */
   private async createWithKey(record: IdempotencyRecord, write: (em: EntityManager, client: SqlClient) => Promise<void>): Promise<Created> {
     try {
-      await this.em().transactional(async (em) => {
+      await this.db.transaction(async (_c, em) => {
         em.create(IdempotencySchema, { ...record });
         await em.flush();
         await write(em, sqlClient(em));
@@ -138,7 +138,7 @@ export class PostgresPaymentStore implements PaymentStore {
 
   async savePayment(before: Payment, after: Payment, dailyLimit: bigint): Promise<SaveOutcome> {
     try {
-      return await this.em().transactional(async (em) => {
+      return await this.db.transaction(async (_c, em) => {
         const updated = await em.nativeUpdate(PaymentSchema, { id: before.id, version: before.version }, { ...transitionOf(after), version: before.version + 1 });
         if (updated === 0) return 'conflict' as const;
         const client = sqlClient(em);
@@ -227,7 +227,7 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   async finishDeposit(d: Deposit, status: number, body: unknown): Promise<void> {
-    await this.em().transactional(async (em) => {
+    await this.db.transaction(async (_c, em) => {
       // A pending deposit finishes once; a completion also overrides a refusal recorded by a
       // concurrent finisher, because the ledger decides: its transfer went through.
       const updated = await em.nativeUpdate(DepositSchema, d.status === 'completed' ? { id: d.id, status: { $ne: 'completed' } } : { id: d.id, status: 'pending' }, { status: d.status, failureCode: d.failureCode });
