@@ -84,7 +84,15 @@ async function inTransaction<T>(em: EntityManager, isolation: Isolation, fn: (cl
   try {
     const client = sqlClient(em);
     const result = await fn(client, em, transactionScope(client, em, isolation));
-    await em.commit();
+    const work = em.getUnitOfWork();
+    if (work.getPersistStack().size > 0 || work.getIdentityMap().keys().length > 0) {
+      await em.commit();
+    } else {
+      // Only raw statements ran: commit without em.commit's flush, which runs in an
+      // AsyncLocalStorage and so would switch on Node 20's per-promise async hooks (see
+      // Persistence) in a process, like the ledger's, that never needs an entity.
+      await em.getTransactionContext<Knex.Transaction>()?.commit();
+    }
     return result;
   } catch (e) {
     await em.rollback().catch(() => undefined);
