@@ -36,12 +36,12 @@ export class PostgresLedgerStore implements LedgerStore {
     return rows.map((r) => r.pending_id as string);
   }
 
+  /** In its own transaction, or in the caller's when the store is built on a transaction's scope (the account consumer's). */
   createAccounts(accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
-    return this.db.transaction((c) => this.createAccountsIn(c, accounts, now));
+    return this.db.transaction((c) => this.insertAccounts(c, accounts, now));
   }
 
-  /** Creates accounts inside the caller's transaction (an event consumer's, with its inbox row). */
-  private async createAccountsIn(c: SqlClient, accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
+  private async insertAccounts(c: SqlClient, accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
     const { rows: inserted } = await c.query(
       `INSERT INTO ledger_accounts (id, currency, kind, flags, overdraft_limit, owner_id, created_at)
        SELECT id, cur, kind, flags, od, owner, $7 FROM unnest($1::uuid[], $2::char(3)[], $3::text[], $4::int[], $5::bigint[], $6::uuid[]) AS u(id, cur, kind, flags, od, owner)
@@ -63,13 +63,10 @@ export class PostgresLedgerStore implements LedgerStore {
     });
   }
 
-  setAccountState(id: string, state: AccountState, version: bigint): Promise<boolean> {
-    return this.db.transaction((c) => this.setAccountStateIn(c, id, state, version));
-  }
-
-  private async setAccountStateIn(c: SqlClient, id: string, state: AccountState, version: bigint): Promise<boolean> {
+  /** One statement: on its own, or in the caller's transaction when the store is built on its scope. */
+  async setAccountState(id: string, state: AccountState, version: bigint): Promise<boolean> {
     this.pipeline.forget(id);
-    const res = await c.query(
+    const res = await this.db.sql.query(
       // `version` moves too: a batch that read the old state must not commit on top of the new one.
       `UPDATE ledger_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = greatest(state_version, $3), version = $4
         WHERE id = $1`,
