@@ -165,6 +165,30 @@ describe('login and tokens', () => {
     expect([err.code, err.grpcCode]).toEqual(['RATE_LIMITED', 8]);
   });
 
+  it('counts every one of concurrent failed logins, per account and per address', async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    const ip = '192.0.2.150';
+    await Promise.all(Array.from({ length: MAX_FAILED_LOGINS_PER_ACCOUNT }, () => remoteFailure(login(email, 'wrong password here', ip))));
+    const { rows } = await service.db.sql.query<{ failed_logins: number; failures: number }>(
+      'SELECT u.failed_logins, f.failures FROM users u, login_failures_by_ip f WHERE u.email = $1 AND f.ip = $2',
+      [email, ip],
+    );
+    expect(rows[0]).toEqual({ failed_logins: MAX_FAILED_LOGINS_PER_ACCOUNT, failures: MAX_FAILED_LOGINS_PER_ACCOUNT });
+    expect((await remoteFailure(login(email, PASSWORD, '192.0.2.151'))).code).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('of concurrent rotations of one refresh token, one wins and the rest revoke the family', async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    const pair = await login(email, PASSWORD);
+    const outcomes = await Promise.allSettled(Array.from({ length: 4 }, () => refresh(pair.refreshToken)));
+    const won = outcomes.filter((o): o is PromiseFulfilledResult<authV1.TokenPair> => o.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    // The winner's new token was revoked along with the family when a loser presented the used one.
+    expect((await remoteFailure(refresh(won[0]!.value.refreshToken))).code).toBe('INVALID_REFRESH_TOKEN');
+  });
+
   it('grants roles only through SetRoles, and the next token carries them', async () => {
     const email = freshEmail();
     await signUp({ email, password: PASSWORD, fullName: 'Ada' });

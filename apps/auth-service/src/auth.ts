@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DomainError, ROLES, newId, type Clock } from '@bank/kernel';
-import { appendToOutbox, type Database, type SqlClient } from '@bank/platform';
+import { DomainError, ROLES, newId, type Clock, type Role } from '@bank/kernel';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { appendToOutbox, type Database, type EntityManager } from '@bank/platform';
+import { LoginFailuresByIpSchema, RefreshTokenSchema, UserSchema } from './entities';
 import { assertStrongPassword, type PasswordHasher } from './passwords';
 import type { SigningKeys } from './signing';
 
@@ -12,6 +14,8 @@ export const MAX_FAILED_LOGINS_PER_ACCOUNT = 10;
 /** Failed logins from one address inside the window before that address is refused. */
 export const MAX_FAILED_LOGINS_PER_IP = 50;
 export const FAILED_LOGIN_WINDOW_MS = 15 * 60_000;
+/** Every user starts as a customer; staff roles are granted by setRoles. */
+const SIGNUP_ROLES: readonly Role[] = ['customer'];
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface TokenPair {
@@ -30,6 +34,11 @@ export function normaliseEmail(email: string): string {
 }
 
 const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+/** One statement for the whole family, however many tokens it holds. */
+async function revokeFamily(em: EntityManager, familyId: string): Promise<void> {
+  await em.nativeUpdate(RefreshTokenSchema, { familyId, status: { $ne: 'revoked' } }, { status: 'revoked' });
+}
 
 /**
  * auth-service's transaction scripts: signup, login, refresh rotation with reuse detection,
@@ -54,15 +63,18 @@ export class Auth {
     assertStrongPassword(input.password);
     const passwordHash = await this.hasher.hash(input.password);
     const userId = newId();
-    return this.db.transaction(async (c) => {
-      const inserted = await c.query(
-        `INSERT INTO users (id, email, password_hash, full_name, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING`,
-        [userId, email, passwordHash, fullName, this.clock.now()],
-      );
-      if (inserted.rowCount === 0) throw fieldError('EMAIL_TAKEN', 'email', 'is already registered');
-      await appendToOutbox(c, [{ type: 'user.registered', aggregateId: userId, payload: { userId, email, fullName }, traceparent }]);
-      return { userId, email };
-    });
+    try {
+      return await this.db.transaction(async (c, em) => {
+        em.create(UserSchema, { id: userId, email, passwordHash, fullName, roles: [...SIGNUP_ROLES], failedLogins: 0, lastFailedAt: null, createdAt: this.clock.now() });
+        await em.flush();
+        await appendToOutbox(c, [{ type: 'user.registered', aggregateId: userId, payload: { userId, email, fullName }, traceparent }]);
+        return { userId, email };
+      });
+    } catch (e) {
+      // The email's unique index: a concurrent or earlier signup with it won.
+      if (e instanceof UniqueConstraintViolationException) throw fieldError('EMAIL_TAKEN', 'email', 'is already registered');
+      throw e;
+    }
   }
 
   /** The same INVALID_CREDENTIALS, after the same bcrypt work, whether the email exists or not. */
@@ -71,44 +83,38 @@ export class Auth {
     const now = this.clock.now();
     const windowStart = new Date(now.getTime() - FAILED_LOGIN_WINDOW_MS);
     const ip = input.clientIp || 'unknown';
-    const ipFailures = await this.db.transaction((c) =>
-      c.query<{ failures: number }>('SELECT failures FROM login_failures_by_ip WHERE ip = $1 AND window_start > $2', [ip, windowStart]),
-    );
-    if ((ipFailures.rows[0]?.failures ?? 0) >= MAX_FAILED_LOGINS_PER_IP) throw new DomainError('RATE_LIMITED', 'too many failed logins from this address');
-    const { rows } = await this.db.transaction((c) =>
-      c.query<{ id: string; password_hash: string; roles: string[]; failed_logins: number; last_failed_at: Date | string | null }>(
-        'SELECT id, password_hash, roles, failed_logins, last_failed_at FROM users WHERE email = $1',
-        [email],
-      ),
-    );
-    const user = rows[0];
-    const lockedOut = user !== undefined && user.failed_logins >= MAX_FAILED_LOGINS_PER_ACCOUNT && user.last_failed_at !== null && new Date(user.last_failed_at) > windowStart;
+    const em = this.db.em();
+    const byIp = await em.findOne(LoginFailuresByIpSchema, { ip, windowStart: { $gt: windowStart } });
+    if ((byIp?.failures ?? 0) >= MAX_FAILED_LOGINS_PER_IP) throw new DomainError('RATE_LIMITED', 'too many failed logins from this address');
+    const user = await em.findOne(UserSchema, { email });
+    const lockedOut = user !== null && user.failedLogins >= MAX_FAILED_LOGINS_PER_ACCOUNT && user.lastFailedAt !== null && user.lastFailedAt > windowStart;
     // A locked account still costs a bcrypt comparison, so that locking is not visible in timing.
-    const ok = (await this.hasher.verify(input.password, lockedOut ? undefined : user?.password_hash)) && !lockedOut;
+    const ok = (await this.hasher.verify(input.password, lockedOut ? undefined : user?.passwordHash)) && !lockedOut;
     if (!user || !ok) {
       await this.recordFailure(user?.id, ip, now, windowStart);
       throw new DomainError('INVALID_CREDENTIALS', 'wrong email or password');
     }
-    return this.db.transaction(async (c) => {
-      await c.query('UPDATE users SET failed_logins = 0, last_failed_at = NULL WHERE id = $1', [user.id]);
-      return this.issue(c, user.id, user.roles, newId());
+    return this.db.transaction(async (_c, tx) => {
+      await tx.nativeUpdate(UserSchema, { id: user.id }, { failedLogins: 0, lastFailedAt: null });
+      return this.issue(tx, user.id, user.roles, newId());
     });
   }
 
+  /**
+   * Counts a failed login against the account and the address. Both rows are locked for the
+   * update (concurrent failures each count), and a count whose window has passed starts again.
+   */
   private async recordFailure(userId: string | undefined, ip: string, now: Date, windowStart: Date): Promise<void> {
-    await this.db.transaction(async (c) => {
+    await this.db.transaction(async (_c, em) => {
       if (userId) {
-        await c.query(
-          `UPDATE users SET failed_logins = CASE WHEN last_failed_at > $3 THEN failed_logins + 1 ELSE 1 END, last_failed_at = $2 WHERE id = $1`,
-          [userId, now, windowStart],
-        );
+        const user = await em.findOne(UserSchema, { id: userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (user) em.assign(user, { failedLogins: user.lastFailedAt !== null && user.lastFailedAt > windowStart ? user.failedLogins + 1 : 1, lastFailedAt: now });
       }
-      await c.query(
-        `INSERT INTO login_failures_by_ip (ip, window_start, failures) VALUES ($1, $2, 1)
-         ON CONFLICT (ip) DO UPDATE SET failures = CASE WHEN login_failures_by_ip.window_start > $3 THEN login_failures_by_ip.failures + 1 ELSE 1 END,
-                                        window_start = CASE WHEN login_failures_by_ip.window_start > $3 THEN login_failures_by_ip.window_start ELSE $2 END`,
-        [ip, now, windowStart],
-      );
+      // The address's first failure makes its row; the lock below then serialises the counting.
+      await em.createQueryBuilder(LoginFailuresByIpSchema).insert({ ip, windowStart: now, failures: 0 }).onConflict('ip').ignore().execute();
+      const byIp = await em.findOneOrFail(LoginFailuresByIpSchema, { ip }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      em.assign(byIp, byIp.windowStart > windowStart ? { failures: byIp.failures + 1 } : { windowStart: now, failures: 1 });
+      await em.flush();
     });
   }
 
@@ -118,21 +124,18 @@ export class Auth {
    * whole family is revoked, the thief's and the owner's sessions alike.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const outcome = await this.db.transaction(async (c) => {
-      const { rows } = await c.query<{ id: string; family_id: string; user_id: string; status: string; expires_at: Date | string }>(
-        'SELECT id, family_id, user_id, status, expires_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE',
-        [hashToken(refreshToken)],
-      );
-      const token = rows[0];
+    const outcome = await this.db.transaction(async (_c, em) => {
+      // Locked: of two rotations of one token racing, the second sees it used and revokes the family.
+      const token = await em.findOne(RefreshTokenSchema, { tokenHash: hashToken(refreshToken) }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!token) return { error: 'unknown' as const };
       if (token.status !== 'active') {
-        await c.query("UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = $1 AND status <> 'revoked'", [token.family_id]);
+        await revokeFamily(em, token.familyId);
         return { error: 'reused' as const };
       }
-      if (new Date(token.expires_at) <= this.clock.now()) return { error: 'expired' as const };
-      await c.query("UPDATE refresh_tokens SET status = 'used' WHERE id = $1", [token.id]);
-      const { rows: users } = await c.query<{ roles: string[] }>('SELECT roles FROM users WHERE id = $1', [token.user_id]);
-      return { pair: await this.issue(c, token.user_id, users[0]?.roles ?? [], token.family_id) };
+      if (token.expiresAt <= this.clock.now()) return { error: 'expired' as const };
+      token.status = 'used';
+      const user = await em.findOne(UserSchema, { id: token.userId });
+      return { pair: await this.issue(em, token.userId, user?.roles ?? [], token.familyId) };
     });
     // The revocation above commits before the caller hears about it.
     if ('error' in outcome) throw new DomainError('INVALID_REFRESH_TOKEN', outcome.error === 'reused' ? 'refresh token was already used; its sessions are revoked' : 'refresh token is not valid');
@@ -141,30 +144,33 @@ export class Auth {
 
   /** Revokes the token's whole family; an unknown token is not an error (logout is idempotent). */
   async logout(refreshToken: string): Promise<void> {
-    await this.db.transaction((c) =>
-      c.query(
-        "UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND status <> 'revoked'",
-        [hashToken(refreshToken)],
-      ),
-    );
+    await this.db.transaction(async (_c, em) => {
+      const token = await em.findOne(RefreshTokenSchema, { tokenHash: hashToken(refreshToken) });
+      if (token) await revokeFamily(em, token.familyId);
+    });
   }
 
   async setRoles(email: string, roles: readonly string[]): Promise<{ userId: string; roles: string[] }> {
     const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
     if (unknown.length > 0 || roles.length === 0) throw fieldError('VALIDATION_FAILED', 'roles', `must be some of ${ROLES.join(', ')}`);
     const unique = [...new Set(roles)];
-    const { rows } = await this.db.transaction((c) => c.query<{ id: string }>('UPDATE users SET roles = $2 WHERE email = $1 RETURNING id', [normaliseEmail(email), unique]));
-    if (!rows[0]) throw new DomainError('NOT_FOUND', 'no such user');
-    return { userId: rows[0].id, roles: unique };
+    const userId = await this.db.transaction(async (_c, em) => {
+      const user = await em.findOne(UserSchema, { email: normaliseEmail(email) });
+      if (!user) return undefined;
+      user.roles = unique;
+      await em.flush();
+      return user.id;
+    });
+    if (userId === undefined) throw new DomainError('NOT_FOUND', 'no such user');
+    return { userId, roles: unique };
   }
 
-  private async issue(c: SqlClient, userId: string, roles: readonly string[], familyId: string): Promise<TokenPair> {
+  /** Adds a new active token to the family and flushes the unit of work it is part of. */
+  private async issue(em: EntityManager, userId: string, roles: readonly string[], familyId: string): Promise<TokenPair> {
     const refreshToken = randomBytes(REFRESH_TOKEN_BYTES).toString('base64url');
     const now = this.clock.now();
-    await c.query(
-      `INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, status, expires_at, created_at) VALUES ($1, $2, $3, $4, 'active', $5, $6)`,
-      [newId(), familyId, userId, hashToken(refreshToken), new Date(now.getTime() + this.refreshTtlSeconds * 1000), now],
-    );
+    em.create(RefreshTokenSchema, { id: newId(), familyId, userId, tokenHash: hashToken(refreshToken), status: 'active', expiresAt: new Date(now.getTime() + this.refreshTtlSeconds * 1000), createdAt: now });
+    await em.flush();
     const access = this.keys.sign({ sub: userId, roles });
     return { accessToken: access.token, refreshToken, tokenType: 'Bearer', expiresInSeconds: access.expiresInSeconds };
   }

@@ -4,6 +4,7 @@ import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, typ
 import { Auth } from './auth';
 import { SERVICE_NAME, type Config } from './config';
 import { authGrpcService } from './grpc';
+import { AUTH_ENTITIES } from './entities';
 import { authMigrations } from './migrations';
 import { PasswordHasher } from './passwords';
 import { SigningKeys } from './signing';
@@ -18,6 +19,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     logger,
     databaseUrl: config.AUTH_DATABASE_URL,
     migrations: authMigrations,
+    entities: AUTH_ENTITIES,
     queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
   });
   container

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import jwt from 'jsonwebtoken';
 import { newId, type Clock } from '@bank/kernel';
 import type { Database } from '@bank/platform';
+import { SigningKeySchema } from './entities';
 
 /** The one algorithm tokens are signed with, and the only one verifiers accept. */
 export const JWT_ALGORITHM = 'RS256';
@@ -14,13 +15,6 @@ export interface PublicJwk {
   use: string;
   n: string;
   e: string;
-}
-
-interface KeyRow {
-  kid: string;
-  private_pem: string;
-  public_jwk: PublicJwk;
-  retired_at: Date | string | null;
 }
 
 function toJwk(kid: string, privatePem: string): PublicJwk {
@@ -50,21 +44,20 @@ export class SigningKeys {
   async load(configured: { privatePem: string; kid: string } | undefined): Promise<void> {
     if (configured) {
       if (createPrivateKey(configured.privatePem).asymmetricKeyType !== 'rsa') throw new Error('JWT_PRIVATE_KEY must be an RSA key (tokens are signed RS256)');
-      await this.db.transaction((c) =>
-        c.query('INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO NOTHING', [
-          configured.kid,
-          configured.privatePem,
-          JSON.stringify(toJwk(configured.kid, configured.privatePem)),
-          this.clock.now(),
-        ]),
-      );
+      // A configured key is recorded once, so that the JWKS keeps publishing it after it is replaced.
+      await this.db
+        .em()
+        .createQueryBuilder(SigningKeySchema)
+        .insert({ kid: configured.kid, privatePem: configured.privatePem, publicJwk: toJwk(configured.kid, configured.privatePem), createdAt: this.clock.now() })
+        .onConflict('kid')
+        .ignore()
+        .execute();
       this.active = { kid: configured.kid, privatePem: configured.privatePem };
       return;
     }
-    const existing = await this.db.transaction((c) => c.query<KeyRow>('SELECT kid, private_pem, public_jwk, retired_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1'));
-    const row = existing.rows[0];
+    const row = await this.db.em().findOne(SigningKeySchema, { retiredAt: null }, { orderBy: { createdAt: 'desc' } });
     if (row) {
-      this.active = { kid: row.kid, privatePem: row.private_pem };
+      this.active = { kid: row.kid, privatePem: row.privatePem };
       return;
     }
     await this.rotate();
@@ -75,24 +68,20 @@ export class SigningKeys {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: RSA_MODULUS_BITS });
     const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const kid = newId();
-    await this.db.transaction((c) =>
-      c.query('INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4)', [kid, privatePem, JSON.stringify(toJwk(kid, privatePem)), this.clock.now()]),
-    );
+    await this.db.em().insert(SigningKeySchema, { kid, privatePem, publicJwk: toJwk(kid, privatePem), createdAt: this.clock.now(), retiredAt: null });
     this.active = { kid, privatePem };
     return kid;
   }
 
   /** Retires a key: it signs nothing more and leaves the JWKS once tokens it signed have expired. */
   async retire(kid: string): Promise<void> {
-    await this.db.transaction((c) => c.query('UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL', [kid, this.clock.now()]));
+    await this.db.em().nativeUpdate(SigningKeySchema, { kid, retiredAt: null }, { retiredAt: this.clock.now() });
   }
 
   async jwks(): Promise<PublicJwk[]> {
     const since = new Date(this.clock.now().getTime() - this.opts.accessTtlSeconds * 1000);
-    const { rows } = await this.db.transaction((c) =>
-      c.query<KeyRow>('SELECT kid, private_pem, public_jwk, retired_at FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at', [since]),
-    );
-    return rows.map((r) => r.public_jwk);
+    const rows = await this.db.em().find(SigningKeySchema, { $or: [{ retiredAt: null }, { retiredAt: { $gt: since } }] }, { orderBy: { createdAt: 'asc' }, fields: ['publicJwk'] });
+    return rows.map((r) => r.publicJwk);
   }
 
   sign(claims: AccessClaims): { token: string; expiresInSeconds: number } {
