@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DomainError, ROLES, newId, type Clock, type Role } from '@bank/kernel';
+import { DomainError, ROLES, fieldError, newId, type Clock, type Role } from '@bank/kernel';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { appendToOutbox, type Database, type EntityManager } from '@bank/platform';
 import { LoginFailuresByIpSchema, RefreshTokenSchema, UserSchema } from './entities';
@@ -23,10 +23,6 @@ export interface TokenPair {
   refreshToken: string;
   tokenType: 'Bearer';
   expiresInSeconds: number;
-}
-
-function fieldError(code: string, field: string, message: string): DomainError {
-  return new DomainError(code, `${field}: ${message}`, { fields: [{ field, message }] });
 }
 
 export function normaliseEmail(email: string): string {

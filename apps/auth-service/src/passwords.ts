@@ -1,5 +1,5 @@
 import bcrypt from 'bcrypt';
-import { DomainError } from '@bank/kernel';
+import { fieldError } from '@bank/kernel';
 import { COMMON_PASSWORDS } from './common-passwords';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
@@ -16,7 +16,7 @@ export function passwordProblem(password: string): string | undefined {
 
 export function assertStrongPassword(password: string): void {
   const problem = passwordProblem(password);
-  if (problem) throw new DomainError('WEAK_PASSWORD', `password ${problem}`, { fields: [{ field: 'password', message: problem }] });
+  if (problem) throw fieldError('WEAK_PASSWORD', 'password', problem);
 }
 
 export class PasswordHasher {

@@ -1,6 +1,7 @@
-import { newId } from '@bank/kernel';
-import { Database } from '@bank/platform';
-import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope } from '@bank/testkit';
+import { newId, systemClock } from '@bank/kernel';
+import type { Database } from '@bank/platform';
+import { captureLogger, openTestDatabase, expectEffectCommitsWithInbox, testEnvelope } from '@bank/testkit';
+import { NOTIFICATION_ENTITIES } from './entities';
 import { notificationMigrations } from './migrations';
 import { notificationEventHandlers } from './notifications';
 
@@ -9,22 +10,18 @@ import { notificationEventHandlers } from './notifications';
 
 const { logger } = captureLogger('notification-consumer');
 let db: Database;
-let drop: () => Promise<void>;
+let close: () => Promise<void>;
 let wakes = 0;
 
 beforeAll(async () => {
-  const t = await createTestDatabase('notification_consumer');
-  drop = t.drop;
-  db = await Database.open({ clientUrl: t.url, migrations: notificationMigrations, logger });
-  await db.migrate();
+  ({ db, close } = await openTestDatabase('notification_consumer', { migrations: notificationMigrations, entities: NOTIFICATION_ENTITIES, logger }));
 });
 
 afterAll(async () => {
-  await db?.close();
-  await drop?.();
+  await close?.();
 });
 
-const handlers = notificationEventHandlers(() => void wakes++);
+const handlers = notificationEventHandlers(systemClock, () => void wakes++);
 const count = async (sql: string, id: string) => (await db.sql.query(sql, [id])).rowCount ?? 0;
 
 describe("notification-service's consumer", () => {

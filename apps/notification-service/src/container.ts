@@ -1,8 +1,10 @@
 import type { Container } from 'inversify';
 import type BeeQueue from 'bee-queue';
+import type { Clock } from '@bank/kernel';
 import { createLogger, createMailTransport, createQueue, DependencyHealth, serviceContainer, ServiceRuntime, TYPES, type Logger, type StartedService } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { notificationGrpcService } from './grpc';
+import { NOTIFICATION_ENTITIES } from './entities';
 import { notificationMigrations } from './migrations';
 import { EMAIL_QUEUE, EmailDispatcher, EmailSender, RETRY_STRATEGY, jitteredExponential, notificationEventHandlers, processEmails, type EmailJob } from './notifications';
 
@@ -22,7 +24,7 @@ type MailTransport = ReturnType<typeof createMailTransport>;
 /** The composition root of notification-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
   const connection = { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX };
-  const container = serviceContainer(config, { name: SERVICE_NAME, logger, databaseUrl: config.NOTIFICATION_DATABASE_URL, migrations: notificationMigrations, queues: connection });
+  const container = serviceContainer(config, { name: SERVICE_NAME, logger, databaseUrl: config.NOTIFICATION_DATABASE_URL, migrations: notificationMigrations, entities: NOTIFICATION_ENTITIES, queues: connection });
   container
     .bind<BeeQueue<EmailJob>>(EMAIL_QUEUE_KEY)
     .toResolvedValue(() => {
@@ -47,22 +49,22 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     .inSingletonScope();
   container
     .bind<EmailDispatcher>(EmailDispatcher)
-    .toResolvedValue((runtime: ServiceRuntime, queue: BeeQueue<EmailJob>) => new EmailDispatcher(runtime.db, queue, config.EMAIL_MAX_ATTEMPTS, logger), [TYPES.Runtime, EMAIL_QUEUE_KEY])
+    .toResolvedValue((runtime: ServiceRuntime, clock: Clock, queue: BeeQueue<EmailJob>) => new EmailDispatcher(runtime.db, clock, queue, config.EMAIL_MAX_ATTEMPTS, logger), [TYPES.Runtime, TYPES.Clock, EMAIL_QUEUE_KEY])
     .inSingletonScope();
   container
     .bind<EmailSender>(EmailSender)
     .toResolvedValue(
-      (runtime: ServiceRuntime, transport: MailTransport) =>
-        new EmailSender(runtime.db, transport, { from: config.MAIL_FROM, maxAttempts: config.EMAIL_MAX_ATTEMPTS, leaseMs: LEASE_SEND_TIMEOUTS * config.SMTP_SEND_TIMEOUT_MS + LEASE_MARGIN_MS }, logger),
-      [TYPES.Runtime, MAIL_TRANSPORT],
+      (runtime: ServiceRuntime, clock: Clock, transport: MailTransport) =>
+        new EmailSender(runtime.db, clock, transport, { from: config.MAIL_FROM, maxAttempts: config.EMAIL_MAX_ATTEMPTS, leaseMs: LEASE_SEND_TIMEOUTS * config.SMTP_SEND_TIMEOUT_MS + LEASE_MARGIN_MS }, logger),
+      [TYPES.Runtime, TYPES.Clock, MAIL_TRANSPORT],
     )
     .inSingletonScope();
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (runtime: ServiceRuntime, queue: BeeQueue<EmailJob>, transport: MailTransport, dispatcher: EmailDispatcher, sender: EmailSender) => () =>
+    (runtime: ServiceRuntime, clock: Clock, queue: BeeQueue<EmailJob>, transport: MailTransport, dispatcher: EmailDispatcher, sender: EmailSender) => () =>
       runtime.start({
         grpc: { host: config.BIND_HOST, port: config.NOTIFICATION_GRPC_PORT },
         services: [notificationGrpcService(runtime.db, { serviceToken: config.SERVICE_TOKEN, logger })],
-        consumer: { name: 'notification-service', handlers: notificationEventHandlers(() => dispatcher.nudge()) },
+        consumer: { name: 'notification-service', handlers: notificationEventHandlers(clock, () => dispatcher.nudge()) },
         background: [
           () => {
             dispatcher.start();
@@ -73,7 +75,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         ],
         close: () => transport.close(),
       }),
-    [TYPES.Runtime, EMAIL_QUEUE_KEY, MAIL_TRANSPORT, EmailDispatcher, EmailSender],
+    [TYPES.Runtime, TYPES.Clock, EMAIL_QUEUE_KEY, MAIL_TRANSPORT, EmailDispatcher, EmailSender],
   );
   return container;
 }

@@ -1,6 +1,7 @@
 import { notificationV1 } from '@bank/contracts';
-import { DomainError, isOperator, isUuid } from '@bank/kernel';
+import { DomainError, fieldError, isOperator, isUuid } from '@bank/kernel';
 import { implement, parseTimeIdCursor, timeIdCursor, type Database, type Logger, type ServiceBinding } from '@bank/platform';
+import { DeliverySchema } from './entities';
 import { LOG_MAX_PAGE } from './notifications';
 
 const DEFAULT_PAGE = 20;
@@ -13,22 +14,21 @@ export function notificationGrpcService(db: Database, opts: { serviceToken: stri
       listNotifications: async (req, ctx) => {
         const caller = { userId: ctx.callerUserId, roles: ctx.callerRoles };
         const userId = req.userId === '' ? caller.userId : req.userId;
-        if (!userId || !isUuid(userId)) throw new DomainError('VALIDATION_FAILED', 'userId must be a UUID', { fields: [{ field: 'userId', message: 'must be a UUID' }] });
+        if (!userId || !isUuid(userId)) throw fieldError('VALIDATION_FAILED', 'userId', 'must be a UUID');
         if (userId !== caller.userId && !isOperator(caller)) throw new DomainError('NOT_FOUND', 'no such user');
         const limit = req.limit === 0 ? DEFAULT_PAGE : Math.min(req.limit, LOG_MAX_PAGE);
-        const cursor = parseTimeIdCursor(req.cursor);
-        const { rows } = await db.sql.query<{ id: string; user_id: string; template: string; status: string; event_id: string; created_at: Date | string }>(
-          `SELECT id, user_id, template, status, event_id, created_at FROM deliveries
-            WHERE user_id = $1 AND ($2::bigint IS NULL OR (created_at, id) < (to_timestamp($2::bigint / 1000.0), $3::uuid))
-            ORDER BY created_at DESC, id DESC LIMIT $4`,
-          [userId.toLowerCase(), cursor?.createdAt.getTime() ?? null, cursor?.id ?? null, limit + 1],
+        const after = parseTimeIdCursor(req.cursor);
+        // Newest first by (createdAt, id); the cursor is the last row shown.
+        const rows = await db.em().find(
+          DeliverySchema,
+          after ? { userId: userId.toLowerCase(), $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] } : { userId: userId.toLowerCase() },
+          { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: limit + 1, fields: ['id', 'userId', 'template', 'status', 'eventId', 'createdAt'] },
         );
         const page = rows.slice(0, limit);
         const last = page[page.length - 1];
         return {
-          notifications: page.map((r) => ({ id: r.id, userId: r.user_id, channel: 'email', template: r.template, status: r.status, eventId: r.event_id, createdAt: new Date(r.created_at) })),
-          // MikroORM's pg connection hands timestamps out as text.
-          nextCursor: rows.length > limit && last ? timeIdCursor(new Date(last.created_at), last.id) : '',
+          notifications: page.map((r) => ({ id: r.id, userId: r.userId, channel: 'email', template: r.template, status: r.status, eventId: r.eventId, createdAt: r.createdAt })),
+          nextCursor: rows.length > limit && last ? timeIdCursor(last.createdAt, last.id) : '',
         };
       },
     },

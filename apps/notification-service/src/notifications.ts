@@ -1,7 +1,9 @@
 import type BeeQueue from 'bee-queue';
 import type { Transporter } from 'nodemailer';
-import { deterministicId } from '@bank/kernel';
-import { backoffMs, type AfterCommit, type Database, type EventHandlers, type Logger, type Persistence, type SqlClient } from '@bank/platform';
+import { LockMode } from '@mikro-orm/core';
+import { deterministicId, type Clock } from '@bank/kernel';
+import { backoffMs, type AfterCommit, type Database, type EntityManager, type EventHandlers, type Logger, type Persistence } from '@bank/platform';
+import { AccountOwnerSchema, DeliverySchema, RecipientSchema, type DeliveryRow } from './entities';
 import { render, type TemplateData, type TemplateName } from './templates';
 
 // notification-service as a transaction script: events become delivery rows (one per event,
@@ -34,53 +36,58 @@ export function deliveryId(eventId: string, userId: string, template: TemplateNa
 
 export const messageIdOf = (id: string): string => `<${id}@notifications.bank.local>`;
 
-async function queueEmail(client: SqlClient, eventId: string, userId: string, template: TemplateName, data: Omit<TemplateData, 'name'>): Promise<void> {
-  const { rows } = await client.query<{ email: string; full_name: string }>('SELECT email, full_name FROM recipients WHERE user_id = $1', [userId]);
-  const recipient = rows[0];
+/** Records the email to send; a redelivered event finds its delivery there already and adds none. */
+async function queueEmail(em: EntityManager, now: Date, eventId: string, userId: string, template: TemplateName, data: Omit<TemplateData, 'name'>): Promise<void> {
+  const recipient = await em.findOne(RecipientSchema, { userId });
   // user.registered comes first for every user; until it has arrived here, the event is retried.
   if (!recipient) throw new Error(`recipient ${userId} not known yet`);
-  await client.query(
-    `INSERT INTO deliveries (id, event_id, user_id, template, email, data, status) VALUES ($1, $2, $3, $4, $5, $6, 'queued')
-     ON CONFLICT (event_id, user_id, template) DO NOTHING`,
-    [deliveryId(eventId, userId, template), eventId, userId, template, recipient.email, JSON.stringify({ ...data, name: recipient.full_name })],
-  );
+  await em
+    .createQueryBuilder(DeliverySchema)
+    .insert({ id: deliveryId(eventId, userId, template), eventId, userId, template, email: recipient.email, data: { ...data, name: recipient.fullName }, status: 'queued', attempts: 0, createdAt: now })
+    .onConflict(['eventId', 'userId', 'template'])
+    .ignore()
+    .execute();
 }
 
-async function ownerOf(client: SqlClient, accountId: string): Promise<string> {
-  const { rows } = await client.query<{ owner_id: string }>('SELECT owner_id FROM account_owners WHERE account_id = $1', [accountId]);
-  if (!rows[0]) throw new Error(`owner of account ${accountId} not known yet`);
-  return rows[0].owner_id;
+async function ownerOf(em: EntityManager, accountId: string): Promise<string> {
+  const owner = await em.findOne(AccountOwnerSchema, { accountId });
+  if (!owner) throw new Error(`owner of account ${accountId} not known yet`);
+  return owner.ownerId;
 }
 
 /**
  * The events notification-service consumes; `onQueued` wakes the dispatcher once the queued email
  * has committed with the event's inbox row (before, the dispatcher could not see it yet).
  */
-export function notificationEventHandlers(onQueued: AfterCommit): EventHandlers {
-  // The delivery log is this service's own rows, written with raw statements on the consumer's transaction.
-  const queued = <T>(fn: (p: T, e: { id: string }, c: SqlClient) => Promise<void>) => async (p: T, e: { id: string }, tx: Persistence): Promise<AfterCommit> => {
-    await fn(p, e, tx.sql);
+export function notificationEventHandlers(clock: Clock, onQueued: AfterCommit): EventHandlers {
+  type Queue = (template: TemplateName, userId: string, data: Omit<TemplateData, 'name'>) => Promise<void>;
+  // Each handler writes on the consumer's unit of work, so its rows commit with the event's inbox row.
+  const queued = <T>(fn: (p: T, em: EntityManager, queue: Queue) => Promise<void>) => async (p: T, e: { id: string }, tx: Persistence): Promise<AfterCommit> => {
+    const em = tx.em();
+    const now = clock.now();
+    await fn(p, em, (template, userId, data) => queueEmail(em, now, e.id, userId, template, data));
     return onQueued;
   };
   return {
-    'user.registered': queued(async (p, e, c) => {
-      await c.query('INSERT INTO recipients (user_id, email, full_name) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, full_name = EXCLUDED.full_name', [p.userId, p.email, p.fullName]);
-      await queueEmail(c, e.id, p.userId, 'welcome', {});
+    'user.registered': queued(async (p, em, queue) => {
+      // The latest registration of a user wins: a changed email goes to the new address.
+      await em.createQueryBuilder(RecipientSchema).insert({ userId: p.userId, email: p.email, fullName: p.fullName }).onConflict('userId').merge(['email', 'fullName']).execute();
+      await queue('welcome', p.userId, {});
     }),
     'account.opened': async (p, _e, tx) => {
-      await tx.sql.query('INSERT INTO account_owners (account_id, owner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [p.accountId, p.ownerId]);
+      await tx.em().createQueryBuilder(AccountOwnerSchema).insert({ accountId: p.accountId, ownerId: p.ownerId }).onConflict('accountId').ignore().execute();
     },
-    'account.frozen': queued(async (p, e, c) => queueEmail(c, e.id, await ownerOf(c, p.accountId), 'account_frozen', { account: p.accountId })),
-    'account.closed': queued(async (p, e, c) => queueEmail(c, e.id, await ownerOf(c, p.accountId), 'account_closed', { account: p.accountId })),
-    'payment.completed': queued(async (p, e, c) => {
+    'account.frozen': queued(async (p, em, queue) => queue('account_frozen', await ownerOf(em, p.accountId), { account: p.accountId })),
+    'account.closed': queued(async (p, em, queue) => queue('account_closed', await ownerOf(em, p.accountId), { account: p.accountId })),
+    'payment.completed': queued(async (p, _em, queue) => {
       const money = { amount: p.amount.toString(), currency: p.currency, description: p.description };
-      await queueEmail(c, e.id, p.sourceOwnerId, 'payment_sent', { ...money, account: p.sourceAccountId, otherAccount: p.destinationAccountId });
-      await queueEmail(c, e.id, p.destinationOwnerId, 'payment_received', { ...money, account: p.destinationAccountId, otherAccount: p.sourceAccountId });
+      await queue('payment_sent', p.sourceOwnerId, { ...money, account: p.sourceAccountId, otherAccount: p.destinationAccountId });
+      await queue('payment_received', p.destinationOwnerId, { ...money, account: p.destinationAccountId, otherAccount: p.sourceAccountId });
     }),
-    'payment.failed': queued(async (p, e, c) =>
-      queueEmail(c, e.id, p.sourceOwnerId, 'payment_failed', { amount: p.amount.toString(), currency: p.currency, account: p.sourceAccountId, otherAccount: p.destinationAccountId, failureCode: p.failureCode }),
+    'payment.failed': queued(async (p, _em, queue) =>
+      queue('payment_failed', p.sourceOwnerId, { amount: p.amount.toString(), currency: p.currency, account: p.sourceAccountId, otherAccount: p.destinationAccountId, failureCode: p.failureCode }),
     ),
-    'deposit.completed': queued(async (p, e, c) => queueEmail(c, e.id, p.ownerId, 'deposit_received', { amount: p.amount.toString(), currency: p.currency, account: p.accountId })),
+    'deposit.completed': queued(async (p, _em, queue) => queue('deposit_received', p.ownerId, { amount: p.amount.toString(), currency: p.currency, account: p.accountId })),
   };
 }
 
@@ -104,6 +111,7 @@ export class EmailDispatcher {
 
   constructor(
     private readonly db: Database,
+    private readonly clock: Clock,
     private readonly queue: BeeQueue<EmailJob>,
     private readonly maxAttempts: number,
     private readonly logger: Logger,
@@ -132,16 +140,18 @@ export class EmailDispatcher {
   }
 
   async dispatchOnce(): Promise<number> {
-    const { rows } = await this.db.sql.query<{ id: string }>(
-      `SELECT id FROM deliveries WHERE status = 'queued' AND (enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $1::double precision / 1000))
-       ORDER BY created_at LIMIT $2`,
-      [REENQUEUE_AFTER_MS, DISPATCH_BATCH_SIZE],
+    const em = this.db.em();
+    const lostBefore = new Date(this.clock.now().getTime() - REENQUEUE_AFTER_MS);
+    const rows = await em.find(
+      DeliverySchema,
+      { status: 'queued', $or: [{ enqueuedAt: null }, { enqueuedAt: { $lt: lostBefore } }] },
+      { fields: ['id'], orderBy: { createdAt: 'asc' }, limit: DISPATCH_BATCH_SIZE },
     );
     if (rows.length === 0) return 0;
     const jobs = rows.map((r) => this.queue.createJob({ deliveryId: r.id }).setId(r.id).retries(this.maxAttempts - 1).backoff(RETRY_STRATEGY, EMAIL_RETRY_BASE_MS));
     const errors = await this.queue.saveAll(jobs);
     const saved = rows.filter((r, i) => !errors.has(jobs[i] as BeeQueue.Job<EmailJob>)).map((r) => r.id);
-    await this.db.sql.query('UPDATE deliveries SET enqueued_at = now() WHERE id = ANY($1::uuid[])', [saved]);
+    if (saved.length > 0) await em.nativeUpdate(DeliverySchema, { id: { $in: saved } }, { enqueuedAt: this.clock.now() });
     return saved.length;
   }
 
@@ -168,23 +178,15 @@ function isPermanent(error: unknown): boolean {
 export class EmailSender {
   constructor(
     private readonly db: Database,
+    private readonly clock: Clock,
     private readonly transport: Transporter,
     private readonly opts: { from: string; maxAttempts: number; leaseMs: number },
     private readonly logger: Logger,
   ) {}
 
   async send(id: string): Promise<SendOutcome> {
-    const { rows } = await this.db.sql.query<{ email: string; template: TemplateName; data: TemplateData; attempts: number }>(
-      `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, claimed_at = now()
-        WHERE id = $1 AND (status = 'queued' OR (status = 'sending' AND claimed_at < now() - make_interval(secs => $2::double precision / 1000)))
-        RETURNING email, template, data, attempts`,
-      [id, this.opts.leaseMs],
-    );
-    const claim = rows[0];
-    if (!claim) {
-      const { rows: current } = await this.db.sql.query<{ status: string }>('SELECT status FROM deliveries WHERE id = $1', [id]);
-      return current[0]?.status === 'sending' ? 'in-flight-elsewhere' : 'already-done';
-    }
+    const claim = await this.claim(id);
+    if (typeof claim === 'string') return claim;
     // A delivery that keeps crashing its worker (each crash a claim) is given up, not looped on.
     if (claim.attempts > this.opts.maxAttempts) {
       await this.finish(id, 'dead', `gave up after ${claim.attempts - 1} attempts`);
@@ -200,11 +202,29 @@ export class EmailSender {
         this.logger.warn({ deliveryId: id, reason }, 'email refused permanently');
         return 'permanent';
       }
-      await this.db.sql.query("UPDATE deliveries SET status = 'queued', error = $2 WHERE id = $1 AND status = 'sending'", [id, reason]);
+      await this.db.em().nativeUpdate(DeliverySchema, { id, status: 'sending' }, { status: 'queued', error: reason });
       return 'transient';
     }
-    await this.db.sql.query("UPDATE deliveries SET status = 'sent', sent_at = now(), message_id = $2, error = NULL WHERE id = $1", [id, messageIdOf(id)]);
+    await this.db.em().nativeUpdate(DeliverySchema, { id }, { status: 'sent', sentAt: this.clock.now(), messageId: messageIdOf(id), error: null });
     return 'sent';
+  }
+
+  /**
+   * Takes the delivery for this worker (queued → sending, counting the attempt), or says why not.
+   * The row is locked for the check, so of two workers claiming it only one sees it claimable.
+   */
+  private async claim(id: string): Promise<DeliveryRow | 'already-done' | 'in-flight-elsewhere'> {
+    return this.db.transaction(async (_c, em) => {
+      const row = await em.findOne(DeliverySchema, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!row) return 'already-done';
+      const now = this.clock.now();
+      const leaseExpired = row.claimedAt !== null && row.claimedAt.getTime() < now.getTime() - this.opts.leaseMs;
+      if (row.status === 'sending' && !leaseExpired) return 'in-flight-elsewhere';
+      if (row.status !== 'queued' && row.status !== 'sending') return 'already-done';
+      em.assign(row, { status: 'sending', attempts: row.attempts + 1, claimedAt: now });
+      await em.flush();
+      return row;
+    });
   }
 
   /** The last attempt failed for a reason that may pass: the email is dead-lettered. */
@@ -213,7 +233,7 @@ export class EmailSender {
   }
 
   private async finish(id: string, status: 'failed' | 'dead', reason: string): Promise<void> {
-    await this.db.sql.query('UPDATE deliveries SET status = $2, error = $3 WHERE id = $1', [id, status, reason]);
+    await this.db.em().nativeUpdate(DeliverySchema, { id }, { status, error: reason });
   }
 }
 

@@ -1,7 +1,7 @@
 import { newId } from '@bank/kernel';
 import { PAYMENT_ENTITIES, PostgresAccountDirectory, paymentsMigrations } from '@bank/payments-postgres';
-import { Database } from '@bank/platform';
-import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope } from '@bank/testkit';
+import type { Database } from '@bank/platform';
+import { captureLogger, openTestDatabase, expectEffectCommitsWithInbox, testEnvelope } from '@bank/testkit';
 import { paymentEventHandlers } from './container';
 
 // payment-service's account projection goes through payments-core's accountProjection, on a
@@ -9,19 +9,15 @@ import { paymentEventHandlers } from './container';
 
 const { logger } = captureLogger('payment-consumer');
 let db: Database;
-let drop: () => Promise<void>;
+let close: () => Promise<void>;
 const kicked: string[] = [];
 
 beforeAll(async () => {
-  const t = await createTestDatabase('payment_consumer');
-  drop = t.drop;
-  db = await Database.open({ clientUrl: t.url, migrations: paymentsMigrations, entities: [...PAYMENT_ENTITIES], logger });
-  await db.migrate();
+  ({ db, close } = await openTestDatabase('payment_consumer', { migrations: paymentsMigrations, entities: [...PAYMENT_ENTITIES], logger }));
 });
 
 afterAll(async () => {
-  await db?.close();
-  await drop?.();
+  await close?.();
 });
 
 const handlers = () => paymentEventHandlers({ onLedgerTransfer: async () => undefined, kick: (id) => void kicked.push(id) }, (tx) => new PostgresAccountDirectory(tx, async () => undefined), () => undefined);

@@ -1,5 +1,5 @@
 import { ledgerV1 } from '@bank/contracts';
-import { DomainError } from '@bank/kernel';
+import { fieldError } from '@bank/kernel';
 import { accountBalance, type AccountKind, type AccountState, type Ledger, type LedgerAccount, type StatementLine, type Transfer, type TransferRequest, type TransferStatus } from '@bank/ledger-core';
 import { implement, type Logger, type ServiceBinding } from '@bank/platform';
 
@@ -44,7 +44,7 @@ const accountResultByName = byName(ledgerV1.createAccountResultFromJSON, 'CREATE
 
 function accountResultToProto(result: string): ledgerV1.CreateAccountResult {
   // invalid_id has no proto value of its own: an id that is not a UUID is invalid input.
-  if (result === 'invalid_id') throw new DomainError('VALIDATION_FAILED', 'account id must be a UUID', { fields: [{ field: 'accounts.id', message: 'must be a UUID' }] });
+  if (result === 'invalid_id') throw fieldError('VALIDATION_FAILED', 'accounts.id', 'must be a UUID');
   return accountResultByName(result);
 }
 
@@ -123,7 +123,7 @@ export function ledgerGrpcService(ledger: Ledger, opts: { serviceToken: string; 
         const results = await ledger.createAccounts(
           req.accounts.map((a) => {
             const kind = KIND_FROM_PROTO.get(a.kind);
-            if (!kind) throw new DomainError('VALIDATION_FAILED', 'account kind is required', { fields: [{ field: 'accounts.kind', message: 'must be set' }] });
+            if (!kind) throw fieldError('VALIDATION_FAILED', 'accounts.kind', 'must be set');
             return { id: a.id, currency: a.currency, kind, flags: a.flags, overdraftLimit: a.overdraftLimit, ownerId: a.ownerId === '' ? null : a.ownerId };
           }),
         );
@@ -143,7 +143,7 @@ export function ledgerGrpcService(ledger: Ledger, opts: { serviceToken: string; 
         return { entries: page.lines.map(lineToProto), nextCursor: page.nextCursor };
       },
       getBalanceAt: async (req) => {
-        if (!req.at) throw new DomainError('VALIDATION_FAILED', 'at is required', { fields: [{ field: 'at', message: 'required' }] });
+        if (!req.at) throw fieldError('VALIDATION_FAILED', 'at', 'required');
         return ledger.balanceAt(req.accountId, req.at);
       },
       verifyInvariants: async () => {

@@ -29,7 +29,3 @@ export function fieldError(code: string, field: string, message: string): Domain
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new InvariantViolation(message);
 }
-
-export function assertNever(value: never, message = 'unexpected value'): never {
-  throw new InvariantViolation(`${message}: ${String(value)}`);
-}

@@ -3,13 +3,10 @@ export {
   MAX_MINOR_UNITS,
   MIN_MINOR_UNITS,
   Money,
-  addMinor,
-  currencyScale,
   isCurrency,
-  parseCurrency,
 } from './money';
 export type { Currency } from './money';
-export { DomainError, InvariantViolation, assert, assertNever, fieldError } from './errors';
+export { DomainError, InvariantViolation, assert, fieldError } from './errors';
 export { ok, fail } from './result';
 export type { Result } from './result';
 export { deterministicId, isUuid, newId } from './ids';

@@ -36,10 +36,6 @@ export function parseCurrency(code: unknown): Currency {
   return code;
 }
 
-export function currencyScale(currency: Currency): number {
-  return CURRENCY_SCALES[currency];
-}
-
 function checkRange(minor: bigint): bigint {
   if (minor > MAX_MINOR_UNITS || minor < MIN_MINOR_UNITS) {
     throw new DomainError('AMOUNT_OVERFLOW', 'amount does not fit a 64-bit signed integer of minor units');
@@ -163,9 +159,4 @@ export class Money {
       throw new DomainError('CURRENCY_MISMATCH', `cannot combine ${this.currency} with ${other.currency}`);
     }
   }
-}
-
-/** Adds two bigint minor-unit amounts, refusing a result outside the Postgres bigint range. */
-export function addMinor(a: bigint, b: bigint): bigint {
-  return checkRange(a + b);
 }

@@ -11,6 +11,8 @@ export const DEFAULT_POOL_MAX = 10;
 /** Serialization failures and deadlocks are retried this many times before the error surfaces. */
 export const MAX_TRANSACTION_RETRIES = 5;
 const RETRY_BASE_DELAY_MS = 5;
+/** The longest wait before replaying a transaction: a conflict that outlasts it is a hot spot, not bad luck. */
+const RETRY_MAX_DELAY_MS = 100;
 /** One lock id for "migrating this database": replicas starting together migrate one at a time. */
 const MIGRATION_LOCK_ID = 7_246_001;
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
@@ -254,7 +256,7 @@ export class Database implements Persistence {
         return await inTransaction(this.orm.em.fork(), isolation, fn);
       } catch (e) {
         if (!isRetryableSqlError(e) || attempt >= MAX_TRANSACTION_RETRIES) throw e;
-        await new Promise((r) => setTimeout(r, RETRY_BASE_DELAY_MS * 2 ** attempt * (0.5 + Math.random())));
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS)));
       }
     }
   }

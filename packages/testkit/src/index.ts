@@ -6,6 +6,7 @@ export {
   captureLogger,
   configProblems,
   createTestDatabase,
+  openTestDatabase,
   freePort,
   remoteFailure,
   testQueuePrefix,
@@ -24,5 +25,7 @@ export { FakeLedgerBalances, InMemoryAccountStore } from './accounts-memory';
 export { accountStoreContract } from './accounts-contract';
 export { FakePaymentLedger, InMemoryAccountDirectory, InMemoryPaymentStore } from './payments-memory';
 export { paymentFixture, paymentStoreContract } from './payments-contract';
+export { accountDirectoryContract } from './directory-contract';
+export type { DirectorySource } from './directory-contract';
 export { migrationsReversibleContract } from './migrations';
 export { expectEffectCommitsWithInbox, testEnvelope } from './consumers';

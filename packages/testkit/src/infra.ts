@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { ConfigError, KNOWN_ENV_VARS, RemoteCallError, createLogger, dropDatabase, ensureDatabase, loadConfig, type Logger, type Schema } from '@bank/platform';
+import { ConfigError, Database, KNOWN_ENV_VARS, RemoteCallError, createLogger, dropDatabase, ensureDatabase, loadConfig, type DatabaseOptions, type Logger, type Schema } from '@bank/platform';
 
 /** The server integration tests use; CI and the dev machines run one on loopback with trust auth. */
 export const TEST_DATABASE_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -19,6 +19,23 @@ export async function createTestDatabase(label: string): Promise<{ url: string; 
   const text = url.toString();
   await ensureDatabase(text);
   return { url: text, drop: () => dropDatabase(text) };
+}
+
+/** A fresh database for one suite, opened and migrated; `close` closes it and drops it. */
+export async function openTestDatabase(label: string, opts: Omit<DatabaseOptions, 'clientUrl'>): Promise<{ db: Database; url: string; close: () => Promise<void> }> {
+  const t = await createTestDatabase(label);
+  const db = await Database.open({ ...opts, clientUrl: t.url });
+  try {
+    await db.migrate();
+  } catch (e) {
+    await db.close();
+    await t.drop();
+    throw e;
+  }
+  return { db, url: t.url, close: async () => {
+    await db.close();
+    await t.drop();
+  } };
 }
 
 /** Every suite's Redis keys live under this namespace; the global teardown drops it after a run. */

@@ -104,12 +104,22 @@ export class InMemoryPaymentStore implements PaymentStore {
 export class InMemoryAccountDirectory implements AccountDirectory {
   readonly accounts = new Map<string, AccountInfo>();
 
+  /** `source` answers accounts the directory has not recorded yet, as user-service does for the real one. */
+  constructor(private readonly source: (id: string) => Promise<AccountInfo | undefined> = async () => undefined) {}
+
   add(account: AccountInfo): void {
     this.accounts.set(account.id, account);
   }
 
   async find(ids: readonly string[]): Promise<Map<string, AccountInfo>> {
-    return new Map(ids.flatMap((id) => (this.accounts.has(id) ? [[id, this.accounts.get(id) as AccountInfo] as const] : [])));
+    const found = new Map<string, AccountInfo>();
+    for (const id of ids) {
+      const known = this.accounts.get(id) ?? (await this.source(id));
+      if (!known) continue;
+      found.set(id, known);
+      if (!this.accounts.has(id)) this.accounts.set(id, known);
+    }
+    return found;
   }
 
   private readonly stateSequences = new Map<string, number>();

@@ -1,3 +1,4 @@
-import { InMemoryPaymentStore, paymentStoreContract } from '@bank/testkit';
+import { InMemoryAccountDirectory, InMemoryPaymentStore, accountDirectoryContract, paymentStoreContract } from '@bank/testkit';
 
 paymentStoreContract('in memory', async () => new InMemoryPaymentStore(), async () => undefined);
+accountDirectoryContract('in memory', async (source) => new InMemoryAccountDirectory(source), async () => undefined);

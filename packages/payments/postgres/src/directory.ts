@@ -26,17 +26,24 @@ export class PostgresAccountDirectory implements AccountDirectory {
       if (!info) continue;
       found.set(id, info);
       // Remembered at version 0: any account event, earlier or later, still applies over it.
-      await this.db.sql.query('INSERT INTO payment_accounts (id, owner_id, currency, state, state_version) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (id) DO NOTHING', [info.id, info.ownerId, info.currency, info.state]);
+      await this.remember(info);
     }
     return found;
   }
 
   async recordOpened(a: AccountInfo): Promise<void> {
-    await this.db.sql.query("INSERT INTO payment_accounts (id, owner_id, currency, state, state_version) VALUES ($1, $2, $3, 'active', 0) ON CONFLICT (id) DO NOTHING", [a.id, a.ownerId, a.currency]);
+    await this.remember({ ...a, state: 'active' });
   }
 
   async recordState(id: string, state: AccountInfo['state'], sequence: number): Promise<boolean> {
-    const { rowCount } = await this.db.sql.query('UPDATE payment_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = GREATEST(state_version, $3) WHERE id = $1', [id, state, sequence]);
-    return rowCount === 1;
+    const em = this.db.em();
+    // One conditional update: of two events of one account applied at once, the newer wins whatever the order.
+    const updated = await em.nativeUpdate(PaymentAccountSchema, { id, stateVersion: { $lt: BigInt(sequence) } }, { state, stateVersion: BigInt(sequence) });
+    return updated === 1 || (await em.count(PaymentAccountSchema, { id })) === 1;
+  }
+
+  /** The first record of an account wins; a later one (a redelivery, a look-up racing the event) changes nothing. */
+  private async remember(a: AccountInfo): Promise<void> {
+    await this.db.em().createQueryBuilder(PaymentAccountSchema).insert({ id: a.id, ownerId: a.ownerId, currency: a.currency, state: a.state, stateVersion: 0n }).onConflict('id').ignore().execute();
   }
 }

@@ -1,24 +1,34 @@
-import { Database } from '@bank/platform';
-import { captureLogger, createTestDatabase, paymentStoreContract } from '@bank/testkit';
+import type { Database } from '@bank/platform';
+import { accountDirectoryContract, captureLogger, openTestDatabase, paymentStoreContract } from '@bank/testkit';
+import { PostgresAccountDirectory } from './directory';
 import { PAYMENT_ENTITIES } from './entities';
 import { paymentsMigrations } from './migrations';
 import { PostgresPaymentStore } from './store';
 
 const { logger } = captureLogger('payments-store-test');
 let db: Database;
-let drop: () => Promise<void>;
+let close: () => Promise<void>;
 
 paymentStoreContract(
   'PostgreSQL',
   async () => {
-    const t = await createTestDatabase('payments_store');
-    drop = t.drop;
-    db = await Database.open({ clientUrl: t.url, migrations: paymentsMigrations, entities: [...PAYMENT_ENTITIES], logger });
-    await db.migrate();
+    ({ db, close } = await openTestDatabase('payments_store', { migrations: paymentsMigrations, entities: [...PAYMENT_ENTITIES], logger }));
     return new PostgresPaymentStore(db);
   },
   async () => {
-    await db.close();
-    await drop();
+    await close?.();
+  },
+);
+
+let directoryDb: Awaited<ReturnType<typeof openTestDatabase>> | undefined;
+
+accountDirectoryContract(
+  'PostgreSQL',
+  async (source) => {
+    directoryDb = await openTestDatabase('payments_directory', { migrations: paymentsMigrations, entities: [...PAYMENT_ENTITIES], logger });
+    return new PostgresAccountDirectory(directoryDb.db, source);
+  },
+  async () => {
+    await directoryDb?.close();
   },
 );
