@@ -119,6 +119,39 @@ describe('the public API through the gateway, with real services', () => {
     expect([close.status, close.body?.code]).toEqual([409, 'ACCOUNT_NOT_EMPTY']);
   });
 
+  it('refuses prototype keys and bad cursors with 400 naming the field, takes any scheme case and long keys, and refuses a key reused for another currency', async () => {
+    const alice = await customer();
+    for (const field of ['constructor', 'toString', 'hasOwnProperty']) {
+      const r = await api('POST', '/v1/accounts', { currency: 'USD', [field]: 1 }, alice.token);
+      expect([r.status, r.body?.code, (r.body?.errors as { field: string }[] | undefined)?.map((e) => e.field)]).toEqual([400, 'VALIDATION_FAILED', [field]]);
+    }
+    const protoBody = await fetch(`${base}/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` }, body: '{"currency":"USD","__proto__":{"admin":true}}' });
+    expect(protoBody.status).toBe(400);
+    expect((await api('GET', '/v1/accounts', undefined, alice.token)).body?.data).toEqual([]);
+
+    const cursorOf = async (url: string) => {
+      const r = await api('GET', url, undefined, alice.token);
+      return [r.status, r.body?.code, (r.body?.errors as { field: string }[] | undefined)?.map((e) => e.field)];
+    };
+    expect(await cursorOf('/v1/accounts?cursor=abc')).toEqual([400, 'VALIDATION_FAILED', ['cursor']]);
+    const key = 'k'.repeat(255);
+    const opened = await api('POST', '/v1/accounts', { currency: 'USD' }, alice.token, { 'Idempotency-Key': key });
+    expect(opened.status).toBe(201);
+    const id = opened.body!.id as string;
+    expect(await cursorOf(`/v1/accounts/${id}/transactions?cursor=9999999999999999999`)).toEqual([400, 'VALIDATION_FAILED', ['cursor']]);
+    expect(await cursorOf(`/v1/accounts/${id}/transactions?cursor=abc`)).toEqual([400, 'VALIDATION_FAILED', ['cursor']]);
+
+    expect((await api('POST', '/v1/accounts', { currency: 'USD' }, alice.token, { 'Idempotency-Key': key })).body?.id).toBe(id);
+    const reused = await api('POST', '/v1/accounts', { currency: 'EUR' }, alice.token, { 'Idempotency-Key': key });
+    expect([reused.status, reused.body?.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect(((await api('GET', '/v1/accounts', undefined, alice.token)).body?.data as unknown[]).length).toBe(1);
+
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      const me = await api('GET', '/v1/me', undefined, undefined, { authorization: `${scheme} ${alice.token}` });
+      expect([scheme, me.status]).toEqual([scheme, 200]);
+    }
+  });
+
   it('lets only operators freeze accounts (404 to others), and the ledger then refuses the account', async () => {
     const alice = await customer();
     const op = await customer();

@@ -3,7 +3,10 @@ import { createPublicKey } from 'node:crypto';
 import { authV1 } from '@bank/contracts';
 import { createClient, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
 import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
-import { MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
+import { systemClock } from '@bank/kernel';
+import { Auth, MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
+import { PasswordHasher } from './passwords';
+import { SigningKeys } from './signing';
 import { schema } from './config';
 import { buildContainer } from './container';
 
@@ -176,6 +179,24 @@ describe('login and tokens', () => {
     );
     expect(rows[0]).toEqual({ failed_logins: MAX_FAILED_LOGINS_PER_ACCOUNT, failures: MAX_FAILED_LOGINS_PER_ACCOUNT });
     expect((await remoteFailure(login(email, PASSWORD, '192.0.2.151'))).code).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('lets no more parallel guesses reach the real hash than the account allows', async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    let comparedWithRealHash = 0;
+    const hasher = new PasswordHasher(4);
+    const counting = Object.assign(Object.create(hasher) as PasswordHasher, {
+      verify: (password: string, hash: string | undefined) => {
+        if (hash !== undefined) comparedWithRealHash++;
+        return hasher.verify(password, hash);
+      },
+    });
+    const auth = new Auth(service.db, counting, new SigningKeys(service.db, systemClock, { issuer: 'i', audience: 'a', accessTtlSeconds: 60 }), systemClock, 60);
+    const guesses = 3 * MAX_FAILED_LOGINS_PER_ACCOUNT;
+    const outcomes = await Promise.allSettled(Array.from({ length: guesses }, (_, i) => auth.login({ email, password: `wrong guess ${i}`, clientIp: `198.18.0.${i}` })));
+    expect(outcomes.every((o) => o.status === 'rejected' && (o.reason as { code?: string }).code === 'INVALID_CREDENTIALS')).toBe(true);
+    expect(comparedWithRealHash).toBe(MAX_FAILED_LOGINS_PER_ACCOUNT);
   });
 
   it('of concurrent rotations of one refresh token, one wins and the rest revoke the family', async () => {

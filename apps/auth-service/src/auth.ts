@@ -73,44 +73,44 @@ export class Auth {
     }
   }
 
-  /** The same INVALID_CREDENTIALS, after the same bcrypt work, whether the email exists or not. */
+  /**
+   * The same INVALID_CREDENTIALS, after the same bcrypt work, whether the email exists or not.
+   * Each attempt counts as a failure before its password is checked, in one step that locks the
+   * counters: of many guesses sent at once, only as many as the limits allow reach a comparison
+   * with the real hash. A success then takes its count back.
+   */
   async login(input: { email: string; password: string; clientIp: string }): Promise<TokenPair> {
     const email = normaliseEmail(input.email);
     const now = this.clock.now();
     const windowStart = new Date(now.getTime() - FAILED_LOGIN_WINDOW_MS);
     const ip = input.clientIp || 'unknown';
-    const em = this.db.em();
-    const byIp = await em.findOne(LoginFailuresByIpSchema, { ip, windowStart: { $gt: windowStart } });
-    if ((byIp?.failures ?? 0) >= MAX_FAILED_LOGINS_PER_IP) throw new DomainError('RATE_LIMITED', 'too many failed logins from this address');
-    const user = await em.findOne(UserSchema, { email });
-    const lockedOut = user !== null && user.failedLogins >= MAX_FAILED_LOGINS_PER_ACCOUNT && user.lastFailedAt !== null && user.lastFailedAt > windowStart;
-    // A locked account still costs a bcrypt comparison, so that locking is not visible in timing.
-    const ok = (await this.hasher.verify(input.password, lockedOut ? undefined : user?.passwordHash)) && !lockedOut;
-    if (!user || !ok) {
-      await this.recordFailure(user?.id, ip, now, windowStart);
-      throw new DomainError('INVALID_CREDENTIALS', 'wrong email or password');
-    }
-    return this.db.transaction(async (_c, tx) => {
-      await tx.nativeUpdate(UserSchema, { id: user.id }, { failedLogins: 0, lastFailedAt: null });
-      return this.issue(tx, user.id, user.roles, newId());
-    });
-  }
-
-  /**
-   * Counts a failed login against the account and the address. Both rows are locked for the
-   * update (concurrent failures each count), and a count whose window has passed starts again.
-   */
-  private async recordFailure(userId: string | undefined, ip: string, now: Date, windowStart: Date): Promise<void> {
-    await this.db.transaction(async (_c, em) => {
-      if (userId) {
-        const user = await em.findOne(UserSchema, { id: userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        if (user) em.assign(user, { failedLogins: user.lastFailedAt !== null && user.lastFailedAt > windowStart ? user.failedLogins + 1 : 1, lastFailedAt: now });
-      }
-      // The address's first failure makes its row; the lock below then serialises the counting.
+    const attempt = await this.db.transaction(async (_c, em) => {
+      // The address's first attempt makes its row; the lock below then serialises the counting.
       await em.createQueryBuilder(LoginFailuresByIpSchema).insert({ ip, windowStart: now, failures: 0 }).onConflict('ip').ignore().execute();
       const byIp = await em.findOneOrFail(LoginFailuresByIpSchema, { ip }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      em.assign(byIp, byIp.windowStart > windowStart ? { failures: byIp.failures + 1 } : { windowStart: now, failures: 1 });
+      if (byIp.windowStart <= windowStart) em.assign(byIp, { windowStart: now, failures: 0 });
+      if (byIp.failures >= MAX_FAILED_LOGINS_PER_IP) return 'rate-limited' as const;
+      byIp.failures += 1;
+      const user = await em.findOne(UserSchema, { email }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      let lockedOut = false;
+      if (user) {
+        const recent = user.lastFailedAt !== null && user.lastFailedAt > windowStart;
+        lockedOut = recent && user.failedLogins >= MAX_FAILED_LOGINS_PER_ACCOUNT;
+        em.assign(user, { failedLogins: recent ? user.failedLogins + 1 : 1, lastFailedAt: now });
+      }
       await em.flush();
+      return { user: user ? { id: user.id, passwordHash: user.passwordHash, roles: user.roles } : undefined, lockedOut };
+    });
+    if (attempt === 'rate-limited') throw new DomainError('RATE_LIMITED', 'too many failed logins from this address');
+    const { user, lockedOut } = attempt;
+    // A locked account still costs a bcrypt comparison, so that locking is not visible in timing.
+    const ok = (await this.hasher.verify(input.password, lockedOut ? undefined : user?.passwordHash)) && !lockedOut;
+    if (!user || !ok) throw new DomainError('INVALID_CREDENTIALS', 'wrong email or password');
+    return this.db.transaction(async (_c, em) => {
+      await em.nativeUpdate(UserSchema, { id: user.id }, { failedLogins: 0, lastFailedAt: null });
+      const byIp = await em.findOne(LoginFailuresByIpSchema, { ip }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (byIp && byIp.failures > 0) byIp.failures -= 1;
+      return this.issue(em, user.id, user.roles, newId());
     });
   }
 

@@ -106,6 +106,8 @@ export function ledgerStoreContract(name: string, open: () => Promise<StoreUnder
       const second = await ledger.statement(alice, 2, first.nextCursor);
       expect(second.lines.map((l) => l.description)).toEqual(['deposit']);
       expect(second.nextCursor).toBe('');
+      // A cursor the list never handed out (not a sequence, or beyond a bigint) is the caller's mistake.
+      for (const bad of ['abc', '-1', '9999999999999999999']) await expect(ledger.statement(alice, 2, bad)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { fields: [{ field: 'cursor' }] } });
       const voidedHold = transferRequest({ debitAccountId: alice, creditAccountId: bob, amount: 50n, flags: TransferFlags.PENDING });
       await ledger.createTransfers([voidedHold]);
       await ledger.createTransfers([transferRequest({ flags: TransferFlags.VOID_PENDING, pendingId: voidedHold.id, currency: '' })]);

@@ -83,7 +83,8 @@ const CALLER = Symbol('caller');
 export function authenticate(verifier: TokenVerifier): RequestHandler {
   return (req, res, next) => {
     const header = req.headers.authorization ?? '';
-    const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are Bearer.
+    const match = /^Bearer +([A-Za-z0-9_\-.]+)$/i.exec(header);
     if (!match) {
       next(unauthenticated('a Bearer access token is required'));
       return;

@@ -19,7 +19,8 @@ export function readBody<S extends Record<string, Kind>>(req: Request, spec: S):
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ProblemError('VALIDATION_FAILED', 'the body must be a JSON object', [{ field: '', message: 'must be an object' }]);
   const errors: FieldError[] = [];
   const out: Record<string, string | bigint | undefined> = {};
-  for (const key of Object.keys(body)) if (!(key in spec)) errors.push({ field: key, message: 'is not a field of this request' });
+  // Own keys only: `constructor` or `__proto__` is as unknown a field as any other.
+  for (const key of Object.keys(body)) if (!Object.hasOwn(spec, key)) errors.push({ field: key, message: 'is not a field of this request' });
   for (const [key, kind] of Object.entries(spec)) {
     const value = (body as Record<string, unknown>)[key];
     if (value === undefined) {

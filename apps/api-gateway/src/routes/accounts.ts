@@ -14,11 +14,12 @@ import { accountView, entryView, notFound, profileView } from './views';
 export const PROFILE_WAIT_MS = 3_000;
 const PROFILE_POLL_MS = 100;
 
-function idempotencyKey(res: Response, header: string | undefined): string {
+function idempotencyKey(header: string | undefined): string {
   // Optional here (required on payments and deposits); its format is checked like everywhere.
   if (header === undefined) return '';
   if (!IDEMPOTENCY_KEY_PATTERN.test(header)) throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
-  return `${callerOf(res).userId}:${header}`;
+  // user-service keeps keys per owner, so the key goes as the client sent it.
+  return header;
 }
 
 /** /v1/me, /v1/accounts and /v1/admin/accounts: user-service for the account, the ledger for money. */
@@ -53,7 +54,7 @@ export function accountRoutes(router: Router, peers: Peers, verifier: TokenVerif
   router.post('/accounts', auth, async (req, res) => {
     const who = callerOf(res);
     const body = readBody(req, { currency: 'string' });
-    const key = idempotencyKey(res, req.header('Idempotency-Key'));
+    const key = idempotencyKey(req.header('Idempotency-Key'));
     const a = await peers.call<userV1.BankAccount>((md, o, cb) => peers.user.openAccount({ ownerId: '', currency: body.currency, idempotencyKey: key }, md, o, cb), who, requestIdOf(res));
     // Opening depends on user-service alone: the ledger learns of the account through the outbox
     // (it cannot have it yet, and may be down), so the new account shows a zero balance.

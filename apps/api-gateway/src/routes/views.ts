@@ -11,6 +11,17 @@ export function jsonAmount(minor: bigint): number {
   return Number(minor);
 }
 
+/**
+ * A peer's enum value as the API names it. A value this gateway does not know (a newer peer, a
+ * bug) fails the response rather than being shown as some default: an account is never shown
+ * active, nor an entry posted, on a guess.
+ */
+function named<T extends string>(table: Readonly<Record<number, T>>, value: number, what: string): T {
+  const name = table[value];
+  if (name === undefined) throw new Error(`unknown ${what} ${value} from a peer`);
+  return name;
+}
+
 const STATUS: Record<number, string> = {
   [userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_ACTIVE]: 'active',
   [userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_FROZEN]: 'frozen',
@@ -27,7 +38,7 @@ export function accountView(a: userV1.BankAccount, l: ledgerV1.Account | undefin
     id: a.id,
     ownerId: a.ownerId,
     currency: a.currency,
-    status: STATUS[a.status] ?? 'active',
+    status: named(STATUS, a.status, 'account status'),
     balance: { posted: jsonAmount(posted), pending: jsonAmount(pending), available: jsonAmount(available) },
     createdAt: a.createdAt?.toISOString() ?? null,
   };
@@ -37,6 +48,11 @@ const ENTRY_STATUS: Record<number, string> = {
   [ledgerV1.EntryStatus.ENTRY_STATUS_PENDING]: 'pending',
   [ledgerV1.EntryStatus.ENTRY_STATUS_POSTED]: 'posted',
   [ledgerV1.EntryStatus.ENTRY_STATUS_VOIDED]: 'voided',
+};
+
+const ENTRY_DIRECTION: Record<number, 'debit' | 'credit'> = {
+  [ledgerV1.EntryDirection.ENTRY_DIRECTION_DEBIT]: 'debit',
+  [ledgerV1.EntryDirection.ENTRY_DIRECTION_CREDIT]: 'credit',
 };
 
 function paymentIdOf(reference: string): string | null {
@@ -60,7 +76,7 @@ export function paymentView(p: paymentV1.Payment) {
     amount: jsonAmount(p.amount),
     currency: p.currency,
     description: p.description,
-    status: PAYMENT_STATUS[p.status] ?? 'pending',
+    status: named(PAYMENT_STATUS, p.status, 'payment status'),
     failureCode: p.failureCode === '' ? null : p.failureCode,
     createdAt: p.createdAt?.toISOString() ?? null,
     completedAt: p.completedAt?.toISOString() ?? null,
@@ -79,11 +95,11 @@ export function entryView(e: ledgerV1.StatementEntry) {
     transferId: e.transferId,
     // Payments name themselves in the transfer's reference (payments-core); other references are not payment ids.
     paymentId: paymentIdOf(e.reference),
-    direction: e.direction === ledgerV1.EntryDirection.ENTRY_DIRECTION_DEBIT ? 'debit' : 'credit',
+    direction: named(ENTRY_DIRECTION, e.direction, 'entry direction'),
     amount: jsonAmount(e.amount),
     currency: e.currency,
     balanceAfter: jsonAmount(e.balanceAfter),
-    status: ENTRY_STATUS[e.status] ?? 'posted',
+    status: named(ENTRY_STATUS, e.status, 'entry status'),
     description: e.description,
     createdAt: e.createdAt?.toISOString() ?? null,
   };

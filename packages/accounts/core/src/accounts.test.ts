@@ -63,6 +63,11 @@ describe('Accounts use cases with in-memory fakes', () => {
     const a = await accounts.open(alice, 'EUR', 'key-1');
     expect(await accounts.open(alice, 'EUR', 'key-1')).toEqual(a);
     expect(store.events.map((e) => e.event)).toEqual(['account.opened']);
+    // The same key for another currency is another request: refused, not answered with the first account.
+    await expect(accounts.open(alice, 'USD', 'key-1')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    // Keys are per owner: Bob's key-1 is his own.
+    expect((await accounts.open(bob, 'USD', 'key-1')).ownerId).toBe(bob.userId);
+    expect(store.events.map((e) => e.event)).toEqual(['account.opened', 'account.opened']);
     await expect(accounts.open(alice, 'XXX', '')).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { fields: [{ field: 'currency' }] } });
     await expect(accounts.open({ userId: undefined, roles: [] }, 'EUR', '')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
@@ -75,6 +80,7 @@ describe('Accounts use cases with in-memory fakes', () => {
     expect((await accounts.list(bob, alice.userId!, 10, '')).accounts).toEqual([]);
     expect((await accounts.list(operator, alice.userId!, 10, '')).accounts.map((x) => x.id)).toEqual([a.id]);
     await expect(accounts.get(alice, 'not-a-uuid')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(accounts.list(alice, '', 10, 'abc')).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { fields: [{ field: 'cursor' }] } });
   });
 
   it('lets only operators freeze and unfreeze; to customers the account does not exist', async () => {

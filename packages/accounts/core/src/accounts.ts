@@ -13,6 +13,12 @@ export const MAX_TRANSITION_ATTEMPTS = 5;
 /** An account the caller may not see answers exactly as one that does not exist. */
 const notFound = () => new DomainError('NOT_FOUND', 'no such account');
 
+/** The account an earlier opening with the same key made; the key used for another currency is refused, not replayed. */
+function replayOf(existing: BankAccount, currency: string): BankAccount {
+  if (existing.currency !== currency) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key opened an account in another currency');
+  return existing;
+}
+
 /** Accounts and profiles: opening, reading, the lifecycle, and ownership. */
 export class Accounts {
   constructor(
@@ -27,14 +33,14 @@ export class Accounts {
     if (openKey.length > MAX_OPEN_KEY_LENGTH) throw fieldError('VALIDATION_FAILED', 'idempotencyKey', `at most ${MAX_OPEN_KEY_LENGTH} characters`);
     if (openKey !== '') {
       const existing = await this.store.findByOpenKey(ownerId, openKey);
-      if (existing) return existing;
+      if (existing) return replayOf(existing, currency);
     }
     const change = openAccount(newId(this.clock.now().getTime()), ownerId, currency, this.clock.now());
     if (await this.store.save(change, { expectedVersion: null, openKey: openKey || undefined, traceparent })) return change.account;
     // A concurrent retry with the same key won: answer with its account.
     const winner = await this.store.findByOpenKey(ownerId, openKey);
     assert(winner, 'an account insert lost a race without a winner');
-    return winner;
+    return replayOf(winner, currency);
   }
 
   async get(caller: Caller, id: string): Promise<BankAccount> {
@@ -52,7 +58,9 @@ export class Accounts {
     if (owner !== me && !isOperator(caller)) return { accounts: [], nextCursor: '' };
     const size = limit === 0 ? LIST_DEFAULT_LIMIT : limit;
     if (!Number.isInteger(size) || size < 1 || size > LIST_MAX_LIMIT) throw fieldError('VALIDATION_FAILED', 'limit', `must be 1 to ${LIST_MAX_LIMIT}`);
-    return this.store.listByOwner(owner, size, cursor);
+    // The cursor is the last account id of the previous page.
+    if (cursor !== '' && !isUuid(cursor)) throw fieldError('VALIDATION_FAILED', 'cursor', 'is not a cursor this list handed out');
+    return this.store.listByOwner(owner, size, cursor.toLowerCase());
   }
 
   freeze(caller: Caller, id: string, reason: string, traceparent = ''): Promise<BankAccount> {

@@ -1,6 +1,6 @@
 import { newId } from '@bank/kernel';
-import { appendToOutbox } from '@bank/platform';
-import { migrationsReversibleContract } from '@bank/testkit';
+import { Database, appendToOutbox } from '@bank/platform';
+import { captureLogger, createTestDatabase, migrationsReversibleContract } from '@bank/testkit';
 import { accountsMigrations } from './migrations';
 
 describe('accounts migrations', () => {
@@ -12,5 +12,32 @@ describe('accounts migrations', () => {
       await appendToOutbox(c, [{ type: 'account.opened', aggregateId: account, payload: { accountId: account, ownerId: owner, currency: 'USD' } }]);
       await c.query("INSERT INTO inbox (consumer, event_id) VALUES ('user', $1)", [newId()]);
     });
+  });
+});
+
+describe('accounts migration 0003', () => {
+  it('strips the caller prefix the gateway used to put on opening keys, and leaves other keys alone', async () => {
+    const { logger } = captureLogger('accounts-migration-0003');
+    const t = await createTestDatabase('accounts_open_keys');
+    const [owner, prefixed, plain, keyless] = [newId(), newId(), newId(), newId()];
+    const early = await Database.open({ clientUrl: t.url, migrations: accountsMigrations.filter((m) => m.name !== '0003_accounts_open_keys_as_sent'), logger });
+    try {
+      await early.migrate();
+      const insert = "INSERT INTO bank_accounts (id, owner_id, currency, status, open_key, version, created_at) VALUES ($1, $2, 'USD', 'active', $3, 1, now())";
+      await early.sql.query(insert, [prefixed, owner, `${owner}:retry-me`]);
+      await early.sql.query(insert, [plain, owner, 'other:key']);
+      await early.sql.query(insert, [keyless, owner, null]);
+    } finally {
+      await early.close();
+    }
+    const db = await Database.open({ clientUrl: t.url, migrations: accountsMigrations, logger });
+    try {
+      expect(await db.migrate()).toEqual(['0003_accounts_open_keys_as_sent']);
+      const { rows } = await db.sql.query<{ id: string; open_key: string | null }>('SELECT id, open_key FROM bank_accounts');
+      expect(Object.fromEntries(rows.map((r) => [r.id, r.open_key]))).toEqual({ [prefixed]: 'retry-me', [plain]: 'other:key', [keyless]: null });
+    } finally {
+      await db.close();
+      await t.drop();
+    }
   });
 });

@@ -48,8 +48,24 @@ class AccountVersionDefault extends Migration {
   }
 }
 
+/**
+ * Opening keys are kept as the client sent them: the gateway used to prefix its caller's id,
+ * which the (owner_id, open_key) key already scopes, and the prefix pushed long keys over the
+ * length limit. Keys stored with the prefix lose it, so that their retries still find them.
+ */
+class OpenKeysAsSent extends Migration {
+  override async up(): Promise<void> {
+    this.addSql("UPDATE bank_accounts SET open_key = substr(open_key, length(owner_id::text) + 2) WHERE starts_with(open_key, owner_id::text || ':')");
+  }
+
+  override async down(): Promise<void> {
+    this.addSql("UPDATE bank_accounts SET open_key = owner_id::text || ':' || open_key WHERE open_key IS NOT NULL");
+  }
+}
+
 export const accountsMigrations: readonly MigrationObject[] = [
   ...platformMigrations,
   { name: '0001_accounts_schema', class: AccountsSchema },
   { name: '0002_accounts_version_default', class: AccountVersionDefault },
+  { name: '0003_accounts_open_keys_as_sent', class: OpenKeysAsSent },
 ];

@@ -23,6 +23,8 @@ import type { Balances, InvariantReport, LedgerStore, StatementLine } from './po
 
 export const STATEMENT_DEFAULT_PAGE = 20;
 export const STATEMENT_MAX_PAGE = 100;
+/** The largest sequence a statement line can have: sequences are Postgres bigints. */
+const MAX_SEQUENCE = 2n ** 63n - 1n;
 export const LOOKUP_MAX_IDS = 8_000;
 export const CREATE_ACCOUNTS_MAX = 8_000;
 /** Holds expired per sweep transaction. */
@@ -143,7 +145,8 @@ export class Ledger {
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > STATEMENT_MAX_PAGE) throw validationError('limit', `must be 1 to ${STATEMENT_MAX_PAGE}`);
     let before: bigint | undefined;
     if (cursor !== '') {
-      if (!/^\d{1,19}$/.test(cursor)) throw validationError('cursor', 'malformed');
+      // A sequence is a Postgres bigint: a cursor beyond it was never handed out.
+      if (!/^\d{1,19}$/.test(cursor) || BigInt(cursor) > MAX_SEQUENCE) throw validationError('cursor', 'is not a cursor this list handed out');
       before = BigInt(cursor);
     }
     const [account] = await this.store.lookupAccounts([accountId]);

@@ -1,0 +1,24 @@
+import { ledgerV1, userV1 } from '@bank/contracts';
+import { accountView, entryView } from './views';
+
+// What a peer answers is shown only as far as the gateway understands it: a status or direction it
+// does not know fails the response (500) instead of being shown as active, posted or credit.
+
+const account = (status: number): userV1.BankAccount => userV1.BankAccount.fromPartial({ id: 'a', ownerId: 'o', currency: 'USD', status });
+const entry = (patch: Partial<ledgerV1.StatementEntry>): ledgerV1.StatementEntry =>
+  ledgerV1.StatementEntry.fromPartial({ id: 'e', transferId: 't', direction: ledgerV1.EntryDirection.ENTRY_DIRECTION_DEBIT, status: ledgerV1.EntryStatus.ENTRY_STATUS_PENDING, amount: 5n, balanceAfter: 5n, currency: 'USD', ...patch });
+
+describe('views of peer answers', () => {
+  it('names the statuses and directions it knows', () => {
+    expect(accountView(account(userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_FROZEN), undefined).status).toBe('frozen');
+    expect(entryView(entry({})).status).toBe('pending');
+    expect(entryView(entry({ direction: ledgerV1.EntryDirection.ENTRY_DIRECTION_CREDIT })).direction).toBe('credit');
+  });
+
+  it('refuses to guess an unknown or unspecified one', () => {
+    expect(() => accountView(account(0), undefined)).toThrow('unknown account status 0');
+    expect(() => accountView(account(99), undefined)).toThrow('unknown account status 99');
+    expect(() => entryView(entry({ status: 0 }))).toThrow('unknown entry status 0');
+    expect(() => entryView(entry({ direction: 0 }))).toThrow('unknown entry direction 0');
+  });
+});
