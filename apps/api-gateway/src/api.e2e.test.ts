@@ -152,6 +152,20 @@ describe('the public API through the gateway, with real services', () => {
     }
   });
 
+  it('answers a customer on an admin route exactly as on a route that does not exist', async () => {
+    const alice = await customer();
+    const id = newId();
+    const admin = await api('POST', `/v1/admin/accounts/${id}/freeze`, { reason: 'x' }, alice.token);
+    const none = await api('POST', `/v1/admin/accounts/${id}/melt`, { reason: 'x' }, alice.token);
+    const deposit = await api('POST', '/v1/admin/deposits', {}, alice.token, { 'Idempotency-Key': 'k' });
+    const noDeposit = await api('POST', '/v1/admin/deposit', {}, alice.token, { 'Idempotency-Key': 'k' });
+    const strip = (r: { status: number; body?: Record<string, unknown> }) => ({ status: r.status, ...r.body, detail: String(r.body?.detail).replace(/ \/v1\/\S+\.$/, ' <path>.'), instance: undefined, requestId: undefined });
+    expect(strip(admin)).toEqual(strip(none));
+    expect(strip(deposit)).toEqual(strip(noDeposit));
+    expect(admin.status).toBe(404);
+    expect(admin.body?.detail).toBe(`No route for POST /v1/admin/accounts/${id}/freeze.`);
+  });
+
   it('lets only operators freeze accounts (404 to others), and the ledger then refuses the account', async () => {
     const alice = await customer();
     const op = await customer();

@@ -1,11 +1,20 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { RemoteCallError, type Logger } from '@bank/platform';
 import { ProblemError, problem, problemFromRemoteError, sendProblem } from './problem';
 import { requestIdOf } from './request-id';
 
+/**
+ * The answer for a route that does not exist, and for one the caller may not know exists (the
+ * admin routes, to a customer): the same status, code and words, so that neither tells them apart.
+ */
+export function noRoute(req: Request): ProblemError {
+  return new ProblemError('NOT_FOUND', `No route for ${req.method} ${req.baseUrl}${req.path}.`);
+}
+
 export function notFound(): RequestHandler {
   return (req, res) => {
-    sendProblem(res, problem('NOT_FOUND', `No route for ${req.method} ${req.path}.`));
+    const p = noRoute(req);
+    sendProblem(res, problem(p.code, p.detail));
   };
 }
 

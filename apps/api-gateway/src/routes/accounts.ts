@@ -1,5 +1,5 @@
 import { isOperator } from '@bank/kernel';
-import type { Response, Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { ledgerV1, userV1 } from '@bank/contracts';
 import { IDEMPOTENCY_KEY_PATTERN } from '@bank/payments-core';
 import { RemoteCallError } from '@bank/platform';
@@ -8,7 +8,8 @@ import { pageQuery, pathId, readBody } from '../http/input';
 import { ProblemError } from '../http/problem';
 import { requestIdOf } from '../http/request-id';
 import type { Peers } from '../peers';
-import { accountView, entryView, notFound, profileView } from './views';
+import { noRoute } from '../http/errors';
+import { accountView, entryView, profileView } from './views';
 
 /** A profile is created from user.registered a moment after signup; GET /me waits that long for it. */
 export const PROFILE_WAIT_MS = 3_000;
@@ -97,25 +98,25 @@ export function accountRoutes(router: Router, peers: Peers, verifier: TokenVerif
   });
 
   // Operators only; to everybody else these routes do not exist (404, never 403).
-  const operator = (res: Response): AuthenticatedCaller => {
+  const operator = (req: Request, res: Response): AuthenticatedCaller => {
     const who = callerOf(res);
-    if (!isOperator(who)) throw notFound();
+    if (!isOperator(who)) throw noRoute(req);
     return who;
   };
   router.post('/admin/accounts/:id/freeze', auth, async (req, res) => {
-    const who = operator(res);
+    const who = operator(req, res);
     const body = readBody(req, { reason: 'string' });
     const a = await peers.call<userV1.BankAccount>((md, o, cb) => peers.user.freezeAccount({ accountId: pathId(req), reason: body.reason }, md, o, cb), who, requestIdOf(res));
     res.json(await view(a, who, requestIdOf(res)));
   });
   router.post('/admin/accounts/:id/unfreeze', auth, async (req, res) => {
-    const who = operator(res);
+    const who = operator(req, res);
     readBody(req, {});
     const a = await peers.call<userV1.BankAccount>((md, o, cb) => peers.user.unfreezeAccount({ accountId: pathId(req) }, md, o, cb), who, requestIdOf(res));
     res.json(await view(a, who, requestIdOf(res)));
   });
   router.get('/admin/accounts/:id', auth, async (req, res) => {
-    const who = operator(res);
+    const who = operator(req, res);
     res.json(await view(await getAccount(pathId(req), who, requestIdOf(res)), who, requestIdOf(res)));
   });
 }

@@ -8,7 +8,8 @@ import { pageQuery, pathId, queryId, readBody } from '../http/input';
 import { ProblemError } from '../http/problem';
 import { requestIdOf } from '../http/request-id';
 import { PEER_CALL_TIMEOUT_MS, type Peers } from '../peers';
-import { depositView, notFound, paymentView } from './views';
+import { noRoute } from '../http/errors';
+import { depositView, paymentView } from './views';
 
 /** How long a repeat of a key still running should wait before it tries again. */
 export const IDEMPOTENCY_RETRY_AFTER_S = 1;
@@ -99,7 +100,7 @@ export function paymentRoutes(router: Router, peers: Peers, verifier: TokenVerif
   router.post('/admin/deposits', auth, async (req, res) => {
     const who = callerOf(res);
     // Operators only; to everybody else the route does not exist (404, never 403).
-    if (!isOperator(who)) throw notFound();
+    if (!isOperator(who)) throw noRoute(req);
     const idempotencyKey = requiredKey(req);
     const body = readBody(req, { accountId: 'string', amount: 'amount', currency: 'string', reference: 'string' });
     const done = await withKey(

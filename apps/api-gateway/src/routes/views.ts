@@ -2,7 +2,6 @@ import { ledgerV1, userV1 } from '@bank/contracts';
 import { isUuid } from '@bank/kernel';
 import { paymentIdOfReference, type PaymentView } from '@bank/payments-core';
 import { paymentV1 } from '@bank/contracts';
-import { ProblemError } from '../http/problem';
 
 
 /** Money leaves as a JSON integer of minor units; beyond 2^53 it could not be read back exactly. */
@@ -109,4 +108,3 @@ export function profileView(p: userV1.Profile, roles: readonly string[]) {
   return { id: p.id, email: p.email, fullName: p.fullName, phone: p.phone || null, roles: [...roles], createdAt: p.createdAt?.toISOString() ?? null };
 }
 
-export const notFound = () => new ProblemError('NOT_FOUND', 'The resource does not exist.');
