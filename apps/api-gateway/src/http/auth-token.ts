@@ -9,6 +9,8 @@ export const ACCEPTED_ALGORITHMS: jwt.Algorithm[] = ['RS256'];
 export const JWKS_REFRESH_MIN_INTERVAL_MS = 10_000;
 /** Known keys are re-read this often, to drop retired ones. */
 export const JWKS_MAX_AGE_MS = 5 * 60_000;
+/** How long known keys keep verifying while they cannot be re-read (auth-service down). */
+export const JWKS_MAX_STALE_MS = 60 * 60_000;
 const CLOCK_TOLERANCE_S = 5;
 
 export interface Jwk {
@@ -37,21 +39,30 @@ export class TokenVerifier {
   constructor(
     private readonly fetchJwks: () => Promise<readonly Jwk[]>,
     private readonly expected: { issuer: string; audience: string },
+    private readonly now: () => number = Date.now,
   ) {}
 
   private refresh(): Promise<void> {
     this.inflight ??= this.fetchJwks()
       .then((jwks) => {
         this.keys = new Map(jwks.filter((k) => k.kty === 'RSA').map((k) => [k.kid, createPublicKey({ key: { kty: k.kty, n: k.n, e: k.e }, format: 'jwk' })]));
-        this.fetchedAtMs = Date.now();
+        this.fetchedAtMs = this.now();
       })
       .finally(() => (this.inflight = undefined));
     return this.inflight;
   }
 
   private async keyFor(kid: string): Promise<KeyObject | undefined> {
-    const stale = Date.now() - this.fetchedAtMs > JWKS_MAX_AGE_MS;
-    if (stale || (!this.keys.has(kid) && Date.now() - this.fetchedAtMs > JWKS_REFRESH_MIN_INTERVAL_MS)) await this.refresh();
+    const ageMs = this.now() - this.fetchedAtMs;
+    if (ageMs > JWKS_MAX_AGE_MS || (!this.keys.has(kid) && ageMs > JWKS_REFRESH_MIN_INTERVAL_MS)) {
+      try {
+        await this.refresh();
+      } catch (e) {
+        // auth-service is away: the keys already known keep verifying for a bounded time (a
+        // retired key stays trusted at most that long), rather than every request becoming 503.
+        if (!this.keys.has(kid) || ageMs > JWKS_MAX_STALE_MS) throw e;
+      }
+    }
     return this.keys.get(kid);
   }
 
