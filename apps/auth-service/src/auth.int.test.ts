@@ -4,7 +4,7 @@ import { authV1 } from '@bank/contracts';
 import { createClient, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
 import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
 import { systemClock } from '@bank/kernel';
-import { Auth, MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
+import { Auth, FAILED_LOGIN_WINDOW_MS, MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
 import { PasswordHasher } from './passwords';
 import { SigningKeys } from './signing';
 import { schema } from './config';
@@ -166,6 +166,9 @@ describe('login and tokens', () => {
     for (let i = 0; i < MAX_FAILED_LOGINS_PER_IP; i++) await remoteFailure(login(`nobody${i}@example.com`, 'wrong password here', ip));
     const err = await remoteFailure(login('nobody@example.com', 'wrong password here', ip));
     expect([err.code, err.grpcCode]).toEqual(['RATE_LIMITED', 8]);
+    // The address may try again when its window ends, and the refusal says when.
+    expect(err.retryAfterSeconds).toBeGreaterThan(FAILED_LOGIN_WINDOW_MS / 1000 - 60);
+    expect(err.retryAfterSeconds).toBeLessThanOrEqual(FAILED_LOGIN_WINDOW_MS / 1000);
   });
 
   it('counts every one of concurrent failed logins, per account and per address', async () => {

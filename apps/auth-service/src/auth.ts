@@ -84,12 +84,13 @@ export class Auth {
     const now = this.clock.now();
     const windowStart = new Date(now.getTime() - FAILED_LOGIN_WINDOW_MS);
     const ip = input.clientIp || 'unknown';
-    const attempt = await this.db.transaction(async (_c, em) => {
+    type Attempt = { rateLimitedUntil: Date } | { user: { id: string; passwordHash: string; roles: string[] } | undefined; lockedOut: boolean };
+    const attempt = await this.db.transaction(async (_c, em): Promise<Attempt> => {
       // The address's first attempt makes its row; the lock below then serialises the counting.
       await em.createQueryBuilder(LoginFailuresByIpSchema).insert({ ip, windowStart: now, failures: 0 }).onConflict('ip').ignore().execute();
       const byIp = await em.findOneOrFail(LoginFailuresByIpSchema, { ip }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (byIp.windowStart <= windowStart) em.assign(byIp, { windowStart: now, failures: 0 });
-      if (byIp.failures >= MAX_FAILED_LOGINS_PER_IP) return 'rate-limited' as const;
+      if (byIp.failures >= MAX_FAILED_LOGINS_PER_IP) return { rateLimitedUntil: new Date(byIp.windowStart.getTime() + FAILED_LOGIN_WINDOW_MS) };
       byIp.failures += 1;
       const user = await em.findOne(UserSchema, { email }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       let lockedOut = false;
@@ -101,7 +102,10 @@ export class Auth {
       await em.flush();
       return { user: user ? { id: user.id, passwordHash: user.passwordHash, roles: user.roles } : undefined, lockedOut };
     });
-    if (attempt === 'rate-limited') throw new DomainError('RATE_LIMITED', 'too many failed logins from this address');
+    if ('rateLimitedUntil' in attempt) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((attempt.rateLimitedUntil.getTime() - now.getTime()) / 1000));
+      throw new DomainError('RATE_LIMITED', 'too many failed logins from this address', { retryAfterSeconds });
+    }
     const { user, lockedOut } = attempt;
     // A locked account still costs a bcrypt comparison, so that locking is not visible in timing.
     const ok = (await this.hasher.verify(input.password, lockedOut ? undefined : user?.passwordHash)) && !lockedOut;

@@ -4,7 +4,7 @@ import { health } from '@bank/contracts';
 import { DomainError, InvariantViolation, newId } from '@bank/kernel';
 import { isDatabaseUnavailable } from './db';
 import type { Logger } from './logger';
-import { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, grpcStatusForCode } from './status';
+import { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, ERROR_RETRY_AFTER_METADATA_KEY, MAX_RETRY_AFTER_S, grpcStatusForCode } from './status';
 
 /** Metadata keys every internal call carries. */
 export const SERVICE_TOKEN_HEADER = 'x-service-token';
@@ -93,6 +93,7 @@ export function toServiceError(error: unknown, logger: Logger, path: string): Pa
     if (error.details.fields !== undefined) {
       metadata.set(ERROR_FIELDS_METADATA_KEY, Buffer.from(JSON.stringify(error.details.fields)));
     }
+    if (typeof error.details.retryAfterSeconds === 'number') metadata.set(ERROR_RETRY_AFTER_METADATA_KEY, String(error.details.retryAfterSeconds));
     return { code: grpcStatusForCode(error.code), details: error.message, metadata };
   }
   if (error instanceof InvariantViolation) {
@@ -255,6 +256,8 @@ export class RemoteCallError extends Error {
     readonly code: string,
     message: string,
     readonly fields: readonly { field: string; message: string }[] = [],
+    /** When the peer said how long to wait before trying again (whole seconds). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'RemoteCallError';
@@ -272,7 +275,9 @@ function toRemoteError(err: grpc.ServiceError): RemoteCallError {
       fields = [];
     }
   }
-  return new RemoteCallError(err.code, typeof code === 'string' ? code : grpc.status[err.code] ?? 'UNKNOWN', err.details || err.message, fields);
+  const retryRaw = Number(err.metadata?.get(ERROR_RETRY_AFTER_METADATA_KEY)[0]);
+  const retryAfterSeconds = Number.isSafeInteger(retryRaw) && retryRaw > 0 && retryRaw <= MAX_RETRY_AFTER_S ? retryRaw : undefined;
+  return new RemoteCallError(err.code, typeof code === 'string' ? code : grpc.status[err.code] ?? 'UNKNOWN', err.details || err.message, fields, retryAfterSeconds);
 }
 
 export interface CallOptions {

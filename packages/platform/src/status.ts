@@ -33,3 +33,7 @@ export function grpcStatusForCode(code: string): status {
 /** Structured error details travel as metadata so that clients keep the stable code. */
 export const ERROR_CODE_METADATA_KEY = 'x-error-code';
 export const ERROR_FIELDS_METADATA_KEY = 'x-error-fields-bin';
+/** Seconds until a refused call may succeed (a rate limit's window), when the service knows. */
+export const ERROR_RETRY_AFTER_METADATA_KEY = 'x-retry-after-s';
+/** A peer's Retry-After is believed up to this; a larger one is a bug, not advice. */
+export const MAX_RETRY_AFTER_S = 24 * 60 * 60;

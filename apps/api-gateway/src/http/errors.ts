@@ -39,7 +39,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (err instanceof RemoteCallError) {
       const body = problemFromRemoteError(err);
       if (body.status >= 500) logger.error({ err, requestId, grpcCode: err.grpcCode, code: err.code }, 'internal call failed');
-      sendProblem(res, body);
+      sendProblem(res, body, body.status === 429 && err.retryAfterSeconds !== undefined ? { 'Retry-After': String(err.retryAfterSeconds) } : {});
       return;
     }
     logger.error({ err, requestId, method: req.method, path: req.path }, 'request failed');
