@@ -10,7 +10,7 @@ import { createRedis } from './redis';
 const { logger, lines } = captureLogger('api-gateway-test');
 const PREFIX = `${testQueuePrefix('api-gateway')}:`;
 const AUTH_LIMIT = 3;
-const PEER_NAMES = ['auth', 'user', 'ledger', 'payment', 'notification'] as const;
+const PEER_NAMES = ['auth', 'user', 'ledger', 'payment'] as const;
 
 let redis: Redis;
 let deadRedis: Redis;
@@ -175,7 +175,7 @@ describe('operability', () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({
       status: 'not-ready',
-      checks: { auth: 'down', user: 'down', ledger: 'down', payment: 'down', notification: 'down', redis: 'up' },
+      checks: { auth: 'down', user: 'down', ledger: 'down', payment: 'down', redis: 'up' },
       rateLimits: 'shared',
     });
   });
@@ -185,7 +185,7 @@ describe('operability', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       status: 'ready',
-      checks: { auth: 'up', user: 'up', ledger: 'up', payment: 'up', notification: 'up', redis: 'up' },
+      checks: { auth: 'up', user: 'up', ledger: 'up', payment: 'up', redis: 'up' },
       rateLimits: 'shared',
     });
   });

@@ -15,7 +15,6 @@ describe('api-gateway configuration', () => {
       user: '127.0.0.1:50052',
       ledger: '127.0.0.1:50053',
       payment: '127.0.0.1:50054',
-      notification: '127.0.0.1:50055',
     });
   });
 

@@ -38,7 +38,6 @@ export const schema = {
   USER_GRPC_ADDR: hostPort('gRPC address of user-service', defaultGrpcAddress('user-service')),
   LEDGER_GRPC_ADDR: hostPort('gRPC address of transaction-service (the ledger)', defaultGrpcAddress('transaction-service')),
   PAYMENT_GRPC_ADDR: hostPort('gRPC address of payment-service', defaultGrpcAddress('payment-service')),
-  NOTIFICATION_GRPC_ADDR: hostPort('gRPC address of notification-service', defaultGrpcAddress('notification-service')),
   // Per client address per minute; the defaults are production's. Local end-to-end runs, where
   // every simulated user comes from 127.0.0.1, raise them.
   GATEWAY_RATE_LIMIT_PER_MIN: v.int('requests per minute per client on /v1', { default: GENERAL_RATE_LIMIT.limit, min: 1, max: 1_000_000 }),
@@ -49,8 +48,11 @@ export const schema = {
 
 export type Config = ConfigOf<typeof schema>;
 
-/** The gRPC peers by the name that /readyz reports them under. */
-export type PeerAddresses = Readonly<Record<'auth' | 'user' | 'ledger' | 'payment' | 'notification', string>>;
+/**
+ * The gRPC peers the gateway calls, by the name /readyz reports them under. Only these: readiness
+ * asks for what the gateway needs to serve, and it serves nothing from notification-service.
+ */
+export type PeerAddresses = Readonly<Record<'auth' | 'user' | 'ledger' | 'payment', string>>;
 
 export function peerAddresses(config: Config): PeerAddresses {
   return {
@@ -58,7 +60,6 @@ export function peerAddresses(config: Config): PeerAddresses {
     user: config.USER_GRPC_ADDR,
     ledger: config.LEDGER_GRPC_ADDR,
     payment: config.PAYMENT_GRPC_ADDR,
-    notification: config.NOTIFICATION_GRPC_ADDR,
   };
 }
 
