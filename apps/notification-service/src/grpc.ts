@@ -18,10 +18,11 @@ export function notificationGrpcService(db: Database, opts: { serviceToken: stri
         if (userId !== caller.userId && !isOperator(caller)) throw new DomainError('NOT_FOUND', 'no such user');
         const limit = req.limit === 0 ? DEFAULT_PAGE : Math.min(req.limit, LOG_MAX_PAGE);
         const after = parseTimeIdCursor(req.cursor);
+        const owner = userId.toLowerCase();
         // Newest first by (createdAt, id); the cursor is the last row shown.
         const rows = await db.em().find(
           DeliverySchema,
-          after ? { userId: userId.toLowerCase(), $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] } : { userId: userId.toLowerCase() },
+          after ? { userId: owner, $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] } : { userId: owner },
           { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: limit + 1, fields: ['id', 'userId', 'template', 'status', 'eventId', 'createdAt'] },
         );
         const page = rows.slice(0, limit);

@@ -1,6 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import jwt from 'jsonwebtoken';
+import { isOperator } from '@bank/kernel';
+import { noRoute } from './errors';
 import { ProblemError } from './problem';
 
 /** The only algorithm accepted: a token naming another (none, HS256 with the public key, ...) is refused. */
@@ -114,5 +116,12 @@ export function callerOf(res: Response): AuthenticatedCaller {
   const caller = (res.locals as Record<symbol, AuthenticatedCaller | undefined>)[CALLER];
   if (!caller) throw unauthenticated('a Bearer access token is required');
   return caller;
+}
+
+/** The caller of an operators-only route; to everybody else the route does not exist (404, never 403). */
+export function operatorOf(req: Request, res: Response): AuthenticatedCaller {
+  const who = callerOf(res);
+  if (!isOperator(who)) throw noRoute(req);
+  return who;
 }
 

@@ -12,10 +12,7 @@ export function noRoute(req: Request): ProblemError {
 }
 
 export function notFound(): RequestHandler {
-  return (req, res) => {
-    const p = noRoute(req);
-    sendProblem(res, problem(p.code, p.detail));
-  };
+  return (req, _res, next) => next(noRoute(req));
 }
 
 /**

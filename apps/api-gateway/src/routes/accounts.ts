@@ -1,14 +1,12 @@
-import { isOperator } from '@bank/kernel';
-import type { Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import type { ledgerV1, userV1 } from '@bank/contracts';
 import { IDEMPOTENCY_KEY_PATTERN } from '@bank/payments-core';
 import { RemoteCallError } from '@bank/platform';
-import { authenticate, callerOf, type AuthenticatedCaller, type TokenVerifier } from '../http/auth-token';
+import { authenticate, callerOf, operatorOf, type AuthenticatedCaller, type TokenVerifier } from '../http/auth-token';
 import { pageQuery, pathId, readBody } from '../http/input';
 import { ProblemError } from '../http/problem';
 import { requestIdOf } from '../http/request-id';
 import type { Peers } from '../peers';
-import { noRoute } from '../http/errors';
 import { accountView, entryView, profileView } from './views';
 
 /** A profile is created from user.registered a moment after signup; GET /me waits that long for it. */
@@ -97,26 +95,20 @@ export function accountRoutes(router: Router, peers: Peers, verifier: TokenVerif
     res.json(await view(a, who, requestIdOf(res)));
   });
 
-  // Operators only; to everybody else these routes do not exist (404, never 403).
-  const operator = (req: Request, res: Response): AuthenticatedCaller => {
-    const who = callerOf(res);
-    if (!isOperator(who)) throw noRoute(req);
-    return who;
-  };
   router.post('/admin/accounts/:id/freeze', auth, async (req, res) => {
-    const who = operator(req, res);
+    const who = operatorOf(req, res);
     const body = readBody(req, { reason: 'string' });
     const a = await peers.call<userV1.BankAccount>((md, o, cb) => peers.user.freezeAccount({ accountId: pathId(req), reason: body.reason }, md, o, cb), who, requestIdOf(res));
     res.json(await view(a, who, requestIdOf(res)));
   });
   router.post('/admin/accounts/:id/unfreeze', auth, async (req, res) => {
-    const who = operator(req, res);
+    const who = operatorOf(req, res);
     readBody(req, {});
     const a = await peers.call<userV1.BankAccount>((md, o, cb) => peers.user.unfreezeAccount({ accountId: pathId(req) }, md, o, cb), who, requestIdOf(res));
     res.json(await view(a, who, requestIdOf(res)));
   });
   router.get('/admin/accounts/:id', auth, async (req, res) => {
-    const who = operator(req, res);
+    const who = operatorOf(req, res);
     res.json(await view(await getAccount(pathId(req), who, requestIdOf(res)), who, requestIdOf(res)));
   });
 }

@@ -1,14 +1,12 @@
-import { isOperator } from '@bank/kernel';
 import type { Request, Response, Router } from 'express';
 import type { paymentV1 } from '@bank/contracts';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_WAIT_SECONDS } from '@bank/payments-core';
 import { RemoteCallError } from '@bank/platform';
-import { authenticate, callerOf, type TokenVerifier } from '../http/auth-token';
+import { authenticate, callerOf, operatorOf, type TokenVerifier } from '../http/auth-token';
 import { pageQuery, pathId, queryId, readBody } from '../http/input';
 import { ProblemError } from '../http/problem';
 import { requestIdOf } from '../http/request-id';
 import { PEER_CALL_TIMEOUT_MS, type Peers } from '../peers';
-import { noRoute } from '../http/errors';
 import { depositView, paymentView } from './views';
 
 /** How long a repeat of a key still running should wait before it tries again. */
@@ -98,9 +96,7 @@ export function paymentRoutes(router: Router, peers: Peers, verifier: TokenVerif
   });
 
   router.post('/admin/deposits', auth, async (req, res) => {
-    const who = callerOf(res);
-    // Operators only; to everybody else the route does not exist (404, never 403).
-    if (!isOperator(who)) throw noRoute(req);
+    const who = operatorOf(req, res);
     const idempotencyKey = requiredKey(req);
     const body = readBody(req, { accountId: 'string', amount: 'amount', currency: 'string', reference: 'string' });
     const done = await withKey(
