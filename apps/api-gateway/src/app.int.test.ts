@@ -36,9 +36,16 @@ function peersAt(address: string): Record<string, string> {
   return Object.fromEntries(PEER_NAMES.map((name) => [name, address]));
 }
 
+/** The operations port of each gateway, by its public URL. */
+const opsUrls = new Map<string, string>();
+const opsOf = (url: string): string => opsUrls.get(url) ?? '';
+
 async function serve(deps: { redis: Redis; peers: Record<string, string>; options: AppOptions }): Promise<string> {
-  const server = await startHttpServer(createApp({ logger, ...deps }), { host: '127.0.0.1', port: 0, logger });
-  servers.push(server);
+  const { app, ops } = createApp({ logger, ...deps });
+  const server = await startHttpServer(app, { host: '127.0.0.1', port: 0, logger });
+  const opsServer = await startHttpServer(ops, { host: '127.0.0.1', port: 0, logger });
+  servers.push(server, opsServer);
+  opsUrls.set(server.url, opsServer.url);
   return server.url;
 }
 
@@ -170,8 +177,10 @@ describe('operability', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('GET /readyz is 503 while the gRPC peers are down', async () => {
-    const res = await fetch(`${gateway}/readyz`);
+  it('GET /readyz is 503 while the gRPC peers are down; only the operations port says which', async () => {
+    const pub = await fetch(`${gateway}/readyz`);
+    expect([pub.status, await pub.json()]).toEqual([503, { status: 'not-ready' }]);
+    const res = await fetch(`${opsOf(gateway)}/readyz`);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({
       status: 'not-ready',
@@ -181,7 +190,9 @@ describe('operability', () => {
   });
 
   it('GET /readyz is 200 when every peer serves and Redis answers', async () => {
-    const res = await fetch(`${healthyGateway}/readyz`);
+    const pub = await fetch(`${healthyGateway}/readyz`);
+    expect([pub.status, await pub.json()]).toEqual([200, { status: 'ready' }]);
+    const res = await fetch(`${opsOf(healthyGateway)}/readyz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       status: 'ready',
@@ -193,7 +204,7 @@ describe('operability', () => {
   it('GET /readyz is 503 when the peers answer but do not serve', async () => {
     grpcPeer.setServing(false);
     try {
-      const res = await fetch(`${healthyGateway}/readyz`);
+      const res = await fetch(`${opsOf(healthyGateway)}/readyz`);
       expect(res.status).toBe(503);
       expect(((await res.json()) as { checks: Record<string, string> }).checks.ledger).toBe('down');
     } finally {
@@ -201,10 +212,11 @@ describe('operability', () => {
     }
   });
 
-  it('GET /metrics counts requests by route template, never by raw path', async () => {
+  it('GET /metrics, on the operations port only, counts requests by route template, never by raw path', async () => {
     await fetch(`${gateway}/healthz`);
     await fetch(`${gateway}/v1/accounts/0d5c1f8e-1b5a-4c1e-9a51-6a4f6f0e8b11/secret-path`);
-    const res = await fetch(`${gateway}/metrics`);
+    expect((await fetch(`${gateway}/metrics`)).status).toBe(404);
+    const res = await fetch(`${opsOf(gateway)}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -245,7 +257,6 @@ describe('operability', () => {
         'GET /v1/admin/accounts/{id}',
         'GET /healthz',
         'GET /readyz',
-        'GET /metrics',
         'GET /openapi.json',
         'GET /docs',
       ].sort(),
@@ -321,7 +332,7 @@ describe('rate limits', () => {
     expect(res.status).toBe(404);
     expect(res.headers.get('ratelimit-limit')).toBe('1000');
     await res.arrayBuffer();
-    const ready = await fetch(`${redislessGateway}/readyz`);
+    const ready = await fetch(`${opsOf(redislessGateway)}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: { redis: 'down', ledger: 'up' }, rateLimits: 'local' });
   });
@@ -331,7 +342,9 @@ describe('rate limits', () => {
     const ownRedis = createRedis(own.url, logger);
     await ownRedis.connect();
     const prefix = `${PREFIX}outage:`;
-    const server = await startHttpServer(createApp({ logger, redis: ownRedis, peers: peersAt(`127.0.0.1:${grpcPeer.port}`), options: { ...testOptions('outage'), rateLimitPrefix: prefix } }), { host: '127.0.0.1', port: 0, logger });
+    const { app, ops } = createApp({ logger, redis: ownRedis, peers: peersAt(`127.0.0.1:${grpcPeer.port}`), options: { ...testOptions('outage'), rateLimitPrefix: prefix } });
+    const server = await startHttpServer(app, { host: '127.0.0.1', port: 0, logger });
+    const opsServer = await startHttpServer(ops, { host: '127.0.0.1', port: 0, logger });
     const { url } = server;
     const login = async () => {
       const r = await fetch(`${url}/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
@@ -350,7 +363,7 @@ describe('rate limits', () => {
       for (let i = 0; i < AUTH_LIMIT + 2; i++) during.push(await login());
       expect(during.slice(0, AUTH_LIMIT)).toEqual(Array(AUTH_LIMIT).fill(404));
       expect(during.slice(AUTH_LIMIT)).toEqual([429, 429]);
-      const degraded = await fetch(`${url}/readyz`);
+      const degraded = await fetch(`${opsServer.url}/readyz`);
       expect(degraded.status).toBe(200);
       expect(await degraded.json()).toMatchObject({ checks: { redis: 'down' }, rateLimits: 'local' });
       expect(logged('redis unavailable')).toBe(1);
@@ -360,12 +373,13 @@ describe('rate limits', () => {
       // Redis kept its counter of the first login (append-only file): 1 of AUTH_LIMIT used.
       expect(await login()).toBe(404);
       expect(logged('redis available again')).toBe(1);
-      const back = await fetch(`${url}/readyz`);
+      const back = await fetch(`${opsServer.url}/readyz`);
       expect(await back.json()).toMatchObject({ checks: { redis: 'up' }, rateLimits: 'shared' });
       const [counter] = await ownRedis.keys(`${prefix}auth:*`);
       expect(Number(await ownRedis.get(counter as string))).toBe(2);
     } finally {
       await server.stop(1_000);
+      await opsServer.stop(1_000);
       await ownRedis.quit();
       await own.dispose();
     }

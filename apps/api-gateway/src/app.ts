@@ -3,20 +3,23 @@ import type { Redis } from 'ioredis';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { DependencyHealth, type Logger } from '@bank/platform';
 import { bodyErrors, parseJsonBody, requireJsonBody } from './http/body';
-import { docsRouter } from './http/docs';
+import { docsRoutes } from './http/docs';
 import { errorHandler, notFound } from './http/errors';
-import { createHttpMetrics, observeRequests } from './http/observe';
+import { serve } from './http/input';
+import { accessLog, createHttpMetrics, measureRequests } from './http/observe';
 import { OPENAPI_DOCUMENT } from './http/openapi';
+import { OPERATIONS } from './http/operations';
 import { AUTH_RATE_LIMIT, GENERAL_RATE_LIMIT, RATE_LIMIT_KEY_PREFIX, createRateLimiter, type RateLimitRule } from './http/rate-limit';
-import { createReadinessCheck } from './http/readiness';
+import { createReadinessCheck, type Readiness } from './http/readiness';
 import { requestId } from './http/request-id';
 import { securityHeaders } from './http/security-headers';
 import type { TokenVerifier } from './http/auth-token';
 import type { Peers } from './peers';
-import { createV1Router, jwksHandler } from './routes';
+import { createApiRouter } from './routes';
 
-export const DOCS_PATH = '/docs';
-export const OPENAPI_PATH = '/openapi.json';
+export const METRICS_PATH = '/metrics';
+export const OPS_READINESS_PATH = '/readyz';
+export const OPS_HEALTH_PATH = '/healthz';
 /** The routes with the stricter limit: where passwords are tried and accounts are mass-created. */
 export const AUTH_LIMITED_PATHS = ['/v1/auth/login', '/v1/auth/signup'] as const;
 
@@ -46,13 +49,20 @@ export interface AppDeps {
   readonly options?: AppOptions;
 }
 
+/** The two HTTP faces of one gateway: the public API, and what only the operators' network sees. */
+export interface GatewayApps {
+  readonly app: Express;
+  /** GATEWAY_OPS_PORT: Prometheus metrics and the detailed readiness, never exposed publicly. */
+  readonly ops: Express;
+}
+
 /**
- * The gateway's HTTP application. Order matters: the request id comes first so that every later
- * answer (even a 413 or a crash) carries it; the access log wraps everything after it; the body
- * is parsed before the limiters so that a later limiter can key on it; operability endpoints stay
- * outside /v1 so that probes and scrapes never spend a client's rate limit.
+ * The gateway's HTTP applications. Order matters: the request id comes first so that every later
+ * answer (even a 413 or a crash) carries it; the access log and metrics wrap everything after it;
+ * the body is parsed before the limiters so that a later limiter can key on it; operability
+ * endpoints stay outside /v1 so that probes never spend a client's rate limit.
  */
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppDeps): GatewayApps {
   const { logger, redis, options = {} } = deps;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: '', labels: {} });
@@ -79,7 +89,8 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(requestId());
   app.use(securityHeaders());
-  app.use(observeRequests(logger, metrics));
+  app.use(accessLog(logger));
+  app.use(measureRequests(metrics));
   app.use(requireJsonBody());
   app.use(parseJsonBody());
   app.use(bodyErrors());
@@ -88,34 +99,47 @@ export function createApp(deps: AppDeps): Express {
   // Registered as routes, not by comparing req.path: the limiter then matches exactly what the
   // business route will (case, trailing slash), so `/V1/Auth/Login/` cannot slip past it.
   for (const path of AUTH_LIMITED_PATHS) app.post(path, authLimiter);
+  app.use('/v1', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
 
-  app.get('/healthz', (_req, res) => {
+  serve(app, OPERATIONS.getHealth, undefined, async (_input, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
-    const { ready, checks, rateLimits } = await readiness();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks, rateLimits });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
+  // Whether to send traffic here, and nothing more: which dependency is down is for operators.
+  serve(app, OPERATIONS.getReadiness, undefined, async (_input, res) => {
+    const { ready } = await readiness();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready' });
   });
   const openApiJson = JSON.stringify(OPENAPI_DOCUMENT);
-  app.get(OPENAPI_PATH, (_req, res) => {
+  serve(app, OPERATIONS.getOpenApi, undefined, async (_input, res) => {
     res.type('application/json').send(openApiJson);
   });
-  app.use(DOCS_PATH, docsRouter(DOCS_PATH, OPENAPI_PATH));
-
-  app.use(
-    '/v1',
-    (_req, res, next) => {
-      res.setHeader('Cache-Control', 'no-store');
-      next();
-    },
-    ...(deps.api ? [createV1Router({ logger, peers: deps.api.clients, verifier: deps.api.verifier })] : []),
-  );
-  if (deps.api) app.get('/.well-known/jwks.json', jwksHandler(deps.api.clients));
+  docsRoutes(app, OPERATIONS.getDocs.path, OPERATIONS.getOpenApi.path);
+  if (deps.api) app.use(createApiRouter({ logger, peers: deps.api.clients, verifier: deps.api.verifier }));
 
   app.use(notFound());
   app.use(errorHandler(logger));
-  return app;
+  return { app, ops: createOpsApp(registry, readiness, logger) };
+}
+
+/** The operations port: metrics and the readiness with each dependency named. */
+function createOpsApp(registry: Registry, readiness: () => Promise<Readiness>, logger: Logger): Express {
+  const ops = express();
+  ops.disable('x-powered-by');
+  ops.set('etag', false);
+  ops.get(OPS_HEALTH_PATH, (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  ops.get(OPS_READINESS_PATH, async (_req, res) => {
+    const { ready, checks, rateLimits } = await readiness();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks, rateLimits });
+  });
+  ops.get(METRICS_PATH, async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  ops.use(notFound());
+  ops.use(errorHandler(logger));
+  return ops;
 }

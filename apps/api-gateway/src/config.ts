@@ -3,6 +3,8 @@ import { AUTH_RATE_LIMIT, GENERAL_RATE_LIMIT } from './http/rate-limit';
 import { defaultGrpcAddress } from '@bank/contracts';
 
 export const SERVICE_NAME = 'api-gateway';
+/** Prometheus's customary exporter port. */
+export const DEFAULT_OPS_PORT = 9464;
 
 const MIN_PEER_PORT = 1;
 const MAX_PEER_PORT = 65_535;
@@ -31,6 +33,8 @@ export function hostPort(doc: string, defaultAddress: string): VarSpec<string> {
 export const schema = {
   ...commonSchema,
   GATEWAY_PORT: v.port('HTTP port of the api-gateway', 8080),
+  // Metrics and the detailed readiness: for Prometheus and the operators' network, not the public.
+  GATEWAY_OPS_PORT: v.port('HTTP port of the api-gateway\'s operations endpoints (/metrics, /readyz with detail); 0 picks a free one', DEFAULT_OPS_PORT),
   // Behind a load balancer every client would otherwise share one rate-limit counter (the proxy's
   // address); the count of trusted proxy hops makes X-Forwarded-For name the client.
   GATEWAY_TRUSTED_PROXY_HOPS: v.int('reverse-proxy hops in front of the gateway whose X-Forwarded-For is trusted', { default: 0, min: 0, max: 10 }),

@@ -7,7 +7,7 @@ describe('the composition root', () => {
   it('wires a gateway that starts on a free port and stops cleanly', async () => {
     const config = loadConfig(
       schema,
-      { SERVICE_TOKEN: TEST_SERVICE_TOKEN, GATEWAY_PORT: '0', REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: testQueuePrefix('api-gateway-root'), LOG_LEVEL: 'silent' },
+      { SERVICE_TOKEN: TEST_SERVICE_TOKEN, GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0', REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: testQueuePrefix('api-gateway-root'), LOG_LEVEL: 'silent' },
       KNOWN_ENV_VARS,
     );
     const start = buildContainer(config).get<() => Promise<Running>>(TYPES.Start);

@@ -43,12 +43,14 @@ export function buildContainer(config: Config): Container {
         authRateLimit: { limit: config.GATEWAY_AUTH_RATE_LIMIT_PER_MIN, windowMs: RATE_LIMIT_WINDOW_MS },
         trustProxy: config.GATEWAY_TRUSTED_PROXY_HOPS === 0 ? (false as const) : config.GATEWAY_TRUSTED_PROXY_HOPS,
       };
-      const app = createApp({ logger, redis, peers, api: { clients, verifier }, options });
+      const { app, ops } = createApp({ logger, redis, peers, api: { clients, verifier }, options });
       const server = await startHttpServer(app, { host: config.BIND_HOST, port: config.GATEWAY_PORT, logger });
-      logger.info({ url: server.url, docs: `${server.url}/docs` }, `${SERVICE_NAME} listening on ${server.url}`);
+      const opsServer = await startHttpServer(ops, { host: config.BIND_HOST, port: config.GATEWAY_OPS_PORT, logger });
+      logger.info({ url: server.url, docs: `${server.url}/docs`, ops: opsServer.url }, `${SERVICE_NAME} listening on ${server.url} (operations on ${opsServer.url})`);
       return {
         async stop() {
           await server.stop();
+          await opsServer.stop();
           clients.close();
           await redis.quit();
         },

@@ -1,13 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DomainError, ROLES, fieldError, newId, type Clock, type Role } from '@bank/kernel';
+import { DomainError, EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH, ROLES, fieldError, newId, type Clock, type Role } from '@bank/kernel';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { appendToOutbox, type Database, type EntityManager } from '@bank/platform';
 import { LoginFailuresByIpSchema, RefreshTokenSchema, UserSchema } from './entities';
 import { assertStrongPassword, type PasswordHasher } from './passwords';
 import type { SigningKeys } from './signing';
 
-export const EMAIL_MAX_LENGTH = 254;
-export const FULL_NAME_MAX_LENGTH = 100;
 export const REFRESH_TOKEN_BYTES = 32;
 /** Failed logins of one account inside the window before it is refused without a password check. */
 export const MAX_FAILED_LOGINS_PER_ACCOUNT = 10;

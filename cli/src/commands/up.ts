@@ -56,6 +56,8 @@ Environment:
   *_GRPC_PORT              AUTH_, USER_, LEDGER_, PAYMENT_ and NOTIFICATION_GRPC_PORT (default:
                            50051 to 50055, or the next free ones)
   GATEWAY_PORT             the gateway's HTTP port (default: 8080, or the next free one)
+  GATEWAY_OPS_PORT         the gateway's operations port, /metrics and a detailed /readyz
+                           (default: ${GATEWAY.defaultOpsPort}, or the next free one)
   others                   (LOG_LEVEL, BIND_HOST, REDIS_QUEUE_PREFIX, ...) are passed on as they are`;
 
 export interface UpOptions {
@@ -114,6 +116,7 @@ interface Run {
 interface Ports {
   readonly services: ReadonlyMap<ServicePrefix, number>;
   readonly gateway: number;
+  readonly gatewayOps: number;
   /** 0 for what this run does not start. */
   readonly smtp: number;
   readonly mailWeb: number;
@@ -241,6 +244,7 @@ async function startAndServe(run: Run): Promise<number> {
     MAIL_FROM: setting(env, 'MAIL_FROM') ?? LOCAL_MAIL_FROM,
     BANK_DATA_DIR: dataDir,
     [GATEWAY.portVar]: String(ports.gateway),
+    [GATEWAY.opsPortVar]: String(ports.gatewayOps),
   };
   const checks: ReadinessCheck[] = [];
   for (const service of GRPC_SERVICES) {
@@ -276,6 +280,7 @@ async function startAndServe(run: Run): Promise<number> {
   terminal.say(`the bank is up (${((Date.now() - startedAt) / 1000).toFixed(1)} s):`);
   terminal.say(`  gateway     ${gatewayUrl}`);
   terminal.say(`  swagger     ${gatewayUrl}${GATEWAY.docsPath}`);
+  terminal.say(`  metrics     http://${connectHost}:${ports.gatewayOps}${GATEWAY.metricsPath}`);
   terminal.say(mail.inboxUrl !== undefined ? `  mail inbox  ${mail.inboxUrl}` : '  mail        through SMTP_URL');
   terminal.say(`first steps: README.md, "${WALKTHROUGH_HEADING}" (sign up, open accounts, deposit, pay, read a statement)`);
   terminal.say('press Ctrl-C to stop');
@@ -312,6 +317,7 @@ async function planPorts(run: Run, bindHost: string, starts: { postgres: boolean
   return {
     services,
     gateway: await on(bindHost).pick(fromEnv(GATEWAY.portVar), GATEWAY.portVar, GATEWAY.defaultPort),
+    gatewayOps: await on(bindHost).pick(fromEnv(GATEWAY.opsPortVar), GATEWAY.opsPortVar, GATEWAY.defaultOpsPort),
     smtp: starts.mailDev ? await on(MAILDEV_HOST).pick(run.options.maildevSmtpPort, 'the MailDev SMTP port', MAILDEV_DEFAULT_SMTP_PORT) : 0,
     mailWeb: starts.mailDev ? await on(MAILDEV_HOST).pick(run.options.maildevWebPort, 'the MailDev web port', MAILDEV_DEFAULT_WEB_PORT) : 0,
     postgres: starts.postgres ? await on(EMBEDDED_POSTGRES_HOST).fromDefault(EMBEDDED_POSTGRES_DEFAULT_PORT, 'the embedded PostgreSQL') : 0,

@@ -38,7 +38,17 @@ export const GRPC_SERVICES: readonly GrpcServiceDef[] = [
   { name: 'notification-service', prefix: 'NOTIFICATION', defaultPort: DEFAULT_GRPC_PORTS['notification-service'], database: 'bank_notification' },
 ];
 
-export const GATEWAY = { name: 'api-gateway', portVar: 'GATEWAY_PORT', defaultPort: 8080, readinessPath: '/readyz', docsPath: '/docs' } as const;
+export const GATEWAY = {
+  name: 'api-gateway',
+  portVar: 'GATEWAY_PORT',
+  defaultPort: 8080,
+  readinessPath: '/readyz',
+  docsPath: '/docs',
+  // The operations port (metrics, readiness with detail), Prometheus's customary exporter port.
+  opsPortVar: 'GATEWAY_OPS_PORT',
+  defaultOpsPort: 9464,
+  metricsPath: '/metrics',
+} as const;
 
 export const databaseUrlVar = (prefix: ServicePrefix): string => `${prefix}_DATABASE_URL`;
 export const grpcPortVar = (prefix: ServicePrefix): string => `${prefix}_GRPC_PORT`;

@@ -21,6 +21,8 @@ const ENV_PREFIX: Record<BankService, string> = { auth: 'AUTH', user: 'USER', le
 export interface TestBank {
   /** The gateway's base URL. */
   readonly url: string;
+  /** The gateway's operations port (metrics, detailed readiness). */
+  readonly opsUrl: string;
   /** gRPC address (host:port) of each service. */
   readonly addresses: Readonly<Record<BankService, string>>;
   readonly databases: Readonly<Record<BankService, string>>;
@@ -41,7 +43,7 @@ export interface TestBank {
 /** Starts auth-, user-, transaction- and payment-service and the gateway as the built processes. */
 export async function startTestBank(opts: { label: string; redisUrl?: string; gatewayEnv?: Record<string, string>; serviceEnv?: Partial<Record<BankService, Record<string, string>>> }): Promise<TestBank> {
   const dbs = await Promise.all(SERVICES.map((s) => createTestDatabase(`${opts.label}_${s}`)));
-  const ports = await Promise.all([...SERVICES, 'gateway'].map(() => freePort()));
+  const ports = await Promise.all([...SERVICES, 'gateway', 'gateway-ops'].map(() => freePort()));
   const addresses = Object.fromEntries(SERVICES.map((s, i) => [s, `127.0.0.1:${ports[i]}`])) as Record<BankService, string>;
   const databases = Object.fromEntries(SERVICES.map((s, i) => [s, (dbs[i] as { url: string }).url])) as Record<BankService, string>;
   const queuePrefix = testQueuePrefix(opts.label);
@@ -126,10 +128,11 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
       start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...(s === 'auth' ? { AUTH_BCRYPT_COST: '4' } : {}), ...opts.serviceEnv?.[s] });
     });
     for (const s of SERVICES) await waitFor(() => checkHealth(addresses[s], HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
-    start('gateway', { GATEWAY_PORT: String(ports[SERVICES.length]), ...opts.gatewayEnv });
+    start('gateway', { GATEWAY_PORT: String(ports[SERVICES.length]), GATEWAY_OPS_PORT: String(ports[SERVICES.length + 1]), ...opts.gatewayEnv });
     const url = `http://127.0.0.1:${ports[SERVICES.length]}`;
+    const opsUrl = `http://127.0.0.1:${ports[SERVICES.length + 1]}`;
     await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, BANK_STARTUP_TIMEOUT_MS, 100);
-    return { url, addresses, databases, queuePrefix, exits, signal, restart, exitOf, grantRoles, stop };
+    return { url, opsUrl, addresses, databases, queuePrefix, exits, signal, restart, exitOf, grantRoles, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -8,35 +8,58 @@ import { JWKS_MAX_AGE_MS, JWKS_MAX_STALE_MS, TokenVerifier, type Jwk } from './a
 const EXPECTED = { issuer: 'https://bank.local', audience: 'bank-api' };
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = publicKey.export({ format: 'jwk' });
-const KEY: Jwk = { kty: 'RSA', kid: 'k1', alg: 'RS256', n: String(jwk.n), e: String(jwk.e) };
+const KEY: Jwk = { kty: 'RSA', kid: 'k1', alg: 'RS256', use: 'sig', n: String(jwk.n), e: String(jwk.e) };
 const token = (kid = 'k1') => jwt.sign({ roles: ['customer'] }, privateKey, { algorithm: 'RS256', keyid: kid, issuer: EXPECTED.issuer, audience: EXPECTED.audience, subject: 'user-1', expiresIn: '15m' });
 
-describe('TokenVerifier while auth-service is away', () => {
-  let nowMs = 1_000_000;
-  let authUp = true;
-  let fetches = 0;
+/** A verifier over a fake auth-service that can be taken down, on a clock the test moves. */
+function fakeAuth(startMs: number) {
+  const state = { nowMs: startMs, authUp: true, fetches: 0 };
   const verifier = new TokenVerifier(
     async () => {
-      fetches++;
-      if (!authUp) throw new Error('auth-service unavailable');
+      state.fetches++;
+      if (!state.authUp) throw new Error('auth-service unavailable');
       return [KEY];
     },
     EXPECTED,
-    () => nowMs,
+    () => state.nowMs,
   );
+  return { state, verifier };
+}
+
+describe('TokenVerifier while auth-service is away', () => {
+  const { state, verifier } = fakeAuth(1_000_000);
 
   it('keeps verifying with the known keys past their refresh age, and gives up once they are too stale', async () => {
     expect(await verifier.verify(token())).toEqual({ userId: 'user-1', roles: ['customer'] });
-    authUp = false;
-    nowMs += JWKS_MAX_AGE_MS + 1;
-    const before = fetches;
+    state.authUp = false;
+    state.nowMs += JWKS_MAX_AGE_MS + 1;
+    const before = state.fetches;
     expect((await verifier.verify(token())).userId).toBe('user-1');
-    expect(fetches).toBe(before + 1);
+    expect(state.fetches).toBe(before + 1);
     // A key never seen cannot be trusted on the strength of the cache.
     await expect(verifier.verify(token('k2'))).rejects.toThrow('auth-service unavailable');
-    nowMs += JWKS_MAX_STALE_MS;
+    state.nowMs += JWKS_MAX_STALE_MS;
     await expect(verifier.verify(token())).rejects.toThrow('auth-service unavailable');
-    authUp = true;
+    state.authUp = true;
     expect((await verifier.verify(token())).userId).toBe('user-1');
+  });
+});
+
+describe('the published key set (GET /.well-known/jwks.json)', () => {
+  it('is served from the cache: one read of auth per max age, the last one kept while auth is away', async () => {
+    const { state, verifier } = fakeAuth(5_000_000);
+    for (let i = 0; i < 100; i++) expect(await verifier.publishedKeys()).toEqual([KEY]);
+    expect(state.fetches).toBe(1);
+    state.nowMs += JWKS_MAX_AGE_MS + 1;
+    state.authUp = false;
+    expect(await verifier.publishedKeys()).toEqual([KEY]);
+    expect(state.fetches).toBe(2);
+    state.nowMs += JWKS_MAX_STALE_MS;
+    await expect(verifier.publishedKeys()).rejects.toThrow('auth-service unavailable');
+  });
+
+  it('has nothing to serve before auth has ever answered', async () => {
+    const verifier = new TokenVerifier(async () => Promise.reject(new Error('auth-service unavailable')), EXPECTED, () => 1);
+    await expect(verifier.publishedKeys()).rejects.toThrow('auth-service unavailable');
   });
 });

@@ -19,6 +19,7 @@ export interface Jwk {
   kty: string;
   kid: string;
   alg: string;
+  use: string;
   n: string;
   e: string;
 }
@@ -35,7 +36,9 @@ export interface AuthenticatedCaller {
  */
 export class TokenVerifier {
   private keys = new Map<string, KeyObject>();
-  private fetchedAtMs = 0;
+  private published: readonly Jwk[] = [];
+  // Never read yet: older than any age, so the first use reads the set.
+  private fetchedAtMs = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | undefined;
 
   constructor(
@@ -47,6 +50,7 @@ export class TokenVerifier {
   private refresh(): Promise<void> {
     this.inflight ??= this.fetchJwks()
       .then((jwks) => {
+        this.published = jwks.map((k) => ({ kty: k.kty, kid: k.kid, alg: k.alg, use: k.use, n: k.n, e: k.e }));
         this.keys = new Map(jwks.filter((k) => k.kty === 'RSA').map((k) => [k.kid, createPublicKey({ key: { kty: k.kty, n: k.n, e: k.e }, format: 'jwk' })]));
         this.fetchedAtMs = this.now();
       })
@@ -66,6 +70,23 @@ export class TokenVerifier {
       }
     }
     return this.keys.get(kid);
+  }
+
+  /**
+   * The key set as last read from auth-service, for GET /.well-known/jwks.json: re-read when
+   * older than JWKS_MAX_AGE_MS, so a burst of requests costs auth one call, not one each. While
+   * auth cannot be asked, the set read last is served for up to JWKS_MAX_STALE_MS.
+   */
+  async publishedKeys(): Promise<readonly Jwk[]> {
+    const ageMs = this.now() - this.fetchedAtMs;
+    if (ageMs > JWKS_MAX_AGE_MS) {
+      try {
+        await this.refresh();
+      } catch (e) {
+        if (this.published.length === 0 || ageMs > JWKS_MAX_STALE_MS) throw e;
+      }
+    }
+    return this.published;
   }
 
   async verify(token: string): Promise<AuthenticatedCaller> {

@@ -1,4 +1,4 @@
-import express, { type Router } from 'express';
+import express, { type Express } from 'express';
 import getSwaggerUiPath from 'swagger-ui-dist/absolute-path';
 import { routeLabel } from './observe';
 
@@ -43,19 +43,22 @@ function initializerJs(specUrl: string): string {
 `;
 }
 
-/** Swagger UI at `mountPath`, served from swagger-ui-dist in node_modules (no CDN). */
-export function docsRouter(mountPath: string, specUrl: string): Router {
-  const router = express.Router({ caseSensitive: false, mergeParams: false, strict: false });
-  const html = indexHtml(mountPath);
+/**
+ * Swagger UI at `docsPath`, served from swagger-ui-dist in node_modules (no CDN). The page is a
+ * route like any other; its assets are files under it, which no document needs to list.
+ */
+export function docsRoutes(app: Express, docsPath: string, specUrl: string): void {
+  const html = indexHtml(docsPath);
   const js = initializerJs(specUrl);
-  router.use(routeLabel(mountPath));
-  router.get('/', (_req, res) => {
+  app.get(docsPath, (_req, res) => {
     res.type('html').send(html);
   });
-  router.get('/swagger-initializer.js', (_req, res) => {
+  const assets = express.Router({ caseSensitive: false, mergeParams: false, strict: false });
+  assets.use(routeLabel(`${docsPath}/*`));
+  assets.get('/swagger-initializer.js', (_req, res) => {
     res.type('application/javascript').send(js);
   });
-  router.use(
+  assets.use(
     express.static(getSwaggerUiPath(), {
       index: false,
       redirect: false,
@@ -66,5 +69,5 @@ export function docsRouter(mountPath: string, specUrl: string): Router {
       maxAge: DOCS_ASSET_MAX_AGE_MS,
     }),
   );
-  return router;
+  app.use(docsPath, assets);
 }

@@ -1,70 +1,141 @@
-import type { Request } from 'express';
-import { isUuid } from '@bank/kernel';
+import type { Request, RequestHandler, Response, Router } from 'express';
+import type { z } from 'zod';
+import { IDEMPOTENCY_KEY_PATTERN, MAX_WAIT_SECONDS } from '@bank/payments-core';
+import { authenticate, operatorOf, type TokenVerifier } from './auth-token';
+import { expressPath, type Operation } from './operations';
 import { ProblemError, type FieldError } from './problem';
+import { NoBody } from './schemas';
 
-/** The longest string any field of the public API takes. */
-export const MAX_STRING_FIELD = 1_000;
+/** RFC 7240's wait preference: `Prefer: wait=N`, seconds. */
+const PREFER_WAIT = /(?:^|[,;\s])wait=(\d{1,6})(?:$|[,;\s])/i;
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 
-type Kind = 'string' | 'optional-string' | 'amount';
-type Out<K extends Kind> = K extends 'string' ? string : K extends 'amount' ? bigint : string | undefined;
-/** The largest amount a JSON number carries exactly (API.md: a safe integer). */
-const MAX_JSON_AMOUNT = Number.MAX_SAFE_INTEGER;
+type Out<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;
+
+/** What a handler gets: the request as its operation's schemas read it, already checked. */
+export interface Input<O extends Operation> {
+  readonly params: Out<O['params']>;
+  readonly query: Out<O['query']>;
+  readonly body: Out<O['body']>;
+  readonly idempotencyKey: O['idempotencyKey'] extends 'required' ? string : string | undefined;
+  /** `Prefer: wait=N`, capped at MAX_WAIT_SECONDS; 0 when not asked (or not taken by the operation). */
+  readonly waitSeconds: number;
+}
+
+/** A zod issue as the API words it: one field, one sentence. */
+function messageOf(issue: z.core.$ZodIssue, input: unknown): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (input === undefined) return 'is required';
+      return issue.expected === 'object' ? 'must be an object' : `must be ${issue.expected === 'int' || issue.expected === 'number' ? 'an integer' : `a ${issue.expected}`}`;
+    case 'too_small':
+      return issue.origin === 'string' ? `must be at least ${String(issue.minimum)} characters` : `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : `must be at most ${String(issue.maximum)}`;
+    case 'invalid_format':
+      return issue.format === 'guid' || issue.format === 'uuid' ? 'must be a UUID' : `must be a valid ${issue.format}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    default:
+      return issue.message;
+  }
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+/** The field errors of one failed parse, deduplicated (zod may report one bound twice). */
+export function fieldErrorsOf(issues: readonly z.core.$ZodIssue[], input: unknown): FieldError[] {
+  const out = new Map<string, FieldError>();
+  for (const issue of issues) {
+    const base = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const field = base === '' ? key : `${base}.${key}`;
+        out.set(field, { field, message: 'is not a field of this request' });
+      }
+      continue;
+    }
+    if (!out.has(base)) out.set(base, { field: base, message: messageOf(issue, valueAt(input, issue.path)) });
+  }
+  return [...out.values()];
+}
+
+/** An unsupported currency has its own code (API.md); every other bad field is VALIDATION_FAILED. */
+function problemOf(errors: readonly FieldError[], issues: readonly z.core.$ZodIssue[]): ProblemError {
+  const currencyOnly = issues.every((i) => i.code === 'invalid_value' && i.path.at(-1) === 'currency');
+  if (currencyOnly) return new ProblemError('UNSUPPORTED_CURRENCY', 'the currency is not one the bank supports', errors);
+  return new ProblemError('VALIDATION_FAILED', `invalid ${errors.map((e) => e.field || 'body').join(', ')}`, errors);
+}
+
+function idempotencyKeyOf(op: Operation, req: Request): string | undefined {
+  if (op.idempotencyKey === undefined) return undefined;
+  const key = req.header(IDEMPOTENCY_KEY_HEADER);
+  if (key === undefined && op.idempotencyKey === 'optional') return undefined;
+  if (key === undefined || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', `${op.idempotencyKey === 'required' ? 'an' : 'an optional'} Idempotency-Key header must be 1 to 255 printable ASCII characters`, [
+      { field: IDEMPOTENCY_KEY_HEADER, message: 'must be 1 to 255 printable ASCII characters' },
+    ]);
+  }
+  return key;
+}
+
+function waitSecondsOf(op: Operation, req: Request): number {
+  if (!op.prefer) return 0;
+  const match = PREFER_WAIT.exec(req.header('Prefer') ?? '');
+  return match ? Math.min(Number(match[1]), MAX_WAIT_SECONDS) : 0;
+}
 
 /**
- * Reads a JSON body against the fields an endpoint takes: unknown (or read-only) fields are
- * refused rather than ignored, so no field can be mass-assigned; every problem is named.
+ * Reads a request against its operation: the Idempotency-Key first (its own code), then path,
+ * query and body together, so that one answer names every bad field. The body is parsed from
+ * own keys only: `constructor` or `__proto__` is as unknown a field as any other.
  */
-export function readBody<S extends Record<string, Kind>>(req: Request, spec: S): { [K in keyof S]: Out<S[K]> } {
-  const body: unknown = req.body ?? {};
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ProblemError('VALIDATION_FAILED', 'the body must be a JSON object', [{ field: '', message: 'must be an object' }]);
+export function readInput<O extends Operation>(op: O, req: Request): Input<O> {
+  const idempotencyKey = idempotencyKeyOf(op, req);
+  const issues: z.core.$ZodIssue[] = [];
   const errors: FieldError[] = [];
-  const out: Record<string, string | bigint | undefined> = {};
-  // Own keys only: `constructor` or `__proto__` is as unknown a field as any other.
-  for (const key of Object.keys(body)) if (!Object.hasOwn(spec, key)) errors.push({ field: key, message: 'is not a field of this request' });
-  for (const [key, kind] of Object.entries(spec)) {
-    const value = (body as Record<string, unknown>)[key];
-    if (value === undefined) {
-      if (kind !== 'optional-string') errors.push({ field: key, message: 'is required' });
-      continue;
-    }
-    if (kind === 'amount') {
-      // Money is a JSON integer of minor units: not a string, not a fraction, not 0, exact.
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > MAX_JSON_AMOUNT) errors.push({ field: key, message: `must be an integer from 1 to ${MAX_JSON_AMOUNT} (minor units)` });
-      else out[key] = BigInt(value);
-      continue;
-    }
-    if (typeof value !== 'string') errors.push({ field: key, message: 'must be a string' });
-    else if (value.length > MAX_STRING_FIELD) errors.push({ field: key, message: `must be at most ${MAX_STRING_FIELD} characters` });
-    else out[key] = value;
+  const parse = (schema: z.ZodType | undefined, value: unknown): unknown => {
+    if (schema === undefined) return {};
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    issues.push(...result.error.issues);
+    errors.push(...fieldErrorsOf(result.error.issues, value));
+    return undefined;
+  };
+  const params = parse(op.params, req.params);
+  const query = parse(op.query, req.query);
+  const body = parse(op.body ?? (op.method === 'get' ? undefined : NoBody), req.body ?? {});
+  if (errors.length > 0) throw problemOf(errors, issues);
+  return { params, query, body, idempotencyKey, waitSeconds: waitSecondsOf(op, req) } as Input<O>;
+}
+
+export type Handler<O extends Operation> = (input: Input<O>, res: Response, req: Request) => Promise<void>;
+
+/**
+ * Registers one operation on the router at its documented method and path, behind the access
+ * it names: a token for customers; for operators also the role, checked before the input so that
+ * to anyone else the route answers exactly as one that does not exist.
+ */
+export function serve<O extends Operation>(router: Router, op: O, verifier: TokenVerifier | undefined, handler: Handler<O>): void {
+  const guards: RequestHandler[] = [];
+  if (op.access !== 'public') {
+    if (verifier === undefined) throw new Error(`${op.operationId} needs a token verifier`);
+    guards.push(authenticate(verifier));
   }
-  if (errors.length > 0) throw new ProblemError('VALIDATION_FAILED', 'the request body is invalid', errors);
-  return out as { [K in keyof S]: Out<S[K]> };
-}
-
-/** A path id must be a UUID: a malformed one is 400, before anything looks it up. */
-export function pathId(req: Request, name = 'id'): string {
-  const value = req.params[name];
-  if (!isUuid(value)) throw new ProblemError('VALIDATION_FAILED', `${name} must be a UUID`, [{ field: name, message: 'must be a UUID' }]);
-  return value.toLowerCase();
-}
-
-/** A required id in the query string (`?accountId=`): a missing or malformed one is 400. */
-export function queryId(req: Request, name: string): string {
-  const value = req.query[name];
-  if (!isUuid(value)) throw new ProblemError('VALIDATION_FAILED', `${name} must be a UUID`, [{ field: name, message: 'required: a UUID' }]);
-  return value;
-}
-
-/** `?limit=1..100` (default 20) and `?cursor=` of every list. */
-export function pageQuery(req: Request, maxLimit = 100, defaultLimit = 20): { limit: number; cursor: string } {
-  const raw = req.query.limit;
-  let limit = defaultLimit;
-  if (raw !== undefined) {
-    if (typeof raw !== 'string' || !/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > maxLimit) {
-      throw new ProblemError('VALIDATION_FAILED', `limit must be 1 to ${maxLimit}`, [{ field: 'limit', message: `must be 1 to ${maxLimit}` }]);
-    }
-    limit = Number(raw);
+  if (op.access === 'operator') {
+    guards.push((req, res, next) => {
+      operatorOf(req, res);
+      next();
+    });
   }
-  const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : '';
-  return { limit, cursor };
+  router[op.method](expressPath(op.path), ...guards, async (req, res) => {
+    await handler(readInput(op, req), res, req);
+  });
 }

@@ -1,7 +1,7 @@
 import express from 'express';
 import { Registry } from 'prom-client';
 import { captureLogger } from '@bank/testkit';
-import { createHttpMetrics, observeRequests, routeLabel } from './observe';
+import { createHttpMetrics, measureRequests, routeLabel } from './observe';
 import { startHttpServer, type RunningHttpServer } from './server';
 
 const { logger } = captureLogger('observe-test');
@@ -10,7 +10,7 @@ let server: RunningHttpServer;
 
 beforeAll(async () => {
   const app = express();
-  app.use(observeRequests(logger, createHttpMetrics(registry)));
+  app.use(measureRequests(createHttpMetrics(registry)));
   const accounts = express.Router();
   accounts.get('/:id', (_req, res) => {
     res.json({});

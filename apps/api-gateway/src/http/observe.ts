@@ -1,4 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
+import { pinoHttp } from 'pino-http';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@bank/platform';
 import { requestIdOf } from './request-id';
@@ -13,8 +15,9 @@ export const UNMATCHED_ROUTE = '(unmatched)';
 /** Seconds; up to 30 s because `Prefer: wait=30` keeps a payment request open that long. */
 export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-const NS_PER_MS = 1e6;
-const MS_PER_S = 1e3;
+const NS_PER_S = 1e9;
+/** The message of every access-log line, for finding them. */
+export const ACCESS_LOG_MESSAGE = 'request';
 
 /** Marks requests served by a mounted handler (static files) with a fixed route label. */
 export function routeLabel(label: string): RequestHandler {
@@ -75,37 +78,52 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
   };
 }
 
-/**
- * One access-log line and one metrics sample per request, taken when the response is done (or
- * the client went away). The line names the route and never carries bodies, query strings or
- * headers, so tokens and personal data stay out of the logs.
- */
-export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHandler {
+/** One metrics sample per request, taken when the response is done (or the client went away). */
+export function measureRequests(metrics: HttpMetrics): RequestHandler {
   return (req, res, next) => {
     const startedNs = process.hrtime.bigint();
     trackRouteTemplate(req, res);
     res.once('close', () => {
-      const durationMs = Number(process.hrtime.bigint() - startedNs) / NS_PER_MS;
-      const route = routeTemplateOf(res);
-      const status = res.statusCode;
-      const labels = { method: req.method, route, status: String(status) };
+      const labels = { method: req.method, route: routeTemplateOf(res), status: String(res.statusCode) };
       metrics.requests.inc(labels);
-      metrics.duration.observe(labels, durationMs / MS_PER_S);
-      logger.info(
-        {
-          requestId: requestIdOf(res),
-          method: req.method,
-          route,
-          // The concrete path without the query string, which can carry cursors.
-          path: req.originalUrl.split('?')[0],
-          status,
-          durationMs: Number(durationMs.toFixed(1)),
-          // The client hung up before the response was complete.
-          ...(res.writableFinished ? {} : { aborted: true }),
-        },
-        'request',
-      );
+      metrics.duration.observe(labels, Number(process.hrtime.bigint() - startedNs) / NS_PER_S);
     });
     next();
   };
+}
+
+/** The access log line of one request: what happened, never what was said. */
+function accessLine(req: IncomingMessage, res: ServerResponse, responseTimeMs: number) {
+  const r = req as Request;
+  return {
+    method: r.method,
+    route: routeTemplateOf(res as Response),
+    // The concrete path without the query string, which can carry cursors.
+    path: r.originalUrl.split('?')[0],
+    status: res.statusCode,
+    durationMs: responseTimeMs,
+    // The client hung up before the response was complete.
+    ...(res.writableFinished ? {} : { aborted: true }),
+  };
+}
+
+/**
+ * One access-log line per request (pino-http), written when the response is done. The line
+ * is built field by field: no headers, bodies or query strings, so tokens and personal data
+ * stay out of the logs whatever a client sends; the request id binds it to the rest.
+ */
+export function accessLog(logger: Logger): RequestHandler {
+  return pinoHttp({
+    logger,
+    genReqId: (_req, res) => requestIdOf(res as Response),
+    customAttributeKeys: { reqId: 'requestId' },
+    // Only the request id is bound to the request's logger; the line itself is accessLine's.
+    quietReqLogger: true,
+    quietResLogger: true,
+    customLogLevel: (_req, res, err) => (err !== undefined || res.statusCode >= 500 ? 'warn' : 'info'),
+    customSuccessMessage: () => ACCESS_LOG_MESSAGE,
+    customErrorMessage: () => ACCESS_LOG_MESSAGE,
+    customSuccessObject: (req, res, value: { responseTime: number }) => accessLine(req, res, value.responseTime),
+    customErrorObject: (req, res, _err, value: { responseTime: number }) => accessLine(req, res, value.responseTime),
+  }) as unknown as RequestHandler;
 }

@@ -1,9 +1,9 @@
-import type { Request, Response, Router } from 'express';
+import type { Response, Router } from 'express';
 import type { paymentV1 } from '@bank/contracts';
-import { IDEMPOTENCY_KEY_PATTERN, MAX_WAIT_SECONDS } from '@bank/payments-core';
 import { RemoteCallError } from '@bank/platform';
-import { authenticate, callerOf, operatorOf, type TokenVerifier } from '../http/auth-token';
-import { pageQuery, pathId, queryId, readBody } from '../http/input';
+import { callerOf, type TokenVerifier } from '../http/auth-token';
+import { serve } from '../http/input';
+import { OPERATIONS } from '../http/operations';
 import { ProblemError } from '../http/problem';
 import { requestIdOf } from '../http/request-id';
 import { PEER_CALL_TIMEOUT_MS, type Peers } from '../peers';
@@ -11,22 +11,6 @@ import { depositView, paymentView } from './views';
 
 /** How long a repeat of a key still running should wait before it tries again. */
 export const IDEMPOTENCY_RETRY_AFTER_S = 1;
-/** RFC 7240's wait preference: `Prefer: wait=N`, seconds. */
-const PREFER_WAIT = /(?:^|[,;\s])wait=(\d{1,6})(?:$|[,;\s])/i;
-
-/** API.md: required on payments and deposits, 1–255 printable ASCII characters. */
-function requiredKey(req: Request): string {
-  const key = req.header('Idempotency-Key');
-  if (key === undefined || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
-    throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', 'an Idempotency-Key header of 1 to 255 printable ASCII characters is required', [{ field: 'Idempotency-Key', message: 'required: 1 to 255 printable ASCII characters' }]);
-  }
-  return key;
-}
-
-function preferredWaitSeconds(req: Request): number {
-  const match = PREFER_WAIT.exec(req.header('Prefer') ?? '');
-  return match ? Math.min(Number(match[1]), MAX_WAIT_SECONDS) : 0;
-}
 
 /** A key still in use answers 409 with Retry-After, as API.md has it. */
 async function withKey<T>(call: Promise<T>): Promise<T> {
@@ -46,13 +30,8 @@ function replayed(res: Response, wasReplayed: boolean): void {
 
 /** /v1/payments and /v1/admin/deposits: payment-service does the work; the gateway checks the shape. */
 export function paymentRoutes(router: Router, peers: Peers, verifier: TokenVerifier): void {
-  const auth = authenticate(verifier);
-
-  router.post('/payments', auth, async (req, res) => {
+  serve(router, OPERATIONS.createPayment, verifier, async ({ body, idempotencyKey, waitSeconds }, res) => {
     const who = callerOf(res);
-    const idempotencyKey = requiredKey(req);
-    const body = readBody(req, { sourceAccountId: 'string', destinationAccountId: 'string', amount: 'amount', currency: 'string', description: 'optional-string' });
-    const waitSeconds = preferredWaitSeconds(req);
     const created = await withKey(
       peers.call<paymentV1.CreatePaymentResponse>(
         (md, o, cb) =>
@@ -74,31 +53,26 @@ export function paymentRoutes(router: Router, peers: Peers, verifier: TokenVerif
     res.status(created.finished ? 201 : 202).json(paymentView(payment));
   });
 
-  router.get('/payments', auth, async (req, res) => {
+  serve(router, OPERATIONS.listPayments, verifier, async ({ query }, res) => {
     const who = callerOf(res);
-    const accountId = queryId(req, 'accountId');
-    const { limit, cursor } = pageQuery(req);
-    const page = await peers.call<paymentV1.ListPaymentsResponse>((md, o, cb) => peers.payment.listPayments({ accountId, limit, cursor }, md, o, cb), who, requestIdOf(res));
+    const page = await peers.call<paymentV1.ListPaymentsResponse>((md, o, cb) => peers.payment.listPayments({ accountId: query.accountId, limit: query.limit, cursor: query.cursor ?? '' }, md, o, cb), who, requestIdOf(res));
     res.json({ data: page.payments.map(paymentView), nextCursor: page.nextCursor || null });
   });
 
-  router.get('/payments/:id', auth, async (req, res) => {
+  serve(router, OPERATIONS.getPayment, verifier, async ({ params }, res) => {
     const who = callerOf(res);
-    const p = await peers.call<paymentV1.Payment>((md, o, cb) => peers.payment.getPayment({ paymentId: pathId(req) }, md, o, cb), who, requestIdOf(res));
+    const p = await peers.call<paymentV1.Payment>((md, o, cb) => peers.payment.getPayment({ paymentId: params.id }, md, o, cb), who, requestIdOf(res));
     res.json(paymentView(p));
   });
 
-  router.post('/payments/:id/cancel', auth, async (req, res) => {
+  serve(router, OPERATIONS.cancelPayment, verifier, async ({ params }, res) => {
     const who = callerOf(res);
-    readBody(req, {});
-    const p = await peers.call<paymentV1.Payment>((md, o, cb) => peers.payment.cancelPayment({ paymentId: pathId(req) }, md, o, cb), who, requestIdOf(res));
+    const p = await peers.call<paymentV1.Payment>((md, o, cb) => peers.payment.cancelPayment({ paymentId: params.id }, md, o, cb), who, requestIdOf(res));
     res.json(paymentView(p));
   });
 
-  router.post('/admin/deposits', auth, async (req, res) => {
-    const who = operatorOf(req, res);
-    const idempotencyKey = requiredKey(req);
-    const body = readBody(req, { accountId: 'string', amount: 'amount', currency: 'string', reference: 'string' });
+  serve(router, OPERATIONS.createDeposit, verifier, async ({ body, idempotencyKey }, res) => {
+    const who = callerOf(res);
     const done = await withKey(
       peers.call<paymentV1.CreateDepositResponse>(
         (md, o, cb) => peers.payment.createDeposit({ idempotencyKey, accountId: body.accountId, amount: body.amount, currency: body.currency, reference: body.reference }, md, o, cb),

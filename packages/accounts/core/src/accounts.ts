@@ -1,10 +1,8 @@
-import { DomainError, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireUser, type Caller, type Clock, type Result } from '@bank/kernel';
+import { DomainError, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireUser, type Caller, type Clock, type Result } from '@bank/kernel';
 import { close, freeze, openAccount, unfreeze, type AccountChange, type BankAccount, type TransitionError } from './account';
 import type { AccountPage, AccountStore, LedgerBalances } from './ports';
 import { applyProfileUpdate, newProfile, profileUpdateProblems, type Profile, type ProfileUpdate } from './profile';
 
-export const LIST_DEFAULT_LIMIT = 20;
-export const LIST_MAX_LIMIT = 100;
 export const MAX_OPEN_KEY_LENGTH = 255;
 /** A transition that lost a race to a concurrent one is re-read and re-decided this often. */
 export const MAX_TRANSITION_ATTEMPTS = 5;

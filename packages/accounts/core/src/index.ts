@@ -1,6 +1,6 @@
 export { MAX_FREEZE_REASON_LENGTH, close, freeze, openAccount, unfreeze } from './account';
 export type { AccountChange, AccountEventType, AccountStatus, BankAccount, LedgerBalance, TransitionError } from './account';
-export { FULL_NAME_MAX_LENGTH, applyProfileUpdate, newProfile, profileUpdateProblems } from './profile';
+export { applyProfileUpdate, newProfile, profileUpdateProblems } from './profile';
 export type { Profile, ProfileUpdate } from './profile';
-export { Accounts, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_OPEN_KEY_LENGTH, MAX_TRANSITION_ATTEMPTS } from './accounts';
+export { Accounts, MAX_OPEN_KEY_LENGTH, MAX_TRANSITION_ATTEMPTS } from './accounts';
 export type { AccountPage, AccountStore, LedgerBalances } from './ports';

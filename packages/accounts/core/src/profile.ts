@@ -1,3 +1,5 @@
+import { FULL_NAME_MAX_LENGTH } from '@bank/kernel';
+
 export interface Profile {
   readonly id: string;
   readonly email: string;
@@ -6,7 +8,6 @@ export interface Profile {
   readonly createdAt: Date;
 }
 
-export const FULL_NAME_MAX_LENGTH = 100;
 /** E.164: a plus sign and up to fifteen digits. */
 const PHONE_PATTERN = /^\+[1-9]\d{6,14}$/;
 

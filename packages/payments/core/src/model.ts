@@ -86,8 +86,6 @@ export const MAX_DESCRIPTION_LENGTH = 500;
 export const MAX_DEPOSIT_REFERENCE_LENGTH = 255;
 /** The longest a create may wait for the saga (API.md: Prefer: wait=N, N ≤ 30). */
 export const MAX_WAIT_SECONDS = 30;
-export const LIST_DEFAULT_LIMIT = 20;
-export const LIST_MAX_LIMIT = 100;
 
 const TRANSFER_NAMESPACE = 'bank.payments.ledger-transfer';
 

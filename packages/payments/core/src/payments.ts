@@ -1,9 +1,7 @@
-import { DomainError, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireUser, type Caller, type Clock, type Currency } from '@bank/kernel';
+import { DomainError, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_CURSOR_LENGTH, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireUser, type Caller, type Clock, type Currency } from '@bank/kernel';
 import {
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_RETENTION_MS,
-  LIST_DEFAULT_LIMIT,
-  LIST_MAX_LIMIT,
   MAX_DEPOSIT_REFERENCE_LENGTH,
   MAX_DESCRIPTION_LENGTH,
   MAX_WAIT_SECONDS,
@@ -40,8 +38,6 @@ export const DEPOSIT_ACCOUNT_WAIT_MS = 5_000;
 export const ENDED_MEMORY_SIZE = 10_000;
 /** A cancel waits this long for its compensation before it answers with the payment as it is (pending). */
 export const CANCEL_WAIT_MS = 3_000;
-/** A page cursor longer than this is refused unread (the store's own are a few dozen characters). */
-export const MAX_CURSOR_LENGTH = 100;
 /** The largest amount the public API carries (a JSON safe integer). */
 export const MAX_API_AMOUNT = BigInt(Number.MAX_SAFE_INTEGER);
 
