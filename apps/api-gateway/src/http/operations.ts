@@ -194,7 +194,7 @@ export const OPERATIONS = {
     params: IdParams,
     idempotencyKey: 'optional',
     answers: { 200: { description: 'Closed', schema: AccountSchema } },
-    errors: [404, { status: 409, description: 'ACCOUNT_NOT_EMPTY while its balance or holds are not zero.' }],
+    errors: [404, { status: 409, description: 'ACCOUNT_NOT_EMPTY while its balance or holds are not zero.' }, { status: 422, description: 'ACCOUNT_CLOSED: already closed.' }],
   }),
   createPayment: op({
     operationId: 'createPayment',
@@ -274,7 +274,7 @@ export const OPERATIONS = {
     idempotencyKey: 'optional',
     body: FreezeRequest,
     answers: { 200: { description: 'Frozen', schema: AccountSchema } },
-    errors: [404, 409],
+    errors: [404, 409, { status: 422, description: 'ACCOUNT_CLOSED: a closed account is neither frozen nor unfrozen.' }],
   }),
   unfreezeAccount: op({
     operationId: 'unfreezeAccount',
@@ -287,7 +287,7 @@ export const OPERATIONS = {
     params: IdParams,
     idempotencyKey: 'optional',
     answers: { 200: { description: 'Active again', schema: AccountSchema } },
-    errors: [404, 409],
+    errors: [404, 409, { status: 422, description: 'ACCOUNT_CLOSED: a closed account is neither frozen nor unfrozen.' }],
   }),
   getAnyAccount: op({
     operationId: 'getAnyAccount',

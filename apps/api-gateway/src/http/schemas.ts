@@ -156,7 +156,7 @@ export const AccountSchema = z
 
 export const EntrySchema = z
   .object({
-    id: Uuid,
+    id: z.string().openapi({ description: 'The line\'s own id: its transfer id and the side it is on (`:D` debit, `:C` credit).', example: '39b1e048-b4a0-532e-a793-4e199293478a:D' }),
     transferId: Uuid,
     paymentId: Uuid.nullable(),
     direction: z.enum(['debit', 'credit']),
