@@ -102,7 +102,9 @@ describe('the public API through the gateway, with real services', () => {
     expect(opened.status).toBe(201);
     expect(opened.body).toMatchObject({ ownerId: alice.userId, currency: 'EUR', status: 'active', balance: { posted: 0, pending: 0, available: 0 } });
     const id = opened.body!.id as string;
-    expect((await api('POST', '/v1/accounts', { currency: 'EUR' }, alice.token, { 'Idempotency-Key': 'open-eur' })).body?.id).toBe(id);
+    const again = await api('POST', '/v1/accounts', { currency: 'EUR' }, alice.token, { 'Idempotency-Key': 'open-eur' });
+    expect([again.status, again.headers.get('idempotent-replayed'), again.body?.id]).toEqual([201, 'true', id]);
+    expect(opened.headers.get('idempotent-replayed')).toBeNull();
     await waitFor(async () => (await deposit(id, 2_550n)) === 'CREATE_TRANSFER_RESULT_OK' || undefined, 20_000, 100);
     const shown = await api('GET', `/v1/accounts/${id}`, undefined, alice.token);
     expect(shown.body).toMatchObject({ id, balance: { posted: 2550, pending: 0, available: 2550 } });

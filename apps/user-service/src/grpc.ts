@@ -33,7 +33,10 @@ export function userGrpcService(accounts: Accounts, opts: { serviceToken: string
         const p = await accounts.updateProfile(callerOf(ctx), { fullName: req.fullName === '' ? undefined : req.fullName, phone: req.phone === '' ? undefined : req.phone });
         return profileToProto(p, ctx.callerRoles);
       },
-      openAccount: async (req, ctx) => accountToProto(await accounts.open(callerOf(ctx), req.currency, req.idempotencyKey, ctx.traceparent)),
+      openAccount: async (req, ctx) => {
+        const opened = await accounts.open(callerOf(ctx), req.currency, req.idempotencyKey, ctx.traceparent);
+        return { account: accountToProto(opened.account), replayed: opened.replayed };
+      },
       getAccount: async (req, ctx) => accountToProto(await accounts.get(callerOf(ctx), req.accountId)),
       listAccounts: async (req, ctx) => {
         const page = await accounts.list(callerOf(ctx), req.ownerId, req.limit, req.cursor);

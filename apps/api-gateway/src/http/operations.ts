@@ -148,7 +148,7 @@ export const OPERATIONS = {
     access: 'customer',
     idempotencyKey: 'optional',
     body: OpenAccountRequest,
-    answers: { 201: { description: 'Opened', schema: AccountSchema } },
+    answers: { 201: { description: 'Opened (or, for a repeated key, the account it opened)', schema: AccountSchema, headers: ['Idempotent-Replayed'] } },
     errors: [422],
   }),
   listAccounts: op({

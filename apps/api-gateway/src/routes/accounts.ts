@@ -42,10 +42,11 @@ export function accountRoutes(router: Router, peers: Peers, verifier: TokenVerif
   serve(router, OPERATIONS.openAccount, verifier, async ({ body, idempotencyKey }, res) => {
     const who = callerOf(res);
     // user-service keeps keys per owner, so the key goes as the client sent it.
-    const a = await peers.call<userV1.BankAccount>((md, o, cb) => peers.user.openAccount({ ownerId: '', currency: body.currency, idempotencyKey: idempotencyKey ?? '' }, md, o, cb), who, requestIdOf(res));
+    const opened = await peers.call<userV1.OpenAccountResponse>((md, o, cb) => peers.user.openAccount({ ownerId: '', currency: body.currency, idempotencyKey: idempotencyKey ?? '' }, md, o, cb), who, requestIdOf(res));
+    if (opened.replayed) res.setHeader('Idempotent-Replayed', 'true');
     // Opening depends on user-service alone: the ledger learns of the account through the outbox
     // (it cannot have it yet, and may be down), so the new account shows a zero balance.
-    res.status(201).json(accountView(a, undefined));
+    res.status(201).json(accountView(opened.account as userV1.BankAccount, undefined));
   });
   serve(router, OPERATIONS.listAccounts, verifier, async ({ query }, res) => {
     const who = callerOf(res);

@@ -60,20 +60,20 @@ describe('Accounts use cases with in-memory fakes', () => {
   });
 
   it('opens an account once per idempotency key and emits account.opened once', async () => {
-    const a = await accounts.open(alice, 'EUR', 'key-1');
-    expect(await accounts.open(alice, 'EUR', 'key-1')).toEqual(a);
+    const { account: a } = await accounts.open(alice, 'EUR', 'key-1');
+    expect(await accounts.open(alice, 'EUR', 'key-1')).toEqual({ account: a, replayed: true });
     expect(store.events.map((e) => e.event)).toEqual(['account.opened']);
     // The same key for another currency is another request: refused, not answered with the first account.
     await expect(accounts.open(alice, 'USD', 'key-1')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     // Keys are per owner: Bob's key-1 is his own.
-    expect((await accounts.open(bob, 'USD', 'key-1')).ownerId).toBe(bob.userId);
+    expect((await accounts.open(bob, 'USD', 'key-1')).account.ownerId).toBe(bob.userId);
     expect(store.events.map((e) => e.event)).toEqual(['account.opened', 'account.opened']);
     await expect(accounts.open(alice, 'XXX', '')).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { fields: [{ field: 'currency' }] } });
     await expect(accounts.open({ userId: undefined, roles: [] }, 'EUR', '')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
   it('hides other people’s accounts as not found, except from operators', async () => {
-    const a = await accounts.open(alice, 'USD', '');
+    const { account: a } = await accounts.open(alice, 'USD', '');
     await expect(accounts.get(bob, a.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(accounts.get(bob, newId())).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await accounts.get(operator, a.id)).id).toBe(a.id);
@@ -84,7 +84,7 @@ describe('Accounts use cases with in-memory fakes', () => {
   });
 
   it('lets only operators freeze and unfreeze; to customers the account does not exist', async () => {
-    const a = await accounts.open(alice, 'USD', '');
+    const { account: a } = await accounts.open(alice, 'USD', '');
     await expect(accounts.freeze(alice, a.id, 'mine')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await accounts.freeze(operator, a.id, 'fraud check')).status).toBe('frozen');
     await expect(accounts.freeze(operator, a.id, 'again')).rejects.toMatchObject({ code: 'ACCOUNT_FROZEN' });
@@ -93,7 +93,7 @@ describe('Accounts use cases with in-memory fakes', () => {
   });
 
   it('closes only an empty account, asking the ledger', async () => {
-    const a = await accounts.open(alice, 'USD', '');
+    const { account: a } = await accounts.open(alice, 'USD', '');
     ledger.balances.set(a.id, { posted: 500n, pending: 0n, incoming: 0n });
     await expect(accounts.close(alice, a.id)).rejects.toMatchObject({ code: 'ACCOUNT_NOT_EMPTY' });
     ledger.balances.set(a.id, { posted: 0n, pending: 100n, incoming: 0n });

@@ -12,9 +12,15 @@ export const MAX_TRANSITION_ATTEMPTS = 5;
 const notFound = () => new DomainError('NOT_FOUND', 'no such account');
 
 /** The account an earlier opening with the same key made; the key used for another currency is refused, not replayed. */
-function replayOf(existing: BankAccount, currency: string): BankAccount {
+function replayOf(existing: BankAccount, currency: string): OpenedAccount {
   if (existing.currency !== currency) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key opened an account in another currency');
-  return existing;
+  return { account: existing, replayed: true };
+}
+
+/** An opening's answer: the account, and whether an earlier request with the same key made it. */
+export interface OpenedAccount {
+  readonly account: BankAccount;
+  readonly replayed: boolean;
 }
 
 /** Accounts and profiles: opening, reading, the lifecycle, and ownership. */
@@ -25,7 +31,7 @@ export class Accounts {
     private readonly clock: Clock,
   ) {}
 
-  async open(caller: Caller, currency: string, openKey: string, traceparent = ''): Promise<BankAccount> {
+  async open(caller: Caller, currency: string, openKey: string, traceparent = ''): Promise<OpenedAccount> {
     const ownerId = requireUser(caller);
     if (!isCurrency(currency)) throw fieldError('VALIDATION_FAILED', 'currency', 'must be a supported ISO 4217 code');
     if (openKey.length > MAX_OPEN_KEY_LENGTH) throw fieldError('VALIDATION_FAILED', 'idempotencyKey', `at most ${MAX_OPEN_KEY_LENGTH} characters`);
@@ -34,7 +40,7 @@ export class Accounts {
       if (existing) return replayOf(existing, currency);
     }
     const change = openAccount(newId(this.clock.now().getTime()), ownerId, currency, this.clock.now());
-    if (await this.store.save(change, { expectedVersion: null, openKey: openKey || undefined, traceparent })) return change.account;
+    if (await this.store.save(change, { expectedVersion: null, openKey: openKey || undefined, traceparent })) return { account: change.account, replayed: false };
     // A concurrent retry with the same key won: answer with its account.
     const winner = await this.store.findByOpenKey(ownerId, openKey);
     assert(winner, 'an account insert lost a race without a winner');

@@ -102,6 +102,12 @@ export interface BankAccount {
   createdAt: Date | undefined;
 }
 
+/** The account, and whether an earlier request with the same idempotency key opened it. */
+export interface OpenAccountResponse {
+  account: BankAccount | undefined;
+  replayed: boolean;
+}
+
 export interface OpenAccountRequest {
   ownerId: string;
   currency: string;
@@ -612,6 +618,93 @@ export const BankAccount: MessageFns<BankAccount> = {
     message.currency = object.currency ?? "";
     message.status = object.status ?? 0;
     message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseOpenAccountResponse(): OpenAccountResponse {
+  return { account: undefined, replayed: false };
+}
+
+export const OpenAccountResponse: MessageFns<OpenAccountResponse> = {
+  encode(message: OpenAccountResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      BankAccount.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenAccountResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenAccountResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = BankAccount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenAccountResponse {
+    return {
+      account: isSet(object.account) ? BankAccount.fromJSON(object.account) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: OpenAccountResponse): unknown {
+    const obj: any = {};
+    if (message.account !== undefined) {
+      obj.account = BankAccount.toJSON(message.account);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenAccountResponse>, I>>(base?: I): OpenAccountResponse {
+    return OpenAccountResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenAccountResponse>, I>>(object: I): OpenAccountResponse {
+    const message = createBaseOpenAccountResponse();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? BankAccount.fromPartial(object.account)
+      : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
@@ -1255,8 +1348,8 @@ export const UserServiceService = {
     responseStream: false as const,
     requestSerialize: (value: OpenAccountRequest): Buffer => Buffer.from(OpenAccountRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): OpenAccountRequest => OpenAccountRequest.decode(value),
-    responseSerialize: (value: BankAccount): Buffer => Buffer.from(BankAccount.encode(value).finish()),
-    responseDeserialize: (value: Buffer): BankAccount => BankAccount.decode(value),
+    responseSerialize: (value: OpenAccountResponse): Buffer => Buffer.from(OpenAccountResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OpenAccountResponse => OpenAccountResponse.decode(value),
   },
   getAccount: {
     path: "/bank.user.v1.UserService/GetAccount" as const,
@@ -1309,7 +1402,7 @@ export const UserServiceService = {
 export interface UserServiceServer extends UntypedServiceImplementation {
   getProfile: handleUnaryCall<GetProfileRequest, Profile>;
   updateProfile: handleUnaryCall<UpdateProfileRequest, Profile>;
-  openAccount: handleUnaryCall<OpenAccountRequest, BankAccount>;
+  openAccount: handleUnaryCall<OpenAccountRequest, OpenAccountResponse>;
   getAccount: handleUnaryCall<GetAccountRequest, BankAccount>;
   listAccounts: handleUnaryCall<ListAccountsRequest, ListAccountsResponse>;
   freezeAccount: handleUnaryCall<FreezeRequest, BankAccount>;
@@ -1350,18 +1443,18 @@ export interface UserServiceClient extends Client {
   ): ClientUnaryCall;
   openAccount(
     request: OpenAccountRequest,
-    callback: (error: ServiceError | null, response: BankAccount) => void,
+    callback: (error: ServiceError | null, response: OpenAccountResponse) => void,
   ): ClientUnaryCall;
   openAccount(
     request: OpenAccountRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: BankAccount) => void,
+    callback: (error: ServiceError | null, response: OpenAccountResponse) => void,
   ): ClientUnaryCall;
   openAccount(
     request: OpenAccountRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: BankAccount) => void,
+    callback: (error: ServiceError | null, response: OpenAccountResponse) => void,
   ): ClientUnaryCall;
   getAccount(
     request: GetAccountRequest,
