@@ -79,6 +79,7 @@ describe('the public API through the gateway, with real services', () => {
     expect((await api('PATCH', '/v1/me', { email: 'x@example.com' }, c.token)).status).toBe(400);
     const jwks = await api('GET', '/.well-known/jwks.json');
     expect(jwks.status).toBe(200);
+    expect(jwks.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
     expect((jwks.body!.keys as { kid: string }[]).map((k) => k.kid)).toContain(jwt.decode(c.token, { complete: true })?.header.kid);
   });
 

@@ -21,7 +21,7 @@ export const METRICS_PATH = '/metrics';
 export const OPS_READINESS_PATH = '/readyz';
 export const OPS_HEALTH_PATH = '/healthz';
 /** The routes with the stricter limit: where passwords are tried and accounts are mass-created. */
-export const AUTH_LIMITED_PATHS = ['/v1/auth/login', '/v1/auth/signup'] as const;
+export const AUTH_LIMITED_PATHS = [OPERATIONS.logIn.path, OPERATIONS.signUp.path] as const;
 
 export interface AppOptions {
   /** Prefix of the rate-limit counters in Redis; tests give each suite its own. */

@@ -44,8 +44,12 @@ export function buildContainer(config: Config): Container {
         trustProxy: config.GATEWAY_TRUSTED_PROXY_HOPS === 0 ? (false as const) : config.GATEWAY_TRUSTED_PROXY_HOPS,
       };
       const { app, ops } = createApp({ logger, redis, peers, api: { clients, verifier }, options });
-      const server = await startHttpServer(app, { host: config.BIND_HOST, port: config.GATEWAY_PORT, logger });
+      // The operations port first: if it cannot bind, the start fails before any client is let in.
       const opsServer = await startHttpServer(ops, { host: config.BIND_HOST, port: config.GATEWAY_OPS_PORT, logger });
+      const server = await startHttpServer(app, { host: config.BIND_HOST, port: config.GATEWAY_PORT, logger }).catch(async (e: unknown) => {
+        await opsServer.stop();
+        throw e;
+      });
       logger.info({ url: server.url, docs: `${server.url}/docs`, ops: opsServer.url }, `${SERVICE_NAME} listening on ${server.url} (operations on ${opsServer.url})`);
       return {
         async stop() {

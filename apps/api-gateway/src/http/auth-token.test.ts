@@ -48,11 +48,11 @@ describe('TokenVerifier while auth-service is away', () => {
 describe('the published key set (GET /.well-known/jwks.json)', () => {
   it('is served from the cache: one read of auth per max age, the last one kept while auth is away', async () => {
     const { state, verifier } = fakeAuth(5_000_000);
-    for (let i = 0; i < 100; i++) expect(await verifier.publishedKeys()).toEqual([KEY]);
+    for (let i = 0; i < 100; i++) expect((await verifier.publishedKeys()).keys).toEqual([KEY]);
     expect(state.fetches).toBe(1);
     state.nowMs += JWKS_MAX_AGE_MS + 1;
     state.authUp = false;
-    expect(await verifier.publishedKeys()).toEqual([KEY]);
+    expect(await verifier.publishedKeys()).toEqual({ keys: [KEY], ageMs: JWKS_MAX_AGE_MS + 1 });
     expect(state.fetches).toBe(2);
     state.nowMs += JWKS_MAX_STALE_MS;
     await expect(verifier.publishedKeys()).rejects.toThrow('auth-service unavailable');

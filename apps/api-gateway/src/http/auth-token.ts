@@ -77,7 +77,7 @@ export class TokenVerifier {
    * older than JWKS_MAX_AGE_MS, so a burst of requests costs auth one call, not one each. While
    * auth cannot be asked, the set read last is served for up to JWKS_MAX_STALE_MS.
    */
-  async publishedKeys(): Promise<readonly Jwk[]> {
+  async publishedKeys(): Promise<{ readonly keys: readonly Jwk[]; readonly ageMs: number }> {
     const ageMs = this.now() - this.fetchedAtMs;
     if (ageMs > JWKS_MAX_AGE_MS) {
       try {
@@ -86,7 +86,7 @@ export class TokenVerifier {
         if (this.published.length === 0 || ageMs > JWKS_MAX_STALE_MS) throw e;
       }
     }
-    return this.published;
+    return { keys: this.published, ageMs: this.now() - this.fetchedAtMs };
   }
 
   async verify(token: string): Promise<AuthenticatedCaller> {

@@ -29,13 +29,16 @@ function messageOf(issue: z.core.$ZodIssue, input: unknown): string {
       if (input === undefined) return 'is required';
       return issue.expected === 'object' ? 'must be an object' : `must be ${issue.expected === 'int' || issue.expected === 'number' ? 'an integer' : `a ${issue.expected}`}`;
     case 'too_small':
-      return issue.origin === 'string' ? `must be at least ${String(issue.minimum)} characters` : `must be at least ${String(issue.minimum)}`;
+      if (issue.origin !== 'string') return `must be at least ${String(issue.minimum)}`;
+      return issue.minimum === 1 ? 'must not be empty' : `must be at least ${String(issue.minimum)} characters`;
     case 'too_big':
       return issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : `must be at most ${String(issue.maximum)}`;
     case 'invalid_format':
+      // A pattern's schema carries its own sentence; a format is named.
+      if (issue.format === 'regex') return issue.message;
       return issue.format === 'guid' || issue.format === 'uuid' ? 'must be a UUID' : `must be a valid ${issue.format}`;
     case 'invalid_value':
-      return `must be one of ${issue.values.map(String).join(', ')}`;
+      return input === undefined ? 'is required' : `must be one of ${issue.values.map(String).join(', ')}`;
     default:
       return issue.message;
   }
@@ -67,9 +70,9 @@ export function fieldErrorsOf(issues: readonly z.core.$ZodIssue[], input: unknow
   return [...out.values()];
 }
 
-/** An unsupported currency has its own code (API.md); every other bad field is VALIDATION_FAILED. */
-function problemOf(errors: readonly FieldError[], issues: readonly z.core.$ZodIssue[]): ProblemError {
-  const currencyOnly = issues.every((i) => i.code === 'invalid_value' && i.path.at(-1) === 'currency');
+/** An unsupported currency has its own code (API.md); every other bad field, a missing currency too, is VALIDATION_FAILED. */
+function problemOf(errors: readonly FieldError[], issues: readonly { issue: z.core.$ZodIssue; input: unknown }[]): ProblemError {
+  const currencyOnly = issues.every(({ issue, input }) => issue.code === 'invalid_value' && issue.path.at(-1) === 'currency' && valueAt(input, issue.path) !== undefined);
   if (currencyOnly) return new ProblemError('UNSUPPORTED_CURRENCY', 'the currency is not one the bank supports', errors);
   return new ProblemError('VALIDATION_FAILED', `invalid ${errors.map((e) => e.field || 'body').join(', ')}`, errors);
 }
@@ -99,13 +102,13 @@ function waitSecondsOf(op: Operation, req: Request): number {
  */
 export function readInput<O extends Operation>(op: O, req: Request): Input<O> {
   const idempotencyKey = idempotencyKeyOf(op, req);
-  const issues: z.core.$ZodIssue[] = [];
+  const issues: { issue: z.core.$ZodIssue; input: unknown }[] = [];
   const errors: FieldError[] = [];
   const parse = (schema: z.ZodType | undefined, value: unknown): unknown => {
     if (schema === undefined) return {};
     const result = schema.safeParse(value);
     if (result.success) return result.data;
-    issues.push(...result.error.issues);
+    issues.push(...result.error.issues.map((issue) => ({ issue, input: value })));
     errors.push(...fieldErrorsOf(result.error.issues, value));
     return undefined;
   };

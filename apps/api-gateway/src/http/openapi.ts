@@ -53,6 +53,7 @@ const HEADERS: Readonly<Record<HeaderName | 'X-Request-Id' | 'RateLimit-Limit' |
   Location: { description: 'Where the created resource is.', schema: { type: 'string' } },
   'Preference-Applied': { description: 'Echoes `wait=N` when the server waited as asked.', schema: { type: 'string' } },
   'Cache-Control': { description: 'How long the answer may be kept.', schema: { type: 'string' } },
+  Age: { description: 'Seconds since the answer was read from its source (RFC 9111).', schema: { type: 'integer' } },
   'WWW-Authenticate': { description: 'The bearer challenge.', schema: { type: 'string', examples: ['Bearer realm="bank"'] } },
 };
 const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] as const;
@@ -100,7 +101,7 @@ function registerComponents(registry: OpenAPIRegistry) {
         .min(1)
         .max(MAX_IDEMPOTENCY_KEY_LENGTH)
         .optional()
-        .openapi({ param: { name: 'Idempotency-Key', in: 'header', description: `Accepted here; the same rules as where it is required. Malformed: 400 IDEMPOTENCY_KEY_REQUIRED.` } }),
+        .openapi({ param: { name: 'Idempotency-Key', in: 'header', description: `Accepted on every POST (API.md) and its format checked: 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, else 400 IDEMPOTENCY_KEY_REQUIRED. Account opening keeps it (a repeat answers the first account, Idempotent-Replayed: true); elsewhere a repeat gets the operation's own answer to a repeat (a second close is 422 ACCOUNT_CLOSED, a second signup 409 EMAIL_TAKEN).` } }),
     ),
     prefer: registry.registerParameter(
       'Prefer',
@@ -148,7 +149,7 @@ function routeOf(op: Operation, params: ReturnType<typeof registerComponents>): 
       ...(op.params ? { params: op.params } : {}),
       ...(op.query ? { query: op.query } : {}),
       headers,
-      ...(op.body ? { body: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
+      ...(op.body ? { body: { required: op.bodyOptional !== true, content: { 'application/json': { schema: op.body } } } } : {}),
     },
     responses: { ...Object.fromEntries(answers.map(([status, answer]) => [status, successResponse(op, answer)])), ...errorResponses(op) },
   };

@@ -8,6 +8,7 @@ import {
   EntryList,
   FreezeRequest,
   HealthSchema,
+  OpenApiDocumentSchema,
   IdParams,
   JwksSchema,
   LoginRequest,
@@ -36,7 +37,7 @@ import {
 export type Access = 'public' | 'customer' | 'operator';
 export type Tag = 'auth' | 'me' | 'accounts' | 'payments' | 'admin' | 'operability';
 /** Response headers the document describes once and operations name. */
-export type HeaderName = 'Idempotent-Replayed' | 'Location' | 'Preference-Applied' | 'Retry-After' | 'Cache-Control';
+export type HeaderName = 'Idempotent-Replayed' | 'Location' | 'Preference-Applied' | 'Retry-After' | 'Cache-Control' | 'Age';
 /** Failures particular to an operation; the ones every operation can give are added by openapi.ts. */
 export type ErrorStatus = 401 | 404 | 409 | 422 | 503;
 
@@ -61,6 +62,8 @@ export interface Operation {
   readonly query?: z.ZodObject;
   /** The JSON body; a POST without one refuses any field (an empty body or `{}` only). */
   readonly body?: z.ZodObject;
+  /** The body may be left out (PATCH with nothing to change). */
+  readonly bodyOptional?: boolean;
   readonly idempotencyKey?: 'required' | 'optional';
   /** Takes RFC 7240 `Prefer: wait=N`. */
   readonly prefer?: boolean;
@@ -93,6 +96,7 @@ export const OPERATIONS = {
     summary: 'Exchange email and password for tokens',
     description: 'A wrong email and a wrong password give the same 401 INVALID_CREDENTIALS. Stricter rate limit than the rest of the API.',
     access: 'public',
+    idempotencyKey: 'optional',
     body: LoginRequest,
     answers: { 200: { description: 'Tokens', schema: TokenPairSchema } },
     errors: [401],
@@ -105,6 +109,7 @@ export const OPERATIONS = {
     summary: 'Rotate the refresh token',
     description: 'Returns a new pair; the old refresh token stops working. Presenting an already used one revokes its whole family (401).',
     access: 'public',
+    idempotencyKey: 'optional',
     body: RefreshRequest,
     answers: { 200: { description: 'New tokens', schema: TokenPairSchema } },
     errors: [401],
@@ -116,6 +121,7 @@ export const OPERATIONS = {
     tag: 'auth',
     summary: 'Revoke a refresh token',
     access: 'public',
+    idempotencyKey: 'optional',
     body: RefreshRequest,
     answers: { 204: { description: 'Logged out' } },
   }),
@@ -127,6 +133,7 @@ export const OPERATIONS = {
     summary: 'Your profile',
     access: 'customer',
     answers: { 200: { description: 'Profile', schema: ProfileSchema } },
+    errors: [{ status: 404, description: 'NOT_FOUND: the profile has not been made yet (a moment after signup).' }],
   }),
   updateMe: op({
     operationId: 'updateMe',
@@ -136,7 +143,9 @@ export const OPERATIONS = {
     summary: 'Change your profile',
     access: 'customer',
     body: UpdateProfileRequest,
+    bodyOptional: true,
     answers: { 200: { description: 'Profile', schema: ProfileSchema } },
+    errors: [{ status: 404, description: 'NOT_FOUND: the profile has not been made yet (a moment after signup).' }],
   }),
   openAccount: op({
     operationId: 'openAccount',
@@ -194,7 +203,7 @@ export const OPERATIONS = {
     params: IdParams,
     idempotencyKey: 'optional',
     answers: { 200: { description: 'Closed', schema: AccountSchema } },
-    errors: [404, { status: 409, description: 'ACCOUNT_NOT_EMPTY while its balance or holds are not zero.' }, { status: 422, description: 'ACCOUNT_CLOSED: already closed.' }],
+    errors: [404, { status: 409, description: 'ACCOUNT_NOT_EMPTY while its balance or holds are not zero.' }, { status: 422, description: 'ACCOUNT_CLOSED (already closed) or ACCOUNT_FROZEN.' }],
   }),
   createPayment: op({
     operationId: 'createPayment',
@@ -274,7 +283,7 @@ export const OPERATIONS = {
     idempotencyKey: 'optional',
     body: FreezeRequest,
     answers: { 200: { description: 'Frozen', schema: AccountSchema } },
-    errors: [404, 409, { status: 422, description: 'ACCOUNT_CLOSED: a closed account is neither frozen nor unfrozen.' }],
+    errors: [404, 409, { status: 422, description: 'ACCOUNT_CLOSED: a closed account is neither frozen nor unfrozen; ACCOUNT_FROZEN where it already is.' }],
   }),
   unfreezeAccount: op({
     operationId: 'unfreezeAccount',
@@ -287,7 +296,7 @@ export const OPERATIONS = {
     params: IdParams,
     idempotencyKey: 'optional',
     answers: { 200: { description: 'Active again', schema: AccountSchema } },
-    errors: [404, 409, { status: 422, description: 'ACCOUNT_CLOSED: a closed account is neither frozen nor unfrozen.' }],
+    errors: [404, 409, { status: 422, description: 'ACCOUNT_CLOSED: a closed account is neither frozen nor unfrozen; ACCOUNT_FROZEN where it already is.' }],
   }),
   getAnyAccount: op({
     operationId: 'getAnyAccount',
@@ -308,7 +317,7 @@ export const OPERATIONS = {
     tag: 'auth',
     summary: 'Public keys that verify access tokens',
     access: 'public',
-    answers: { 200: { description: 'The key set (cacheable)', schema: JwksSchema, headers: ['Cache-Control'] } },
+    answers: { 200: { description: 'The key set (cacheable)', schema: JwksSchema, headers: ['Cache-Control', 'Age'] } },
     errors: [503],
   }),
   getHealth: op({
@@ -337,7 +346,7 @@ export const OPERATIONS = {
     tag: 'operability',
     summary: 'This document',
     access: 'public',
-    answers: { 200: { description: 'OpenAPI 3.1' } },
+    answers: { 200: { description: 'OpenAPI 3.1', schema: OpenApiDocumentSchema } },
   }),
   getDocs: op({
     operationId: 'getDocs',

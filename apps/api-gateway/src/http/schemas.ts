@@ -24,9 +24,21 @@ const CURRENCIES = Object.keys(CURRENCY_SCALES) as [Currency, ...Currency[]];
 
 export const Uuid = z.guid().openapi({ format: 'uuid', example: '0192f5e4-7b1c-7cc3-9a43-5c1f0e6a7b10' });
 const Timestamp = z.iso.datetime().openapi({ example: '2026-01-31T12:00:00.000Z' });
-const text = (max: number, min = 0) => z.string().min(min).max(max);
+/** PostgreSQL text cannot hold U+0000: such a field would fail deep inside a service, or its consumer. */
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what this refuses.
+const NO_NUL = /^[^\u0000]*$/;
+const noNul = () => z.string().regex(NO_NUL, { error: 'must not contain U+0000' });
+const text = (max: number, min = 0) => noNul().min(min).max(max);
+/**
+ * Measured as the services measure it: after trimming, which they do before they store it. A
+ * required one must hold more than blanks, which the document says as a pattern (JSON Schema
+ * cannot say "after trimming").
+ */
+const trimmed = (max: number, min = 0) =>
+  // eslint-disable-next-line no-control-regex -- U+0000 is exactly what this refuses.
+  (min > 0 ? z.string().regex(/^[^\u0000]*[^\s\u0000][^\u0000]*$/, { error: 'must not be blank or contain U+0000' }) : noNul()).trim().min(min).max(max);
 
-export const CurrencySchema = z.enum(CURRENCIES).openapi('Currency', { description: 'An ISO 4217 code the bank supports; another one is 400 UNSUPPORTED_CURRENCY.' });
+export const CurrencySchema = z.enum(CURRENCIES).openapi('Currency', { description: 'An ISO 4217 code the bank supports. Another one is 400 UNSUPPORTED_CURRENCY when it is the only bad field, else VALIDATION_FAILED naming each.' });
 
 /** Money in a request: a JSON integer of minor units, never a string or a fraction, never 0. */
 export const AmountSchema = z
@@ -65,21 +77,21 @@ export const ProblemSchema = z
 
 export const SignupRequest = z
   .strictObject({
-    email: text(EMAIL_MAX_LENGTH).openapi({ description: 'Any letter case; kept lower-cased.', example: 'ada@example.com' }),
+    email: trimmed(EMAIL_MAX_LENGTH, 1).openapi({ description: 'Any letter case; kept lower-cased.', example: 'ada@example.com' }),
     password: text(MAX_STRING_FIELD, 1).openapi({ description: '10 to 72 bytes of UTF-8, else 400 WEAK_PASSWORD.', writeOnly: true }),
-    fullName: text(FULL_NAME_MAX_LENGTH, 1).openapi({ example: 'Ada Lovelace' }),
+    fullName: trimmed(FULL_NAME_MAX_LENGTH, 1).openapi({ example: 'Ada Lovelace' }),
   })
   .openapi('SignupRequest');
 
 export const LoginRequest = z
-  .strictObject({ email: text(EMAIL_MAX_LENGTH), password: text(MAX_STRING_FIELD).openapi({ writeOnly: true }) })
+  .strictObject({ email: trimmed(EMAIL_MAX_LENGTH, 1), password: text(MAX_STRING_FIELD, 1).openapi({ writeOnly: true }) })
   .openapi('LoginRequest');
 
-export const RefreshRequest = z.strictObject({ refreshToken: text(MAX_STRING_FIELD).openapi({ writeOnly: true }) }).openapi('RefreshRequest');
+export const RefreshRequest = z.strictObject({ refreshToken: text(MAX_STRING_FIELD, 1).openapi({ writeOnly: true }) }).openapi('RefreshRequest');
 
 export const UpdateProfileRequest = z
   .strictObject({
-    fullName: text(FULL_NAME_MAX_LENGTH, 1).optional(),
+    fullName: trimmed(FULL_NAME_MAX_LENGTH, 1).optional(),
     phone: text(MAX_STRING_FIELD).optional().openapi({ description: 'E.164, e.g. +447700900123.' }),
   })
   .openapi('UpdateProfileRequest');
@@ -100,7 +112,7 @@ export const DepositRequest = z
   .strictObject({ accountId: Uuid, amount: amountIn, currency: CurrencySchema, reference: text(MAX_DEPOSIT_REFERENCE_LENGTH, 1) })
   .openapi('DepositRequest');
 
-export const FreezeRequest = z.strictObject({ reason: text(MAX_FREEZE_REASON_LENGTH, 1) }).openapi('FreezeRequest');
+export const FreezeRequest = z.strictObject({ reason: trimmed(MAX_FREEZE_REASON_LENGTH, 1) }).openapi('FreezeRequest');
 
 /** The body of a POST that takes none: absent, or an empty object. */
 export const NoBody = z.strictObject({});
@@ -109,8 +121,19 @@ export const NoBody = z.strictObject({});
 
 export const IdParams = z.object({ id: Uuid.transform((id) => id.toLowerCase()).openapi({ description: 'A UUID; malformed: 400; unknown or not yours: 404.' }) });
 
+/** `?limit=` as digits only: `0x10`, `1e2` or ` 5` are not a page size, whatever Number() makes of them. */
+const PAGE_LIMIT_PATTERN = /^\d{1,3}$/;
+const limitMessage = `must be 1 to ${LIST_MAX_LIMIT}`;
+
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(LIST_MAX_LIMIT).default(LIST_DEFAULT_LIMIT),
+  limit: z
+    .string()
+    .regex(PAGE_LIMIT_PATTERN, { error: limitMessage })
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(LIST_MAX_LIMIT))
+    .optional()
+    .default(LIST_DEFAULT_LIMIT)
+    .openapi({ type: 'integer', minimum: 1, maximum: LIST_MAX_LIMIT, default: LIST_DEFAULT_LIMIT }),
   cursor: text(MAX_CURSOR_LENGTH).optional().openapi({ description: 'The `nextCursor` of the previous page.' }),
 });
 
@@ -192,6 +215,7 @@ export const AccountList = listOf(AccountSchema, 'AccountList');
 export const EntryList = listOf(EntrySchema, 'EntryList');
 export const PaymentList = listOf(PaymentSchema, 'PaymentList');
 
+export const OpenApiDocumentSchema = z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }).openapi('OpenApiDocument');
 export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
 /** The public readiness answer: whether to send traffic here, and nothing about what is behind it. */
 export const ReadinessSchema = z.object({ status: z.enum(['ready', 'not-ready']) }).openapi('Readiness');

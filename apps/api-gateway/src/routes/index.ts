@@ -15,7 +15,7 @@ export interface RouteDeps {
   readonly verifier: TokenVerifier;
 }
 
-/** Clients may keep the JWKS as long as the gateway itself does before re-reading it. */
+/** Clients may keep the JWKS for what is left of the gateway's own keeping time, never longer. */
 export const JWKS_CACHE_SECONDS = JWKS_MAX_AGE_MS / 1000;
 
 /**
@@ -31,8 +31,12 @@ export function createApiRouter(deps: RouteDeps): Router {
   paymentRoutes(router, deps.peers, deps.verifier);
   // The published keys come from the verifier's cache: a hit costs no call to auth-service.
   serve(router, OPERATIONS.getJwks, undefined, async (_input, res) => {
-    const keys = await deps.verifier.publishedKeys();
-    res.setHeader('Cache-Control', `public, max-age=${JWKS_CACHE_SECONDS}`);
+    const { keys, ageMs } = await deps.verifier.publishedKeys();
+    // Age (RFC 9111) says how old the set already is; max-age only what is left, so a verifier
+    // downstream sees a rotated key no later than the gateway does.
+    const ageSeconds = Math.floor(ageMs / 1000);
+    res.setHeader('Age', String(ageSeconds));
+    res.setHeader('Cache-Control', `public, max-age=${Math.max(0, JWKS_CACHE_SECONDS - ageSeconds)}`);
     res.json({ keys });
   });
   return router;

@@ -28,6 +28,9 @@ describe('amounts in answers', () => {
     const big = 2n ** 62n;
     const withBalance = (posted: bigint) => accountView(account(userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_ACTIVE), ledgerV1.Account.fromPartial({ id: 'a', balance: { posted, pending: 0n, available: posted } }));
     expect(withBalance(BigInt(Number.MAX_SAFE_INTEGER)).balance.posted).toBe(Number.MAX_SAFE_INTEGER);
+    expect(withBalance(-BigInt(Number.MAX_SAFE_INTEGER)).balance.posted).toBe(-Number.MAX_SAFE_INTEGER);
+    expect(withBalance(2n ** 53n).balance.posted).toBe('9007199254740992');
+    expect(withBalance(-(2n ** 53n)).balance.posted).toBe('-9007199254740992');
     expect(withBalance(big).balance).toEqual({ posted: '4611686018427387904', pending: 0, available: '4611686018427387904' });
     expect(withBalance(-big).balance.posted).toBe('-4611686018427387904');
     expect(entryView(entry({ amount: big, balanceAfter: big })).balanceAfter).toBe('4611686018427387904');
