@@ -1,9 +1,9 @@
 import jwt from 'jsonwebtoken';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { authV1 } from '@bank/contracts';
 import { createClient, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
 import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
-import { systemClock } from '@bank/kernel';
+import { newId, systemClock } from '@bank/kernel';
 import { Auth, FAILED_LOGIN_WINDOW_MS, MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
 import { PasswordHasher } from './passwords';
 import { SigningKeys } from './signing';
@@ -228,6 +228,19 @@ describe('login and tokens', () => {
     expect(before).toHaveLength(1);
     const { rows } = await service.db.transaction((c) => c.query<{ kid: string }>('SELECT kid FROM signing_keys'));
     expect(rows.map((r) => r.kid)).toEqual(before);
+  });
+});
+
+describe('a configured signing key', () => {
+  it('is refused at start when another key was recorded under the same kid', async () => {
+    const pem = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const keys = new SigningKeys(service.db, systemClock, { issuer: 'https://bank.local', audience: 'bank-api', accessTtlSeconds: 900 });
+    const kid = `configured-${newId()}`;
+    const first = pem();
+    await keys.load({ privatePem: first, kid });
+    // The same key again (a restart) is fine; another under its kid is not.
+    await keys.load({ privatePem: first, kid });
+    await expect(keys.load({ privatePem: pem(), kid })).rejects.toThrow(`JWT_PRIVATE_KEY is not the key recorded under JWT_KEY_ID "${kid}"`);
   });
 });
 

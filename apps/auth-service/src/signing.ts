@@ -45,13 +45,20 @@ export class SigningKeys {
     if (configured) {
       if (createPrivateKey(configured.privatePem).asymmetricKeyType !== 'rsa') throw new Error('JWT_PRIVATE_KEY must be an RSA key (tokens are signed RS256)');
       // A configured key is recorded once, so that the JWKS keeps publishing it after it is replaced.
+      const publicJwk = toJwk(configured.kid, configured.privatePem);
       await this.db
         .em()
         .createQueryBuilder(SigningKeySchema)
-        .insert({ kid: configured.kid, privatePem: configured.privatePem, publicJwk: toJwk(configured.kid, configured.privatePem), createdAt: this.clock.now() })
+        .insert({ kid: configured.kid, privatePem: configured.privatePem, publicJwk, createdAt: this.clock.now() })
         .onConflict('kid')
         .ignore()
         .execute();
+      // Another key under a kid already recorded would sign tokens that the published (old) public
+      // key cannot verify: refused at start, not discovered as every token failing.
+      const recorded = await this.db.em().findOneOrFail(SigningKeySchema, { kid: configured.kid }, { fields: ['publicJwk'] });
+      if (recorded.publicJwk.n !== publicJwk.n || recorded.publicJwk.e !== publicJwk.e) {
+        throw new Error(`JWT_PRIVATE_KEY is not the key recorded under JWT_KEY_ID "${configured.kid}": give a new key a new JWT_KEY_ID`);
+      }
       this.active = { kid: configured.kid, privatePem: configured.privatePem };
       return;
     }

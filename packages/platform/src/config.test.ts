@@ -1,7 +1,7 @@
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
 import { configProblems } from '@bank/testkit';
 import { loadConfig, v } from './config';
-import { KNOWN_ENV_VARS, commonSchema, databaseUrl } from './env';
+import { EXAMPLE_SERVICE_TOKEN, KNOWN_ENV_VARS, commonSchema, databaseUrl } from './env';
 
 const schema = {
   ...commonSchema,
@@ -27,6 +27,10 @@ describe('loadConfig', () => {
     const found = problems({ SERVICE_TOKEN: 'short', LEDGER_GRPC_PORT: 'abc', LOG_LEVEL: 'loud' });
     expect(found.map((p) => p.split(':')[0])).toEqual(['JWT_PRIVATE_KEY', 'LEDGER_DATABASE_URL', 'LEDGER_GRPC_PORT', 'LOG_LEVEL', 'SERVICE_TOKEN']);
     expect(found.find((p) => p.startsWith('LEDGER_DATABASE_URL'))).toMatch(/is required/);
+  });
+
+  it('refuses the example SERVICE_TOKEN of .env.example, whose value is public', () => {
+    expect(problems({ ...good, SERVICE_TOKEN: EXAMPLE_SERVICE_TOKEN })).toEqual(['SERVICE_TOKEN: is the example from .env.example; generate one (openssl rand -hex 32)']);
   });
 
   it('rejects a malformed database URL and a malformed key without echoing secrets', () => {
