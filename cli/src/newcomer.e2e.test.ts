@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Client } from 'pg';
 import { checkHealth } from '@bank/platform';
 import { BANK_VARIABLE, freePorts, isListening, processesWithEnv, startStack, TEST_REDIS_URL, testQueuePrefix, waitFor, type RunningStack } from '@bank/testkit';
 
@@ -142,6 +143,15 @@ describe('a newcomer on a fresh machine (real processes)', () => {
         // As root, PostgreSQL's user cannot reach the checkout: binaries and data moved, and it says where.
         expect(stack.output()).toMatch(/the user `postgres` that PostgreSQL runs as cannot reach .*, so it runs from \S+ with its data in \S+/);
       }
+
+      // Each service runs as its own PostgreSQL role: user-service's cannot even connect to auth's
+      // database (whose signing keys it must never read), and its password is its owner's only.
+      const pgPort = /embedded PostgreSQL on 127\.0\.0\.1:(\d+)/.exec(stack.output())?.[1];
+      const userRolePasswordFile = path.join(checkout, '.data', 'postgres-roles', 'bank_user');
+      expect((await stat(userRolePasswordFile)).mode & 0o777).toBe(0o600);
+      const userRole = new Client({ host: '127.0.0.1', port: Number(pgPort), user: 'bank_user', password: (await readFile(userRolePasswordFile, 'utf8')).trim(), database: 'bank_auth' });
+      await expect(userRole.connect()).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('permission denied for database') });
+      await userRole.end().catch(() => undefined);
 
       const readme = await readFile(path.join(checkout, 'README.md'), 'utf8');
       const script = WALKTHROUGH.exec(readme)?.[1];

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ensureDatabase, SHUTDOWN_TIMEOUT_MS } from '@bank/platform';
+import { ensureDatabase, ensureServiceRole, SHUTDOWN_TIMEOUT_MS } from '@bank/platform';
 import { describeExit, startChild, type Child, type ChildExit } from '../stack/children';
 import { describeError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, redactUrl, StackError, withTimeout } from '../stack/errors';
 import {
@@ -22,7 +22,7 @@ import { parsePort, PortPlanner } from '../stack/ports';
 import { EMBEDDED_POSTGRES_DEFAULT_PORT, EMBEDDED_POSTGRES_HOST, POSTGRES_KEEPER_STOP_TIMEOUT_MS, startEmbeddedPostgres } from '../stack/postgres';
 import { grpcHealthCheck, httpReadyCheck, waitUntilReady, type ReadinessCheck } from '../stack/readiness';
 import { checkExternalRedis, findOnPath, OWN_REDIS_DEFAULT_PORT, OWN_REDIS_HOST, REDIS_MISSING_HELP, REDIS_STOP_TIMEOUT_MS, startOwnRedis } from '../stack/redis';
-import { POSTGRES_PASSWORD_LENGTH, readOrCreateSecret, SERVICE_TOKEN_LENGTH, SERVICE_TOKEN_MIN_LENGTH } from '../stack/secrets';
+import { POSTGRES_PASSWORD_LENGTH, POSTGRES_ROLE_SECRETS_DIR, readOrCreateSecret, SERVICE_TOKEN_LENGTH, SERVICE_TOKEN_MIN_LENGTH } from '../stack/secrets';
 import { createTerminal, type Terminal } from '../stack/terminal';
 
 /** From the moment the services are started until all of them and the gateway answer. */
@@ -363,17 +363,30 @@ async function startPostgres(run: Run, external: Map<ServicePrefix, string> | un
       },
     });
     terminal.print('postgres', `embedded PostgreSQL on ${EMBEDDED_POSTGRES_HOST}:${port}, data in ${shown(server.plan.dataDir)}`);
-    urls = new Map(GRPC_SERVICES.map((s) => [s.prefix, server.url(s.database)]));
+    // Each service gets its own role, owning its database and reaching no other; the services
+    // never see the administrator's password. Role passwords are kept beside it, one file each.
+    urls = new Map();
+    for (const service of GRPC_SERVICES) {
+      const adminUrl = server.url(service.database);
+      const rolePassword = await readOrCreateSecret(path.join(path.dirname(dataDir), POSTGRES_ROLE_SECRETS_DIR, service.database), POSTGRES_PASSWORD_LENGTH);
+      urls.set(service.prefix, await databaseStep(service.name, adminUrl, () => ensureServiceRole(adminUrl, service.database, rolePassword)));
+    }
+    return urls;
   }
   for (const service of GRPC_SERVICES) {
     const url = urls.get(service.prefix) ?? '';
-    try {
-      await withTimeout(ensureDatabase(url), DATABASE_CHECK_TIMEOUT_MS, `no answer within ${DATABASE_CHECK_TIMEOUT_MS} ms`);
-    } catch (e) {
-      throw new StackError(`cannot reach or create the database of ${service.name} (${redactUrl(url)}): ${describeError(e)}`, EXIT_UNAVAILABLE);
-    }
+    await databaseStep(service.name, url, () => ensureDatabase(url));
   }
   return urls;
+}
+
+/** One database set-up step of a service, bounded in time, failing the start with a clear reason. */
+async function databaseStep<T>(serviceName: string, url: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await withTimeout(step(), DATABASE_CHECK_TIMEOUT_MS, `no answer within ${DATABASE_CHECK_TIMEOUT_MS} ms`);
+  } catch (e) {
+    throw new StackError(`cannot reach or create the database of ${serviceName} (${redactUrl(url)}): ${describeError(e)}`, EXIT_UNAVAILABLE);
+  }
 }
 
 /** REDIS_URL when given (and answering), else a redis-server from PATH; neither is an error. */

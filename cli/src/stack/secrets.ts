@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { EXIT_CONFIG, StackError } from './errors';
 
 /** Length of the generated SERVICE_TOKEN; the services require at least 32 characters. */
@@ -7,8 +8,11 @@ export const SERVICE_TOKEN_LENGTH = 48;
 export const SERVICE_TOKEN_MIN_LENGTH = 32;
 /** Length of the generated password of the embedded PostgreSQL superuser. */
 export const POSTGRES_PASSWORD_LENGTH = 32;
-/** Secrets are readable by their owner only. */
+/** The folder, beside the embedded cluster, of each service role's password (one file per database). */
+export const POSTGRES_ROLE_SECRETS_DIR = 'postgres-roles';
+/** Secrets are readable by their owner only, and so is a folder of them. */
 const SECRET_FILE_MODE = 0o600;
+const SECRET_DIR_MODE = 0o700;
 
 /** A random string of URL-safe characters (base64url), so it can go into a connection URL as is. */
 export function randomSecret(length: number): string {
@@ -23,6 +27,7 @@ export function randomSecret(length: number): string {
  * created exclusively: when two starts race, the loser reads the winner's secret.
  */
 export async function readOrCreateSecret(file: string, length: number, minLength = length): Promise<string> {
+  await mkdir(path.dirname(file), { recursive: true, mode: SECRET_DIR_MODE });
   try {
     await writeFile(file, `${randomSecret(length)}\n`, { flag: 'wx', mode: SECRET_FILE_MODE });
   } catch (e) {

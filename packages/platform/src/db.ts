@@ -366,6 +366,65 @@ export async function ensureDatabase(url: string): Promise<void> {
   });
 }
 
+/** A role name the bank makes: lower-case letters, digits and underscores, as PostgreSQL folds them. */
+const ROLE_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Gives a service its own PostgreSQL role that owns its database and may reach no other: the
+ * database is closed to PUBLIC and opened to the role alone, so one service's credentials cannot
+ * read another's tables (auth's signing keys above all). Idempotent: objects an earlier run made
+ * as the administrator move to the role, so its migrations can alter them. `adminUrl` names the
+ * service's database with a role that may create roles; the answer is the same URL with the
+ * service's own credentials, which is what the service gets.
+ */
+export async function ensureServiceRole(adminUrl: string, role: string, password: string): Promise<string> {
+  if (!ROLE_NAME_PATTERN.test(role)) throw new Error(`refusing to manage a role named ${JSON.stringify(role)}`);
+  const ident = `"${role}"`;
+  const name = await withAdminClient(adminUrl, async (admin, db) => {
+    const exists = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+    if (exists.rowCount === 0) {
+      await admin.query(`CREATE ROLE ${ident} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION`).catch((e: { code?: string }) => {
+        if (e.code !== '42710') throw e;
+      });
+    }
+    await admin.query(`ALTER ROLE ${ident} WITH LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
+    const dbExists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
+    if (dbExists.rowCount === 0) await admin.query(`CREATE DATABASE "${db}" OWNER ${ident}`);
+    else await admin.query(`ALTER DATABASE "${db}" OWNER TO ${ident}`);
+    await admin.query(`REVOKE ALL ON DATABASE "${db}" FROM PUBLIC`);
+    await admin.query(`GRANT CONNECT, TEMPORARY ON DATABASE "${db}" TO ${ident}`);
+    return db;
+  });
+  const inDatabase = new Client({ connectionString: adminUrl });
+  await inDatabase.connect();
+  try {
+    await inDatabase.query(`ALTER SCHEMA public OWNER TO ${ident}`);
+    // Tables first: their own sequences (serial, identity) follow them and cannot be moved alone.
+    const statements = [
+      `SELECT format('ALTER %s %s OWNER TO %I', CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, c.oid::regclass, $1::text) AS sql
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') AND pg_get_userbyid(c.relowner) <> $1`,
+      `SELECT format('ALTER SEQUENCE %s OWNER TO %I', c.oid::regclass, $1::text) AS sql
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'S' AND pg_get_userbyid(c.relowner) <> $1`,
+      `SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, $1::text) AS sql
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> $1`,
+    ];
+    for (const select of statements) {
+      const { rows } = await inDatabase.query<{ sql: string }>(select, [role]);
+      for (const { sql } of rows) await inDatabase.query(sql);
+    }
+  } finally {
+    await inDatabase.end();
+  }
+  const own = new URL(adminUrl);
+  own.username = role;
+  own.password = password;
+  own.pathname = `/${name}`;
+  return own.toString();
+}
+
 export async function dropDatabase(url: string): Promise<void> {
   await withAdminClient(url, (client, name) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
