@@ -40,6 +40,8 @@ const e2eIgnored = process.env.CI_SKIP_FAULT_SUITES === '1' ? [...common.testPat
 module.exports = {
   // Runs once after every project: the suites' Redis keys go (see packages/testkit/src/teardown.ts).
   globalTeardown: '<rootDir>/packages/testkit/src/teardown.ts',
+  // Runs once before: the tests' certificates, one per workload (see packages/testkit/src/identities.ts).
+  globalSetup: '<rootDir>/packages/testkit/src/setup.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.int.test.ts'], testTimeout: 60_000 },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, KNOWN_ENV_VARS, loadConfig, processEnvironment } from '@bank/platform';
 import { registerDeadLetters, registerQueues, registerRoles, registerVerify } from './commands/operator';
+import { registerCerts } from './commands/certs';
 import { registerUp } from './commands/up';
 import { EXIT_CONFIG } from './stack/errors';
 
@@ -47,6 +48,7 @@ registerVerify(program);
 registerDeadLetters(program);
 registerQueues(program);
 registerRoles(program);
+registerCerts(program);
 
 if (!applyEnvFile()) {
   process.exitCode = EXIT_CONFIG;

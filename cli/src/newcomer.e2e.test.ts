@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { checkHealth } from '@bank/platform';
-import { BANK_VARIABLE, freePorts, isListening, processesWithEnv, startStack, TEST_REDIS_URL, testQueuePrefix, waitFor, type RunningStack } from '@bank/testkit';
+import { checkHealth, loadIdentity } from '@bank/platform';
+import { BANK_VARIABLE, freePorts, isListening, processesWithEnv, startStack, TEST_REDIS_URL, testQueuePrefix, waitFor, type RunningStack, testIdentity } from '@bank/testkit';
 
 // A newcomer's first ten minutes, as they happen on a fresh machine: a checkout inside a folder
 // only its owner can enter (mktemp -d, /root), `npx bank-cli` with nothing built yet, a `.env`,
@@ -137,7 +137,10 @@ describe('a newcomer on a fresh machine (real processes)', () => {
       // The environment wins over .env; what only .env sets is applied.
       expect(first.gatewayUrl).toBe(`http://127.0.0.1:${envGatewayPort}`);
       expect(await isListening(fileGatewayPort!)).toBe(false);
-      expect(await checkHealth(`127.0.0.1:${authPort}`, PROBE_TIMEOUT_MS)).toBe(true);
+      // Probed as the operator's tool, with the identity the stack made for it (the tests' own CA is a stranger to it).
+      const operator = loadIdentity(path.join(checkout, '.data', 'tls'), 'bank-cli');
+      expect(await checkHealth(`127.0.0.1:${authPort}`, operator, PROBE_TIMEOUT_MS)).toBe(true);
+      expect(await checkHealth(`127.0.0.1:${authPort}`, testIdentity('bank-cli'), PROBE_TIMEOUT_MS)).toBe(false);
       expect(stack.output()).toContain('6/6 ready');
       if (process.getuid?.() === 0) {
         // As root, PostgreSQL's user cannot reach the checkout: binaries and data moved, and it says where.

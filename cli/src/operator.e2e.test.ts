@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { newId } from '@bank/kernel';
 import { BeeQueuePublisher, DependencyHealth, checkHealth, dropQueueNamespace } from '@bank/platform';
-import { captureLogger, createTestDatabase, freePort, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix, waitFor } from '@bank/testkit';
+import { captureLogger, createTestDatabase, freePort, TEST_REDIS_URL, testQueuePrefix, waitFor, TEST_TLS_DIR, testIdentity } from '@bank/testkit';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'cli', 'dist', 'main.js');
@@ -30,12 +30,12 @@ describe('bank-cli verify and dead-letters against a running transaction-service
     db = await createTestDatabase('cli_operator');
     const port = await freePort();
     const prefix = testQueuePrefix('cli');
-    env = { SERVICE_TOKEN: TEST_SERVICE_TOKEN, LEDGER_DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LEDGER_GRPC_ADDR: `127.0.0.1:${port}` };
+    env = { BANK_TLS_DIR: TEST_TLS_DIR, LEDGER_DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LEDGER_GRPC_ADDR: `127.0.0.1:${port}` };
     service = spawn(process.execPath, [path.join(ROOT, 'apps', 'transaction-service', 'dist', 'main.js')], {
       env: { PATH: process.env.PATH ?? '', ...env, LEDGER_GRPC_ADDR: '', LEDGER_GRPC_PORT: String(port), LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
-    await waitFor(() => checkHealth(`127.0.0.1:${port}`, 500), 30_000, 100);
+    await waitFor(() => checkHealth(`127.0.0.1:${port}`, testIdentity('bank-cli'), 500), 30_000, 100);
   });
 
   afterAll(async () => {

@@ -2,19 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkHealth } from '@bank/platform';
-import {
-  BANK_VARIABLE,
-  createTestDatabase,
-  freePorts,
-  httpStatus,
-  isListening,
-  processesWithEnv,
-  startStack,
-  TEST_REDIS_URL,
-  testQueuePrefix,
-  type RunningStack,
-} from '@bank/testkit';
+import { checkHealth, loadIdentity } from '@bank/platform';
+import { BANK_VARIABLE, createTestDatabase, freePorts, httpStatus, isListening, processesWithEnv, startStack, TEST_REDIS_URL, testQueuePrefix, type RunningStack } from '@bank/testkit';
 
 // Runs the real `bank-cli up` as a process against the PostgreSQL and Redis the integration tests
 // use, on ports of its own, and stops it the way a person does: with SIGINT. Needs the build
@@ -79,15 +68,16 @@ describe('bank-cli up (real processes)', () => {
       expect(gatewayUrl).toBe(`http://${LOOPBACK}:${gatewayPort}`);
       expect(await httpStatus(`${gatewayUrl}/readyz`)).toBe(200);
       for (const [prefix, port] of Object.entries(grpcPorts)) {
-        expect([prefix, await checkHealth(`${LOOPBACK}:${port}`, PROBE_TIMEOUT_MS)]).toEqual([prefix, true]);
+        expect([prefix, await checkHealth(`${LOOPBACK}:${port}`, loadIdentity(path.join(dataDir, 'tls'), 'bank-cli'), PROBE_TIMEOUT_MS)]).toEqual([prefix, true]);
       }
       // MailDev 3 serves its REST API under /api/email.
       expect(await httpStatus(`http://${LOOPBACK}:${webPort}/api/email`)).toBe(200);
       expect(stack.output()).toContain(`mail inbox  http://${LOOPBACK}:${webPort}`);
       // After the URLs, a pointer to the tested walkthrough.
       expect(stack.output()).toMatch(/first steps: README\.md, "First payment: a walkthrough"/);
-      // The generated credential is kept for the next run, readable by its owner only.
-      expect((await stat(path.join(dataDir, 'service-token'))).mode & 0o777).toBe(0o600);
+      // Each workload's key is kept for the next run, readable by its owner only; no shared secret is made.
+      for (const workload of ['api-gateway', 'auth-service', 'bank-cli']) expect((await stat(path.join(dataDir, 'tls', `${workload}.key`))).mode & 0o777).toBe(0o600);
+      expect(existsSync(path.join(dataDir, 'service-token'))).toBe(false);
 
       const exit = await stack.stop(STOP_TIMEOUT_MS);
       expect({ exit, output: exit === 'timeout' || exit.code !== 0 ? stack.output() : '' }).toEqual({ exit: { code: 0, signal: null }, output: '' });

@@ -4,8 +4,8 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
-import { GrpcCaller, createClient } from '@bank/platform';
-import { TEST_CUSTOMER_PASSWORD, TEST_SERVICE_TOKEN, callApi, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
+import { GrpcCaller } from '@bank/platform';
+import { TEST_CUSTOMER_PASSWORD, callApi, signUpCustomer, startTestBank, waitFor, type TestBank, TEST_TLS_DIR, testClient } from '@bank/testkit';
 
 const APPS = path.resolve(__dirname, '..', '..');
 
@@ -14,7 +14,7 @@ let bank: TestBank;
 let base: string;
 let ledgerAddr: string;
 let authAddr: string;
-const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const caller = new GrpcCaller();
 const run = promisify(execFile);
 
 beforeAll(async () => {
@@ -35,7 +35,7 @@ const PASSWORD = TEST_CUSTOMER_PASSWORD;
 async function deposit(accountId: string, amount: bigint): Promise<string> {
   // Money in from the bank's settlement account, as the deposits issue will do through payment-service.
   const { systemAccountId } = await import('@bank/ledger-core');
-  const client = createClient(ledgerV1.LedgerServiceClient, ledgerAddr);
+  const client = testClient(ledgerV1.LedgerServiceClient, ledgerAddr);
   try {
     const res = await caller.unary<ledgerV1.CreateTransfersResponse>((md, o, cb) =>
       client.createTransfers(ledgerV1.CreateTransfersRequest.fromPartial({ transfers: [{ id: newId(), debitAccountId: systemAccountId('EUR', 'settlement'), creditAccountId: accountId, amount, currency: 'EUR', description: 'deposit' }] }), md, o, cb),
@@ -176,7 +176,7 @@ describe('the public API through the gateway, with real services', () => {
     expect((await api('POST', `/v1/admin/accounts/${id}/freeze`, { reason: 'x' }, alice.token)).status).toBe(404);
     // Roles are granted with bank-cli (through auth-service), never through the public API.
     const cli = await run(process.execPath, [path.join(APPS, '..', 'cli', 'dist', 'main.js'), 'roles', 'set', '--email', op.email, '--roles', 'customer,operator', '--auth', authAddr], {
-      env: { PATH: process.env.PATH ?? '', SERVICE_TOKEN: TEST_SERVICE_TOKEN },
+      env: { PATH: process.env.PATH ?? '', BANK_TLS_DIR: TEST_TLS_DIR },
     });
     expect(cli.stdout).toContain('now has roles: customer, operator');
     const opToken = (await api('POST', '/v1/auth/login', { email: op.email, password: PASSWORD })).body!.accessToken as string;

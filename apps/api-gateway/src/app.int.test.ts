@@ -2,7 +2,7 @@ import { isUuid } from '@bank/kernel';
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { startGrpcServer, type RunningGrpcServer } from '@bank/platform';
-import { TEST_REDIS_URL, captureLogger, startTestRedis, testQueuePrefix, waitFor } from '@bank/testkit';
+import { TEST_REDIS_URL, captureLogger, startTestRedis, testQueuePrefix, waitFor, testIdentity } from '@bank/testkit';
 import { createApp, type AppOptions } from './app';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import { createRedis } from './redis';
@@ -41,7 +41,7 @@ const opsUrls = new Map<string, string>();
 const opsOf = (url: string): string => opsUrls.get(url) ?? '';
 
 async function serve(deps: { redis: Redis; peers: Record<string, string>; options: AppOptions }): Promise<string> {
-  const { app, ops } = createApp({ logger, ...deps });
+  const { app, ops } = createApp({ logger, identity: testIdentity('api-gateway'), ...deps });
   const server = await startHttpServer(app, { host: '127.0.0.1', port: 0, logger });
   const opsServer = await startHttpServer(ops, { host: '127.0.0.1', port: 0, logger });
   servers.push(server, opsServer);
@@ -61,7 +61,7 @@ beforeAll(async () => {
   redis = createRedis(TEST_REDIS_URL, logger);
   await redis.connect();
   deadRedis = createRedis(`redis://127.0.0.1:${await closedPort()}`, logger);
-  grpcPeer = await startGrpcServer({ host: '127.0.0.1', port: 0, services: [], logger });
+  grpcPeer = await startGrpcServer({ host: '127.0.0.1', port: 0, services: [], identity: testIdentity('user-service'), logger });
   grpcPeer.setServing(true);
   gateway = await serve({ redis, peers: peersAt(`127.0.0.1:${await closedPort()}`), options: testOptions('down') });
   healthyGateway = await serve({ redis, peers: peersAt(`127.0.0.1:${grpcPeer.port}`), options: testOptions('up') });
@@ -342,7 +342,7 @@ describe('rate limits', () => {
     const ownRedis = createRedis(own.url, logger);
     await ownRedis.connect();
     const prefix = `${PREFIX}outage:`;
-    const { app, ops } = createApp({ logger, redis: ownRedis, peers: peersAt(`127.0.0.1:${grpcPeer.port}`), options: { ...testOptions('outage'), rateLimitPrefix: prefix } });
+    const { app, ops } = createApp({ logger, identity: testIdentity('api-gateway'), redis: ownRedis, peers: peersAt(`127.0.0.1:${grpcPeer.port}`), options: { ...testOptions('outage'), rateLimitPrefix: prefix } });
     const server = await startHttpServer(app, { host: '127.0.0.1', port: 0, logger });
     const opsServer = await startHttpServer(ops, { host: '127.0.0.1', port: 0, logger });
     const { url } = server;

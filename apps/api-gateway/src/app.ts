@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { DependencyHealth, type Logger } from '@bank/platform';
+import { DependencyHealth, type Logger, type WorkloadIdentity } from '@bank/platform';
 import { bodyErrors, parseJsonBody, requireJsonBody } from './http/body';
 import { docsRoutes } from './http/docs';
 import { errorHandler, notFound } from './http/errors';
@@ -44,6 +44,8 @@ export interface AppDeps {
   readonly redis: Redis;
   /** gRPC peers by name (host:port), checked by /readyz. */
   readonly peers: Readonly<Record<string, string>>;
+  /** The gateway's own identity, which its readiness probes present. */
+  readonly identity: WorkloadIdentity;
   /** The gRPC clients and the token verifier of the business routes; without them only operability is served. */
   readonly api?: { readonly clients: Peers; readonly verifier: TokenVerifier };
   readonly options?: AppOptions;
@@ -73,6 +75,7 @@ export function createApp(deps: AppDeps): GatewayApps {
   const authLimiter = createRateLimiter({ name: 'auth', rule: options.authRateLimit ?? AUTH_RATE_LIMIT, redis, redisHealth, prefix: `${rateLimitPrefix}auth:`, logger });
   const readiness = createReadinessCheck({
     peers: deps.peers,
+    identity: deps.identity,
     redis,
     // Every limiter's store reports to this health: Redis is up for one exactly when for all.
     rateLimitsShared: () => redisHealth.up,

@@ -1,6 +1,6 @@
 import { Container } from 'inversify';
 import type { Redis } from 'ioredis';
-import { createLogger, type Logger, type Running, TYPES } from '@bank/platform';
+import { createLogger, loadIdentity, type Logger, type Running, TYPES } from '@bank/platform';
 import { authV1 } from '@bank/contracts';
 import { createApp } from './app';
 import { TokenVerifier } from './http/auth-token';
@@ -17,6 +17,7 @@ export const GATEWAY_TYPES = { ...TYPES, Redis: Symbol.for('Redis') } as const;
 
 /** The composition root of the api-gateway: the only place that wires its parts together. */
 export function buildContainer(config: Config): Container {
+  const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = new Container();
   container.bind<Config>(TYPES.Config).toConstantValue(config);
   container.bind<Logger>(TYPES.Logger).toConstantValue(createLogger(SERVICE_NAME, config.LOG_LEVEL));
@@ -32,7 +33,7 @@ export function buildContainer(config: Config): Container {
       // The bank's Redis prefix keeps these counters apart from another bank sharing the server.
       const rateLimitPrefix = `${config.REDIS_QUEUE_PREFIX}:gateway:rl:`;
       const peers = peerAddresses(config);
-      const clients = new Peers({ auth: peers.auth, user: peers.user, ledger: peers.ledger, payment: peers.payment }, config.SERVICE_TOKEN);
+      const clients = new Peers({ auth: peers.auth, user: peers.user, ledger: peers.ledger, payment: peers.payment }, identity);
       const verifier = new TokenVerifier(
         async () => (await clients.call<authV1.GetJwksResponse>((md, o, cb) => clients.auth.getJwks({}, md, o, cb))).keys,
         { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
@@ -43,7 +44,7 @@ export function buildContainer(config: Config): Container {
         authRateLimit: { limit: config.GATEWAY_AUTH_RATE_LIMIT_PER_MIN, windowMs: RATE_LIMIT_WINDOW_MS },
         trustProxy: config.GATEWAY_TRUSTED_PROXY_HOPS === 0 ? (false as const) : config.GATEWAY_TRUSTED_PROXY_HOPS,
       };
-      const { app, ops } = createApp({ logger, redis, peers, api: { clients, verifier }, options });
+      const { app, ops } = createApp({ logger, redis, peers, identity, api: { clients, verifier }, options });
       // The operations port first: if it cannot bind, the start fails before any client is let in.
       const opsServer = await startHttpServer(ops, { host: config.BIND_HOST, port: config.GATEWAY_OPS_PORT, logger });
       const server = await startHttpServer(app, { host: config.BIND_HOST, port: config.GATEWAY_PORT, logger }).catch(async (e: unknown) => {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Express } from 'express';
-import { captureLogger, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
+import { captureLogger, TEST_REDIS_URL, testIdentity, testQueuePrefix } from '@bank/testkit';
 import { newId } from '@bank/kernel';
 import { createApp } from './app';
 import { TokenVerifier } from './http/auth-token';
@@ -23,9 +23,9 @@ let server: RunningHttpServer;
 beforeAll(async () => {
   redis = createRedis(TEST_REDIS_URL, logger);
   await redis.connect();
-  peers = new Peers({ auth: CLOSED, user: CLOSED, ledger: CLOSED, payment: CLOSED }, TEST_SERVICE_TOKEN);
+  peers = new Peers({ auth: CLOSED, user: CLOSED, ledger: CLOSED, payment: CLOSED }, testIdentity('api-gateway'));
   const verifier = new TokenVerifier(async () => Promise.reject(new Error('auth-service unavailable')), { issuer: 'i', audience: 'a' });
-  app = createApp({ logger, redis, peers: {}, api: { clients: peers, verifier }, options: { rateLimitPrefix: `${testQueuePrefix('contract')}:` } }).app;
+  app = createApp({ logger, redis, peers: {}, identity: testIdentity('api-gateway'), api: { clients: peers, verifier }, options: { rateLimitPrefix: `${testQueuePrefix('contract')}:` } }).app;
   server = await startHttpServer(app, { host: '127.0.0.1', port: 0, logger });
 });
 

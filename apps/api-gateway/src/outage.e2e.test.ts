@@ -3,8 +3,8 @@ import { Client } from 'pg';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { GrpcCaller, createClient } from '@bank/platform';
-import { TEST_SERVICE_TOKEN, blockDatabase, callApi, signUpCustomer, startTestBank, startTestRedis, waitFor, type TestBank, type TestRedis } from '@bank/testkit';
+import { GrpcCaller } from '@bank/platform';
+import { blockDatabase, callApi, signUpCustomer, startTestBank, startTestRedis, waitFor, type TestBank, type TestRedis, testClient } from '@bank/testkit';
 
 // The bank as real processes, each with its own database, on a redis-server of the test's own:
 // parts are taken away for real while customers keep using it through the gateway.
@@ -17,12 +17,12 @@ const CATCH_UP_MS = 60_000;
 let redis: TestRedis;
 let bank: TestBank;
 let ledger: ledgerV1.LedgerServiceClient;
-const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const caller = new GrpcCaller();
 
 beforeAll(async () => {
   redis = await startTestRedis();
   bank = await startTestBank({ label: 'outage', redisUrl: redis.url, gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000', GATEWAY_RATE_LIMIT_PER_MIN: '10000' } });
-  ledger = createClient(ledgerV1.LedgerServiceClient, bank.addresses.ledger);
+  ledger = testClient(ledgerV1.LedgerServiceClient, bank.addresses.ledger);
 }, 90_000);
 
 afterAll(async () => {

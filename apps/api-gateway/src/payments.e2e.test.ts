@@ -1,7 +1,7 @@
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
-import { GrpcCaller, createClient } from '@bank/platform';
-import { TEST_SERVICE_TOKEN, callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type ApiReply, type TestBank } from '@bank/testkit';
+import { GrpcCaller } from '@bank/platform';
+import { callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type ApiReply, type TestBank, testClient } from '@bank/testkit';
 
 // Payments and deposits through the gateway, with every service a real process: the saga over the
 // real ledger, idempotency keys, the daily limit, cancel, and the ledger frozen mid-flight.
@@ -12,7 +12,7 @@ const SETTLE_MS = 30_000;
 let bank: TestBank;
 let ledger: ledgerV1.LedgerServiceClient;
 let operatorToken: string;
-const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const caller = new GrpcCaller();
 
 type Customer = Awaited<ReturnType<typeof signUpCustomer>>;
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
     gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000', GATEWAY_RATE_LIMIT_PER_MIN: '100000' },
     serviceEnv: { payment: { PAYMENT_DAILY_LIMIT: String(DAILY_LIMIT), PAYMENT_SWEEP_MS: '200' } },
   });
-  ledger = createClient(ledgerV1.LedgerServiceClient, bank.addresses.ledger);
+  ledger = testClient(ledgerV1.LedgerServiceClient, bank.addresses.ledger);
   operatorToken = await signInOperator(bank);
 }, 90_000);
 

@@ -1,5 +1,5 @@
 import { authV1, ledgerV1, paymentV1, userV1 } from '@bank/contracts';
-import { GrpcCaller, createClient, type CallOptions, type UnaryInvoker } from '@bank/platform';
+import { GrpcCaller, createClient, type CallOptions, type UnaryInvoker, type WorkloadIdentity } from '@bank/platform';
 import type { AuthenticatedCaller } from './http/auth-token';
 
 /** Every internal call of a request has this long; the HTTP request itself has its own timeouts. */
@@ -13,12 +13,12 @@ export class Peers {
   readonly payment: paymentV1.PaymentServiceClient;
   private readonly caller: GrpcCaller;
 
-  constructor(addresses: { auth: string; user: string; ledger: string; payment: string }, serviceToken: string) {
-    this.auth = createClient(authV1.AuthServiceClient, addresses.auth);
-    this.user = createClient(userV1.UserServiceClient, addresses.user);
-    this.ledger = createClient(ledgerV1.LedgerServiceClient, addresses.ledger);
-    this.payment = createClient(paymentV1.PaymentServiceClient, addresses.payment);
-    this.caller = new GrpcCaller(serviceToken);
+  constructor(addresses: { auth: string; user: string; ledger: string; payment: string }, identity: WorkloadIdentity) {
+    this.auth = createClient(authV1.AuthServiceClient, addresses.auth, identity);
+    this.user = createClient(userV1.UserServiceClient, addresses.user, identity);
+    this.ledger = createClient(ledgerV1.LedgerServiceClient, addresses.ledger, identity);
+    this.payment = createClient(paymentV1.PaymentServiceClient, addresses.payment, identity);
+    this.caller = new GrpcCaller();
   }
 
   /** `timeoutMs`: longer than the default for a call that waits on purpose (Prefer: wait). */

@@ -1,8 +1,8 @@
 import jwt from 'jsonwebtoken';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { authV1 } from '@bank/contracts';
-import { createClient, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
-import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
+import { authV1, type Workload } from '@bank/contracts';
+import { GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
+import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, testQueuePrefix, TEST_TLS_DIR, testClient } from '@bank/testkit';
 import { newId, systemClock } from '@bank/kernel';
 import { Auth, FAILED_LOGIN_WINDOW_MS, MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
 import { PasswordHasher } from './passwords';
@@ -14,7 +14,7 @@ const { logger, lines } = captureLogger('auth-service');
 let service: StartedService;
 let drop: () => Promise<void>;
 let client: authV1.AuthServiceClient;
-const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const caller = new GrpcCaller();
 const PASSWORD = 'correct horse battery staple';
 const secretsSeen: string[] = [PASSWORD];
 
@@ -24,14 +24,14 @@ beforeAll(async () => {
   const config = loadConfig(schema, {
     AUTH_DATABASE_URL: t.url,
     AUTH_GRPC_PORT: '0',
-    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    BANK_TLS_DIR: TEST_TLS_DIR,
     REDIS_URL: TEST_REDIS_URL,
     REDIS_QUEUE_PREFIX: testQueuePrefix('auth'),
     AUTH_BCRYPT_COST: '4',
     LOG_LEVEL: 'debug',
   });
   service = await startContainer<StartedService>(buildContainer(config, logger));
-  client = createClient(authV1.AuthServiceClient, `127.0.0.1:${service.grpcPort}`);
+  client = testClient(authV1.AuthServiceClient, `127.0.0.1:${service.grpcPort}`);
 });
 
 afterAll(async () => {
@@ -58,7 +58,11 @@ const refresh = (refreshToken: string) =>
   });
 const logout = (refreshToken: string) => caller.unary<authV1.LogoutResponse>((md, o, cb) => client.logout({ refreshToken }, md, o, cb));
 const jwks = () => caller.unary<authV1.GetJwksResponse>((md, o, cb) => client.getJwks({}, md, o, cb));
-const setRoles = (email: string, roles: string[]) => caller.unary<authV1.SetRolesResponse>((md, o, cb) => client.setRoles({ email, roles }, md, o, cb));
+/** SetRoles as a workload calls it: by default bank-cli, the one the authorization table lets grant roles. */
+const setRoles = (email: string, roles: string[], as: Workload = 'bank-cli') => {
+  const c = testClient(authV1.AuthServiceClient, `127.0.0.1:${service.grpcPort}`, as);
+  return caller.unary<authV1.SetRolesResponse>((md, o, cb) => c.setRoles({ email, roles }, md, o, cb)).finally(() => c.close());
+};
 
 
 let emailCounter = 0;
@@ -216,6 +220,10 @@ describe('login and tokens', () => {
   it('grants roles only through SetRoles, and the next token carries them', async () => {
     const email = freshEmail();
     await signUp({ email, password: PASSWORD, fullName: 'Ada' });
+    // No service may make anyone an operator: not the gateway, not payment-service, whatever it holds.
+    for (const workload of ['api-gateway', 'payment-service', 'user-service'] as const) {
+      expect([workload, (await remoteFailure(setRoles(email, ['customer', 'admin'], workload))).grpcCode]).toEqual([workload, 7]);
+    }
     expect((await setRoles(email, ['customer', 'operator'])).roles).toEqual(['customer', 'operator']);
     expect((await remoteFailure(setRoles(email, ['root']))).grpcCode).toBe(3);
     expect((await remoteFailure(setRoles(freshEmail(), ['operator']))).grpcCode).toBe(5);

@@ -1,6 +1,6 @@
 import type { Container } from 'inversify';
 import type { Clock } from '@bank/kernel';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, type StartedService } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, type StartedService, loadIdentity } from '@bank/platform';
 import { Auth } from './auth';
 import { SERVICE_NAME, type Config } from './config';
 import { authGrpcService } from './grpc';
@@ -14,8 +14,10 @@ const AUTH = Symbol.for('Auth');
 
 /** The composition root of auth-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
+  const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = serviceContainer(config, {
     name: SERVICE_NAME,
+    identity,
     logger,
     databaseUrl: config.AUTH_DATABASE_URL,
     migrations: authMigrations,
@@ -37,7 +39,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         await keys.load(config.JWT_PRIVATE_KEY === '' ? undefined : { privatePem: config.JWT_PRIVATE_KEY, kid: config.JWT_KEY_ID });
         return {
           grpc: { host: config.BIND_HOST, port: config.AUTH_GRPC_PORT },
-          services: [authGrpcService(auth, keys, { serviceToken: config.SERVICE_TOKEN, logger })],
+          services: [authGrpcService(auth, keys, { logger })],
         };
       }),
     [TYPES.Runtime, SIGNING_KEYS, AUTH],

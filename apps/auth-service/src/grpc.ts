@@ -20,7 +20,7 @@ const toProto = (p: { accessToken: string; refreshToken: string; tokenType: stri
 });
 
 /** AuthService over gRPC: translation and input presence only; the rules are in Auth. */
-export function authGrpcService(auth: Auth, keys: SigningKeys, opts: { serviceToken: string; logger: Logger }): ServiceBinding {
+export function authGrpcService(auth: Auth, keys: SigningKeys, opts: { logger: Logger }): ServiceBinding {
   return implement(
     authV1.AuthServiceService,
     {

@@ -1,7 +1,7 @@
 import type { Container } from 'inversify';
 import type BeeQueue from 'bee-queue';
 import type { Clock } from '@bank/kernel';
-import { createLogger, createMailTransport, createQueue, DependencyHealth, serviceContainer, ServiceRuntime, TYPES, type Logger, type StartedService } from '@bank/platform';
+import { createLogger, createMailTransport, createQueue, DependencyHealth, serviceContainer, ServiceRuntime, TYPES, type Logger, type StartedService, loadIdentity } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { notificationGrpcService } from './grpc';
 import { NOTIFICATION_ENTITIES } from './entities';
@@ -23,8 +23,9 @@ type MailTransport = ReturnType<typeof createMailTransport>;
 
 /** The composition root of notification-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
+  const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const connection = { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX };
-  const container = serviceContainer(config, { name: SERVICE_NAME, logger, databaseUrl: config.NOTIFICATION_DATABASE_URL, migrations: notificationMigrations, entities: NOTIFICATION_ENTITIES, queues: connection });
+  const container = serviceContainer(config, { name: SERVICE_NAME, identity, logger, databaseUrl: config.NOTIFICATION_DATABASE_URL, migrations: notificationMigrations, entities: NOTIFICATION_ENTITIES, queues: connection });
   container
     .bind<BeeQueue<EmailJob>>(EMAIL_QUEUE_KEY)
     .toResolvedValue(() => {
@@ -63,7 +64,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     (runtime: ServiceRuntime, clock: Clock, queue: BeeQueue<EmailJob>, transport: MailTransport, dispatcher: EmailDispatcher, sender: EmailSender) => () =>
       runtime.start({
         grpc: { host: config.BIND_HOST, port: config.NOTIFICATION_GRPC_PORT },
-        services: [notificationGrpcService(runtime.db, { serviceToken: config.SERVICE_TOKEN, logger })],
+        services: [notificationGrpcService(runtime.db, { logger })],
         consumer: { name: 'notification-service', handlers: notificationEventHandlers(clock, () => dispatcher.nudge()) },
         background: [
           () => {

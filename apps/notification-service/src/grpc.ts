@@ -7,7 +7,7 @@ import { LOG_MAX_PAGE } from './notifications';
 const DEFAULT_PAGE = 20;
 
 /** The notification log over gRPC: what was sent to whom and how it went; a user's own, or anyone's for operators. */
-export function notificationGrpcService(db: Database, opts: { serviceToken: string; logger: Logger }): ServiceBinding {
+export function notificationGrpcService(db: Database, opts: { logger: Logger }): ServiceBinding {
   return implement(
     notificationV1.NotificationServiceService,
     {

@@ -5,8 +5,8 @@ import { SMTPServer } from 'smtp-server';
 import { Client } from 'pg';
 import { notificationV1, type EventEnvelope } from '@bank/contracts';
 import { newId } from '@bank/kernel';
-import { BeeQueuePublisher, DependencyHealth, GrpcCaller, checkHealth, createClient } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, captureLogger, createTestDatabase, freePort, testQueuePrefix, waitFor } from '@bank/testkit';
+import { BeeQueuePublisher, DependencyHealth, GrpcCaller, checkHealth } from '@bank/platform';
+import { TEST_REDIS_URL, captureLogger, createTestDatabase, freePort, testQueuePrefix, waitFor, TEST_TLS_DIR, testClient, testIdentity } from '@bank/testkit';
 import { deliveryId, messageIdOf } from './notifications';
 
 // notification-service as the built process, against a scripted SMTP server of the test's own:
@@ -86,7 +86,7 @@ beforeAll(async () => {
   const prefix = testQueuePrefix('notifications');
   env = {
     PATH: process.env.PATH ?? '',
-    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    BANK_TLS_DIR: TEST_TLS_DIR,
     REDIS_URL: TEST_REDIS_URL,
     REDIS_QUEUE_PREFIX: prefix,
     LOG_LEVEL: 'warn',
@@ -98,7 +98,7 @@ beforeAll(async () => {
     EMAIL_MAX_ATTEMPTS: '4',
   };
   service = start();
-  await waitFor(() => checkHealth(grpcAddr, 500), 30_000, 100);
+  await waitFor(() => checkHealth(grpcAddr, testIdentity('bank-cli'), 500), 30_000, 100);
   publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix }, new DependencyHealth('redis', logger));
 }, 60_000);
 
@@ -168,8 +168,8 @@ describe('notification-service', () => {
     await new Promise((r) => setTimeout(r, QUIET_MS));
     expect([mailTo(alice.email).length, mailTo(bob.email).length]).toEqual([2, 3]);
 
-    const log = await new GrpcCaller(TEST_SERVICE_TOKEN).unary<notificationV1.ListNotificationsResponse>(
-      (md, o, cb) => createClient(notificationV1.NotificationServiceClient, grpcAddr).listNotifications({ userId: '', limit: 10, cursor: '' }, md, o, cb),
+    const log = await new GrpcCaller().unary<notificationV1.ListNotificationsResponse>(
+      (md, o, cb) => testClient(notificationV1.NotificationServiceClient, grpcAddr).listNotifications({ userId: '', limit: 10, cursor: '' }, md, o, cb),
       { callerUserId: alice.userId, callerRoles: ['customer'] },
     );
     expect(log.notifications.map((n) => [n.template, n.status])).toEqual([
@@ -209,7 +209,7 @@ describe('notification-service', () => {
     await killed;
     held.delete(erin.email);
     service = start();
-    await waitFor(() => checkHealth(grpcAddr, 500), 30_000, 100);
+    await waitFor(() => checkHealth(grpcAddr, testIdentity('bank-cli'), 500), 30_000, 100);
     await waitFor(async () => mailTo(erin.email).length === 1, DELIVERY_MS);
     await new Promise((r) => setTimeout(r, QUIET_MS));
     expect(mailTo(erin.email)).toHaveLength(1);

@@ -2,7 +2,7 @@ import type { Container } from 'inversify';
 import { isUuid, type Clock } from '@bank/kernel';
 import { Payments, Waiters, accountProjection, paymentIdOfReference, type AccountDirectory } from '@bank/payments-core';
 import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Persistence, type Running, type StartedService } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Persistence, type Running, type StartedService, loadIdentity } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
 import { GrpcPaymentLedger, UserServiceAccounts } from './ledger';
@@ -64,8 +64,10 @@ const PAYMENTS = Symbol.for('Payments');
 
 /** The composition root of payment-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
+  const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = serviceContainer(config, {
     name: SERVICE_NAME,
+    identity,
     logger,
     databaseUrl: config.PAYMENT_DATABASE_URL,
     migrations: paymentsMigrations,
@@ -73,8 +75,8 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     poolMax: POOL_MAX,
     queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
   });
-  container.bind<GrpcPaymentLedger>(PAYMENT_LEDGER).toResolvedValue(() => new GrpcPaymentLedger(config.LEDGER_GRPC_ADDR, config.SERVICE_TOKEN), []).inSingletonScope();
-  container.bind<UserServiceAccounts>(USER_ACCOUNTS).toResolvedValue(() => new UserServiceAccounts(config.USER_GRPC_ADDR, config.SERVICE_TOKEN), []).inSingletonScope();
+  container.bind<GrpcPaymentLedger>(PAYMENT_LEDGER).toResolvedValue(() => new GrpcPaymentLedger(config.LEDGER_GRPC_ADDR, identity), []).inSingletonScope();
+  container.bind<UserServiceAccounts>(USER_ACCOUNTS).toResolvedValue(() => new UserServiceAccounts(config.USER_GRPC_ADDR, identity), []).inSingletonScope();
   container.bind<Waiters>(Waiters).toResolvedValue(() => new Waiters(), []).inSingletonScope();
   const failpoints = new Set(config.PAYMENT_FAILPOINTS.split(',').filter((f) => f !== ''));
   const onDriveError = (paymentId: string, err: unknown) => logger.debug({ err, paymentId }, 'saga step could not be performed; the sweeper retries it');
@@ -106,7 +108,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         const stopListening = listen(config.PAYMENT_DATABASE_URL, PAYMENT_SETTLED_CHANNEL, (id) => waiters.notify(id), logger, () => waiters.notifyAll());
         return {
           grpc: { host: config.BIND_HOST, port: config.PAYMENT_GRPC_PORT },
-          services: [paymentGrpcService(payments, { serviceToken: config.SERVICE_TOKEN, logger })],
+          services: [paymentGrpcService(payments, { logger })],
           consumer: { name: 'payment-service', handlers: paymentEventHandlers(payments, (tx) => new PostgresAccountDirectory(tx, users.find), onDriveError) },
           background: [() => startSweeper(payments, config.PAYMENT_SWEEP_MS, logger)],
           close: async () => {

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
-import { GrpcCaller, createClient } from '@bank/platform';
-import { TEST_SERVICE_TOKEN, callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
+import { GrpcCaller } from '@bank/platform';
+import { callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type TestBank, testClient } from '@bank/testkit';
 
 // Crashes of payment-service and of the ledger in the middle of sagas, with every service a real
 // process: whatever was in flight, every payment ends, no money is created or lost, no hold is
@@ -14,7 +14,7 @@ const SETTLE_MS = 60_000;
 let bank: TestBank;
 let ledger: ledgerV1.LedgerServiceClient;
 let operatorToken: string;
-const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const caller = new GrpcCaller();
 
 type Customer = Awaited<ReturnType<typeof signUpCustomer>>;
 interface Intent {
@@ -29,7 +29,7 @@ beforeAll(async () => {
     gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000', GATEWAY_RATE_LIMIT_PER_MIN: '100000' },
     serviceEnv: { payment: { PAYMENT_SWEEP_MS: '200' } },
   });
-  ledger = createClient(ledgerV1.LedgerServiceClient, bank.addresses.ledger);
+  ledger = testClient(ledgerV1.LedgerServiceClient, bank.addresses.ledger);
   operatorToken = await signInOperator(bank);
 }, 90_000);
 

@@ -32,7 +32,7 @@ function depositToProto(d: DepositView): paymentV1.Deposit {
 const callerOf = (ctx: CallContext): Caller => ({ userId: ctx.callerUserId, roles: ctx.callerRoles });
 
 /** The PaymentService gRPC adapter: translation only, every decision is the core's. */
-export function paymentGrpcService(payments: Payments, opts: { serviceToken: string; logger: Logger }): ServiceBinding {
+export function paymentGrpcService(payments: Payments, opts: { logger: Logger }): ServiceBinding {
   return implement(
     paymentV1.PaymentServiceService,
     {

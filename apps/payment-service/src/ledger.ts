@@ -2,7 +2,7 @@ import { ledgerV1, userV1 } from '@bank/contracts';
 import type { Currency } from '@bank/kernel';
 import { TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { depositReference, paymentReference, type AccountInfo, type Deposit, type LedgerResult, type Payment, type PaymentLedger } from '@bank/payments-core';
-import { GrpcCaller, RemoteCallError, createClient } from '@bank/platform';
+import { GrpcCaller, RemoteCallError, createClient, type WorkloadIdentity } from '@bank/platform';
 
 /** A saga step waits this long for the ledger; a slower ledger counts as unreachable and the step is retried. */
 export const LEDGER_STEP_TIMEOUT_MS = 5_000;
@@ -24,9 +24,9 @@ export class GrpcPaymentLedger implements PaymentLedger {
   private readonly client: ledgerV1.LedgerServiceClient;
   private readonly caller: GrpcCaller;
 
-  constructor(address: string, serviceToken: string) {
-    this.client = createClient(ledgerV1.LedgerServiceClient, address);
-    this.caller = new GrpcCaller(serviceToken);
+  constructor(address: string, identity: WorkloadIdentity) {
+    this.client = createClient(ledgerV1.LedgerServiceClient, address, identity);
+    this.caller = new GrpcCaller();
   }
 
   private async send(transfers: ledgerV1.Transfer[]): Promise<LedgerResult[]> {
@@ -91,9 +91,9 @@ export class UserServiceAccounts {
   private readonly client: userV1.UserServiceClient;
   private readonly caller: GrpcCaller;
 
-  constructor(address: string, serviceToken: string) {
-    this.client = createClient(userV1.UserServiceClient, address);
-    this.caller = new GrpcCaller(serviceToken);
+  constructor(address: string, identity: WorkloadIdentity) {
+    this.client = createClient(userV1.UserServiceClient, address, identity);
+    this.caller = new GrpcCaller();
   }
 
   readonly find = async (id: string): Promise<AccountInfo | undefined> => {

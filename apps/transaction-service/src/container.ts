@@ -2,7 +2,7 @@ import type { Container } from 'inversify';
 import { CURRENCY_SCALES, type Clock, type Currency } from '@bank/kernel';
 import { Ledger, type LedgerStore } from '@bank/ledger-core';
 import { PostgresLedgerStore, ledgerMigrations } from '@bank/ledger-postgres';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, type Persistence, type StartedService } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, type Persistence, type StartedService, loadIdentity } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { accountEventHandlers, type LedgerIn } from './events';
 import { ledgerGrpcService } from './grpc';
@@ -17,8 +17,10 @@ const LEDGER_IN = Symbol.for('LedgerIn');
 
 /** The composition root of transaction-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
+  const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = serviceContainer(config, {
     name: SERVICE_NAME,
+    identity,
     logger,
     databaseUrl: config.LEDGER_DATABASE_URL,
     migrations: ledgerMigrations,
@@ -47,7 +49,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         await ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]);
         return {
           grpc: { host: config.BIND_HOST, port: config.LEDGER_GRPC_PORT },
-          services: [ledgerGrpcService(ledger, { serviceToken: config.SERVICE_TOKEN, logger })],
+          services: [ledgerGrpcService(ledger, { logger })],
           consumer: { name: 'transaction-service', handlers: accountEventHandlers(ledgerIn) },
           background: [() => startHoldExpirySweeper(ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
         };

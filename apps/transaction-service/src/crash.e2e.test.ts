@@ -2,7 +2,7 @@ import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
 import { RemoteCallError } from '@bank/platform';
-import { createTestDatabase, freePort, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testQueuePrefix } from '@bank/testkit';
+import { createTestDatabase, freePort, TEST_REDIS_URL, testQueuePrefix, TEST_TLS_DIR, testIdentity } from '@bank/testkit';
 import { LedgerClient, resultName } from './support/ledger-client';
 import { exited, startLedgerProcess } from './support/service-process';
 
@@ -13,9 +13,9 @@ const KILL_AFTER_MS = 1_500;
 it('after a SIGKILL mid-flight, every sent transfer exists exactly once or not at all, and the ledger balances', async () => {
   const db = await createTestDatabase('ledger_crash');
   const port = await freePort();
-  const env = { LEDGER_DATABASE_URL: db.url, SERVICE_TOKEN: TEST_SERVICE_TOKEN, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: testQueuePrefix('crash'), LOG_LEVEL: 'warn' };
+  const env = { LEDGER_DATABASE_URL: db.url, BANK_TLS_DIR: TEST_TLS_DIR, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: testQueuePrefix('crash'), LOG_LEVEL: 'warn' };
   let service = await startLedgerProcess(env, port);
-  let client = new LedgerClient(`127.0.0.1:${port}`, TEST_SERVICE_TOKEN);
+  let client = new LedgerClient(`127.0.0.1:${port}`, testIdentity('bank-cli'));
   try {
     const accounts = Array.from({ length: 20 }, () => newId());
     await client.createAccounts(accounts.map((id) => ({ id, currency: 'USD', kind: ledgerV1.AccountKind.ACCOUNT_KIND_CUSTOMER, flags: 1 })));
@@ -54,7 +54,7 @@ it('after a SIGKILL mid-flight, every sent transfer exists exactly once or not a
     client.close();
 
     service = await startLedgerProcess(env, port);
-    client = new LedgerClient(`127.0.0.1:${port}`, TEST_SERVICE_TOKEN);
+    client = new LedgerClient(`127.0.0.1:${port}`, testIdentity('bank-cli'));
     let present = 0;
     for (const t of sent) {
       const found = await client.getTransfer(t.id).then(

@@ -115,7 +115,7 @@ function lineToProto(l: StatementLine): ledgerV1.StatementEntry {
 }
 
 /** The LedgerService gRPC adapter: translation only, every decision is the core's. */
-export function ledgerGrpcService(ledger: Ledger, opts: { serviceToken: string; logger: Logger }): ServiceBinding {
+export function ledgerGrpcService(ledger: Ledger, opts: { logger: Logger }): ServiceBinding {
   return implement(
     ledgerV1.LedgerServiceService,
     {

@@ -3,7 +3,7 @@ import { newId, systemClock } from '@bank/kernel';
 import { Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { PostgresLedgerStore } from '@bank/ledger-postgres';
 import { BeeQueuePublisher, DependencyHealth, loadConfig, type Persistence, RemoteCallError, startContainer, type StartedService } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, blockDatabase, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope, testQueuePrefix, waitFor, captureLogger } from '@bank/testkit';
+import { TEST_REDIS_URL, blockDatabase, createTestDatabase, expectEffectCommitsWithInbox, testEnvelope, testQueuePrefix, waitFor, captureLogger, TEST_TLS_DIR, testIdentity } from '@bank/testkit';
 import { schema } from './config';
 import { buildContainer } from './container';
 import { accountEventHandlers } from './events';
@@ -25,14 +25,14 @@ beforeAll(async () => {
   const config = loadConfig(schema, {
     LEDGER_DATABASE_URL: t.url,
     LEDGER_GRPC_PORT: '0',
-    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    BANK_TLS_DIR: TEST_TLS_DIR,
     REDIS_URL: TEST_REDIS_URL,
     REDIS_QUEUE_PREFIX: prefix,
     LOG_LEVEL: 'warn',
     LEDGER_BATCH_WINDOW_MS: '1',
   });
   service = await startContainer<StartedService>(buildContainer(config));
-  client = new LedgerClient(`127.0.0.1:${service.grpcPort}`, TEST_SERVICE_TOKEN);
+  client = new LedgerClient(`127.0.0.1:${service.grpcPort}`, testIdentity('bank-cli'));
 });
 
 afterAll(async () => {
@@ -211,8 +211,8 @@ describe("the benchmark's lean gRPC client", () => {
   it('reads per-transfer results, whole replies over many HTTP/2 frames, and fails on an error status', async () => {
     const [alice, bob] = await openAccounts(2, 100n);
     const address = `127.0.0.1:${service.grpcPort}`;
-    const lean = new LeanLedgerClient(address, TEST_SERVICE_TOKEN);
-    const stranger = new LeanLedgerClient(address, 'not-the-service-token');
+    const lean = new LeanLedgerClient(address, testIdentity('payment-service'));
+    const stranger = new LeanLedgerClient(address, testIdentity('api-gateway'));
     try {
       const paid = newId();
       const res = await lean.createTransfers(
@@ -225,7 +225,8 @@ describe("the benchmark's lean gRPC client", () => {
       expect(res.outcomes.map((o) => resultName(o.result))).toEqual(['ok', 'exceeds_credits']);
       expect((await client.getTransfer(paid)).transfer?.amount).toBe(60n);
       await expect(lean.createTransfers([], 5_000)).rejects.toMatchObject({ status: '3' });
-      await expect(stranger.createTransfers([{ id: newId(), debitAccountId: alice, creditAccountId: bob, amount: 1n, currency: 'USD' }], 5_000)).rejects.toMatchObject({ status: '16' });
+      // The gateway's own certificate does not make it a payer: CreateTransfers is payment-service's and bank-cli's.
+      await expect(stranger.createTransfers([{ id: newId(), debitAccountId: alice, creditAccountId: bob, amount: 1n, currency: 'USD' }], 5_000)).rejects.toMatchObject({ status: '7' });
       expect((await client.lookupAccounts([alice!])).accounts[0]?.debitsPosted).toBe(60n);
       // 1,000 outcomes are a reply of tens of KB: several DATA frames of at most 16 KB each.
       const ids = Array.from({ length: 1_000 }, () => newId());

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { ledgerV1, userV1 } from '@bank/contracts';
 import { newId, systemClock } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { BeeQueuePublisher, type CallOptions, checkHealth, createClient, DependencyHealth, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
-import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, freePort, remoteFailure, TEST_REDIS_URL, TEST_SERVICE_TOKEN, testEnvelope, testQueuePrefix, waitFor } from '@bank/testkit';
+import { BeeQueuePublisher, type CallOptions, checkHealth, DependencyHealth, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
+import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, freePort, remoteFailure, TEST_REDIS_URL, testEnvelope, testQueuePrefix, waitFor, TEST_TLS_DIR, testClient, testIdentity } from '@bank/testkit';
 import { schema } from './config';
 import { Accounts } from '@bank/accounts-core';
 import { PostgresAccountStore } from '@bank/accounts-postgres';
@@ -14,7 +14,7 @@ const LEDGER_MAIN = path.resolve(__dirname, '..', '..', 'transaction-service', '
 
 
 const { logger } = captureLogger('user-service');
-const caller = new GrpcCaller(TEST_SERVICE_TOKEN);
+const caller = new GrpcCaller();
 const alice = { callerUserId: newId(), callerRoles: ['customer'] };
 const bob = { callerUserId: newId(), callerRoles: ['customer'] };
 const operator = { callerUserId: newId(), callerRoles: ['customer', 'operator'] };
@@ -30,15 +30,15 @@ beforeAll(async () => {
   const ledgerDb = await createTestDatabase('accounts_ledger');
   const userDb = await createTestDatabase('accounts_users');
   drops.push(ledgerDb.drop, userDb.drop);
-  const common = { SERVICE_TOKEN: TEST_SERVICE_TOKEN, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  const common = { BANK_TLS_DIR: TEST_TLS_DIR, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
   // The ledger runs as the real, built transaction-service process: a peer, as in production.
   const ledgerPort = await freePort();
   ledger = spawn(process.execPath, [LEDGER_MAIN], { env: { PATH: process.env.PATH ?? '', ...common, LEDGER_DATABASE_URL: ledgerDb.url, LEDGER_GRPC_PORT: String(ledgerPort) }, stdio: 'ignore' });
-  await waitFor(() => checkHealth(`127.0.0.1:${ledgerPort}`, 500), 30_000, 100);
+  await waitFor(() => checkHealth(`127.0.0.1:${ledgerPort}`, testIdentity('bank-cli'), 500), 30_000, 100);
   const config = loadConfig(schema, { ...common, LOG_LEVEL: 'debug', USER_DATABASE_URL: userDb.url, USER_GRPC_PORT: '0', LEDGER_GRPC_ADDR: `127.0.0.1:${ledgerPort}` });
   users = await startContainer<StartedService>(buildContainer(config, logger));
-  userClient = createClient(userV1.UserServiceClient, `127.0.0.1:${users.grpcPort}`);
-  ledgerClient = createClient(ledgerV1.LedgerServiceClient, config.LEDGER_GRPC_ADDR);
+  userClient = testClient(userV1.UserServiceClient, `127.0.0.1:${users.grpcPort}`);
+  ledgerClient = testClient(ledgerV1.LedgerServiceClient, config.LEDGER_GRPC_ADDR);
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import type { Container } from 'inversify';
 import { Accounts, type AccountStore, type LedgerBalances } from '@bank/accounts-core';
 import { ACCOUNT_ENTITIES, PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
 import type { Clock } from '@bank/kernel';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, type EventHandlers, type Logger, type Persistence, type StartedService } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, type EventHandlers, type Logger, type Persistence, type StartedService, loadIdentity } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { userGrpcService } from './grpc';
 import { GrpcLedgerBalances } from './ledger-balances';
@@ -21,8 +21,10 @@ export function userEventHandlers(accountsIn: (tx: Persistence) => Pick<Accounts
 
 /** The composition root of user-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
+  const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = serviceContainer(config, {
     name: SERVICE_NAME,
+    identity,
     logger,
     databaseUrl: config.USER_DATABASE_URL,
     migrations: accountsMigrations,
@@ -30,7 +32,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
   });
   container.bind<AccountStore>(ACCOUNT_STORE).toResolvedValue((runtime: ServiceRuntime) => new PostgresAccountStore(runtime.db), [TYPES.Runtime]).inSingletonScope();
-  container.bind<GrpcLedgerBalances>(LEDGER_BALANCES).toResolvedValue(() => new GrpcLedgerBalances(config.LEDGER_GRPC_ADDR, config.SERVICE_TOKEN), []).inSingletonScope();
+  container.bind<GrpcLedgerBalances>(LEDGER_BALANCES).toResolvedValue(() => new GrpcLedgerBalances(config.LEDGER_GRPC_ADDR, identity), []).inSingletonScope();
   container
     .bind<Accounts>(ACCOUNTS)
     .toResolvedValue((store: AccountStore, ledger: LedgerBalances, clock: Clock) => new Accounts(store, ledger, clock), [ACCOUNT_STORE, LEDGER_BALANCES, TYPES.Clock])
@@ -39,7 +41,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     (runtime: ServiceRuntime, accounts: Accounts, ledger: GrpcLedgerBalances, clock: Clock) => () =>
       runtime.start({
         grpc: { host: config.BIND_HOST, port: config.USER_GRPC_PORT },
-        services: [userGrpcService(accounts, { serviceToken: config.SERVICE_TOKEN, logger })],
+        services: [userGrpcService(accounts, { logger })],
         consumer: { name: 'user-service', handlers: userEventHandlers((tx) => new Accounts(new PostgresAccountStore(tx), ledger, clock)) },
         close: () => ledger.close(),
       }),

@@ -20,7 +20,7 @@ function profileToProto(p: Profile, roles: readonly string[]): userV1.Profile {
 }
 
 /** UserService over gRPC. The caller is who the gateway authenticated (call metadata), never a request field. */
-export function userGrpcService(accounts: Accounts, opts: { serviceToken: string; logger: Logger }): ServiceBinding {
+export function userGrpcService(accounts: Accounts, opts: { logger: Logger }): ServiceBinding {
   return implement(
     userV1.UserServiceService,
     {

@@ -1,6 +1,6 @@
 import { ledgerV1 } from '@bank/contracts';
 import type { LedgerBalance, LedgerBalances } from '@bank/accounts-core';
-import { GrpcCaller, createClient } from '@bank/platform';
+import { GrpcCaller, createClient, type WorkloadIdentity } from '@bank/platform';
 
 /** Balance look-ups are quick; a ledger slower than this is treated as unavailable. */
 export const LEDGER_LOOKUP_TIMEOUT_MS = 3_000;
@@ -10,9 +10,9 @@ export class GrpcLedgerBalances implements LedgerBalances {
   private readonly client: ledgerV1.LedgerServiceClient;
   private readonly caller: GrpcCaller;
 
-  constructor(address: string, serviceToken: string) {
-    this.client = createClient(ledgerV1.LedgerServiceClient, address);
-    this.caller = new GrpcCaller(serviceToken);
+  constructor(address: string, identity: WorkloadIdentity) {
+    this.client = createClient(ledgerV1.LedgerServiceClient, address, identity);
+    this.caller = new GrpcCaller();
   }
 
   async balanceOf(accountId: string): Promise<LedgerBalance | undefined> {

@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { authV1, type Consumer, defaultGrpcAddress, ledgerV1 } from '@bank/contracts';
-import { BeeQueuePublisher, Database, DependencyHealth, GrpcCaller, createClient, createLogger, listDeadLetters, platformMigrations, queueBacklogs, requeueDeadLetter, type QueueConnection } from '@bank/platform';
+import { BeeQueuePublisher, Database, DependencyHealth, GrpcCaller, createClient, createLogger, loadIdentity, listDeadLetters, platformMigrations, queueBacklogs, requeueDeadLetter, type QueueConnection, type WorkloadIdentity } from '@bank/platform';
 import { EXIT_CONFIG, EXIT_FAILURE } from '../stack/errors';
-import { dataDirFrom } from '../stack/layout';
+import { tlsDirFrom } from '../stack/layout';
 
 /** Verifying a large ledger scans every account, transfer and entry. */
 export const VERIFY_TIMEOUT_MS = 10 * 60_000;
@@ -18,10 +16,9 @@ const SERVICE_PREFIXES: Record<Consumer, string> = {
   'notification-service': 'NOTIFICATION',
 };
 
-/** The service credential: SERVICE_TOKEN, else the one `bank-cli up` generated. */
-async function serviceToken(env: NodeJS.ProcessEnv): Promise<string> {
-  if (env.SERVICE_TOKEN) return env.SERVICE_TOKEN;
-  return (await readFile(path.join(dataDirFrom(env), 'service-token'), 'utf8')).trim();
+/** bank-cli's own identity: from BANK_TLS_DIR, else the one `bank-cli up` made in the data directory. */
+function operatorIdentity(env: NodeJS.ProcessEnv): WorkloadIdentity {
+  return loadIdentity(tlsDirFrom(env), 'bank-cli');
 }
 
 function fail(message: string, code: number): void {
@@ -37,9 +34,9 @@ export function registerVerify(program: Command): void {
     .option('--ledger <host:port>', `transaction-service address (default: LEDGER_GRPC_ADDR or ${defaultGrpcAddress('transaction-service')})`)
     .action(async (opts: { ledger?: string }) => {
       const address = opts.ledger ?? process.env.LEDGER_GRPC_ADDR ?? DEFAULT_LEDGER_ADDR;
-      const client = createClient(ledgerV1.LedgerServiceClient, address);
+      const client = createClient(ledgerV1.LedgerServiceClient, address, operatorIdentity(process.env));
       try {
-        const caller = new GrpcCaller(await serviceToken(process.env));
+        const caller = new GrpcCaller();
         const report = await caller.unary<ledgerV1.VerifyInvariantsResponse>((md, o, cb) => client.verifyInvariants({}, md, o, cb), { timeoutMs: VERIFY_TIMEOUT_MS });
         console.log(`checked ${report.accountsChecked} accounts and ${report.transfersChecked} transfers`);
         for (const v of report.violations) console.log(`VIOLATION ${v.invariant}: ${v.detail}`);
@@ -137,9 +134,9 @@ export function registerRoles(program: Command): void {
     .requiredOption('--roles <list>', 'comma-separated, e.g. customer,operator')
     .option('--auth <host:port>', `auth-service address (default: AUTH_GRPC_ADDR or ${defaultGrpcAddress('auth-service')})`)
     .action(async (opts: { email: string; roles: string; auth?: string }) => {
-      const client = createClient(authV1.AuthServiceClient, opts.auth ?? process.env.AUTH_GRPC_ADDR ?? DEFAULT_AUTH_ADDR);
+      const client = createClient(authV1.AuthServiceClient, opts.auth ?? process.env.AUTH_GRPC_ADDR ?? DEFAULT_AUTH_ADDR, operatorIdentity(process.env));
       try {
-        const caller = new GrpcCaller(await serviceToken(process.env));
+        const caller = new GrpcCaller();
         const roles = opts.roles.split(',').map((r) => r.trim()).filter(Boolean);
         const res = await caller.unary<authV1.SetRolesResponse>((md, o, cb) => client.setRoles({ email: opts.email, roles }, md, o, cb), { timeoutMs: ROLES_TIMEOUT_MS });
         console.log(`${opts.email} (${res.userId}) now has roles: ${res.roles.join(', ')}; new tokens carry them`);

@@ -1,13 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ensureDatabase, ensureServiceRole, SHUTDOWN_TIMEOUT_MS } from '@bank/platform';
+import { WORKLOADS } from '@bank/contracts';
+import { ensureDatabase, ensureServiceRole, issueLocalIdentities, loadIdentity, SHUTDOWN_TIMEOUT_MS } from '@bank/platform';
 import { describeExit, startChild, type Child, type ChildExit } from '../stack/children';
 import { describeError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, redactUrl, StackError, withTimeout } from '../stack/errors';
 import {
   appEntry,
   databaseUrlVar,
   dataDirFrom,
+  tlsDirFrom,
   GATEWAY,
   grpcAddrVar,
   grpcPortVar,
@@ -22,7 +24,7 @@ import { parsePort, PortPlanner } from '../stack/ports';
 import { EMBEDDED_POSTGRES_DEFAULT_PORT, EMBEDDED_POSTGRES_HOST, POSTGRES_KEEPER_STOP_TIMEOUT_MS, startEmbeddedPostgres } from '../stack/postgres';
 import { grpcHealthCheck, httpReadyCheck, waitUntilReady, type ReadinessCheck } from '../stack/readiness';
 import { checkExternalRedis, findOnPath, OWN_REDIS_DEFAULT_PORT, OWN_REDIS_HOST, REDIS_MISSING_HELP, REDIS_STOP_TIMEOUT_MS, startOwnRedis } from '../stack/redis';
-import { POSTGRES_PASSWORD_LENGTH, POSTGRES_ROLE_SECRETS_DIR, readOrCreateSecret, SERVICE_TOKEN_LENGTH, SERVICE_TOKEN_MIN_LENGTH } from '../stack/secrets';
+import { POSTGRES_PASSWORD_LENGTH, POSTGRES_ROLE_SECRETS_DIR, readOrCreateSecret } from '../stack/secrets';
 import { createTerminal, type Terminal } from '../stack/terminal';
 
 /** From the moment the services are started until all of them and the gateway answer. */
@@ -51,8 +53,8 @@ Environment:
   REDIS_URL                a running Redis; without it a redis-server from PATH is started
                            (port ${OWN_REDIS_DEFAULT_PORT} or the next free one)
   SMTP_URL, MAIL_FROM      the services' mail server and sender; without SMTP_URL, MailDev
-  SERVICE_TOKEN            the services' shared credential (default: generated once, kept in
-                           BANK_DATA_DIR/service-token)
+  BANK_TLS_DIR             the workloads' certificates (ca.crt, <workload>.crt and .key); without
+                           it a local CA and one certificate per workload are made in BANK_DATA_DIR/tls
   *_GRPC_PORT              AUTH_, USER_, LEDGER_, PAYMENT_ and NOTIFICATION_GRPC_PORT (default:
                            50051 to 50055, or the next free ones)
   GATEWAY_PORT             the gateway's HTTP port (default: 8080, or the next free one)
@@ -222,8 +224,11 @@ async function startAndServe(run: Run): Promise<number> {
   const ports = await planPorts(run, bindHost, { postgres: externalDatabases === undefined, redis: redisPlan.kind === 'own', mailDev: useMailDev });
   const dataDir = dataDirFrom(env);
   await mkdir(dataDir, { recursive: true });
-  const serviceToken =
-    setting(env, 'SERVICE_TOKEN') ?? (await readOrCreateSecret(path.join(dataDir, 'service-token'), SERVICE_TOKEN_LENGTH, SERVICE_TOKEN_MIN_LENGTH));
+  // Each workload's own certificate, from a CA of this data directory (or BANK_TLS_DIR's, when
+  // certificates are provided): no shared secret inside the bank.
+  const tlsDir = tlsDirFrom(env);
+  if (setting(env, 'BANK_TLS_DIR') === undefined) await issueLocalIdentities(tlsDir, WORKLOADS);
+  const operator = loadIdentity(tlsDir, 'bank-cli');
   run.stopping.throwIfAborted();
 
   const databaseUrls = await startPostgres(run, externalDatabases, path.join(dataDir, 'postgres'), ports.postgres);
@@ -237,7 +242,7 @@ async function startAndServe(run: Run): Promise<number> {
   // What every service reads; each is given its own database below, and only that one.
   const shared: NodeJS.ProcessEnv = {
     ...env,
-    SERVICE_TOKEN: serviceToken,
+    BANK_TLS_DIR: tlsDir,
     REDIS_URL: redisUrl,
     BIND_HOST: bindHost,
     SMTP_URL: mail.smtpUrl,
@@ -252,7 +257,7 @@ async function startAndServe(run: Run): Promise<number> {
     delete shared[databaseUrlVar(service.prefix)];
     shared[grpcPortVar(service.prefix)] = String(ports.services.get(service.prefix));
     shared[grpcAddrVar(service.prefix)] = address;
-    checks.push(grpcHealthCheck(service.name, address));
+    checks.push(grpcHealthCheck(service.name, address, operator));
   }
   const grpcChildren = GRPC_SERVICES.map((service) =>
     startApp(run, service.name, { ...shared, [databaseUrlVar(service.prefix)]: databaseUrls.get(service.prefix) }),

@@ -16,6 +16,15 @@ export function dataDirFrom(env: NodeJS.ProcessEnv): string {
   return configured !== undefined && configured !== '' ? path.resolve(configured) : DEFAULT_DATA_DIR;
 }
 
+/** The folder of the local stack's certificates inside the data directory (`bank-cli up` makes it). */
+export const TLS_SUBDIR = 'tls';
+
+/** Where the workloads' certificates are: BANK_TLS_DIR, else the local stack's in the data directory. */
+export function tlsDirFrom(env: NodeJS.ProcessEnv): string {
+  const configured = env.BANK_TLS_DIR;
+  return configured !== undefined && configured !== '' ? path.resolve(configured) : path.join(dataDirFrom(env), TLS_SUBDIR);
+}
+
 /** The environment-variable prefix of each gRPC service (AUTH_DATABASE_URL, AUTH_GRPC_PORT, ...). */
 export type ServicePrefix = 'AUTH' | 'USER' | 'LEDGER' | 'PAYMENT' | 'NOTIFICATION';
 

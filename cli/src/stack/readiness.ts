@@ -1,4 +1,4 @@
-import { checkHealth } from '@bank/platform';
+import { checkHealth, type WorkloadIdentity } from '@bank/platform';
 import { delay } from './errors';
 import type { Progress } from './terminal';
 
@@ -13,8 +13,8 @@ export interface ReadinessCheck {
 }
 
 /** grpc.health.v1 of a service answers SERVING (the overall status, service ""). */
-export function grpcHealthCheck(name: string, address: string): ReadinessCheck {
-  return { name, probe: () => checkHealth(address, PROBE_TIMEOUT_MS) };
+export function grpcHealthCheck(name: string, address: string, identity: WorkloadIdentity): ReadinessCheck {
+  return { name, probe: () => checkHealth(address, identity, PROBE_TIMEOUT_MS) };
 }
 
 /** An HTTP endpoint answers 200, as the gateway's /readyz does once every peer answers. */

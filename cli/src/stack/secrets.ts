@@ -3,9 +3,6 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT_CONFIG, StackError } from './errors';
 
-/** Length of the generated SERVICE_TOKEN; the services require at least 32 characters. */
-export const SERVICE_TOKEN_LENGTH = 48;
-export const SERVICE_TOKEN_MIN_LENGTH = 32;
 /** Length of the generated password of the embedded PostgreSQL superuser. */
 export const POSTGRES_PASSWORD_LENGTH = 32;
 /** The folder, beside the embedded cluster, of each service role's password (one file per database). */

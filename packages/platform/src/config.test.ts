@@ -1,7 +1,7 @@
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
 import { configProblems } from '@bank/testkit';
 import { loadConfig, v } from './config';
-import { EXAMPLE_SERVICE_TOKEN, KNOWN_ENV_VARS, commonSchema, databaseUrl } from './env';
+import { KNOWN_ENV_VARS, commonSchema, databaseUrl } from './env';
 
 const schema = {
   ...commonSchema,
@@ -10,8 +10,8 @@ const schema = {
   JWT_PRIVATE_KEY: v.pem('signing key', (pem) => createPrivateKey(pem)),
 };
 
-const token = 'x'.repeat(32);
-const good = { SERVICE_TOKEN: token, LEDGER_DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/ledger', JWT_PRIVATE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+const tlsDir = '/etc/bank/tls';
+const good = { BANK_TLS_DIR: tlsDir, LEDGER_DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/ledger', JWT_PRIVATE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 
 const problems = (env: NodeJS.ProcessEnv): string[] => configProblems(schema, env);
 
@@ -24,13 +24,9 @@ describe('loadConfig', () => {
   });
 
   it('names every bad variable at once', () => {
-    const found = problems({ SERVICE_TOKEN: 'short', LEDGER_GRPC_PORT: 'abc', LOG_LEVEL: 'loud' });
-    expect(found.map((p) => p.split(':')[0])).toEqual(['JWT_PRIVATE_KEY', 'LEDGER_DATABASE_URL', 'LEDGER_GRPC_PORT', 'LOG_LEVEL', 'SERVICE_TOKEN']);
+    const found = problems({ LEDGER_GRPC_PORT: 'abc', LOG_LEVEL: 'loud' });
+    expect(found.map((p) => p.split(':')[0])).toEqual(['BANK_TLS_DIR', 'JWT_PRIVATE_KEY', 'LEDGER_DATABASE_URL', 'LEDGER_GRPC_PORT', 'LOG_LEVEL']);
     expect(found.find((p) => p.startsWith('LEDGER_DATABASE_URL'))).toMatch(/is required/);
-  });
-
-  it('refuses the example SERVICE_TOKEN of .env.example, whose value is public', () => {
-    expect(problems({ ...good, SERVICE_TOKEN: EXAMPLE_SERVICE_TOKEN })).toEqual(['SERVICE_TOKEN: is the example from .env.example; generate one (openssl rand -hex 32)']);
   });
 
   it('rejects a malformed database URL and a malformed key without echoing secrets', () => {

@@ -4,7 +4,7 @@ import { KNOWN_ENV_VARS, commonSchema } from './env';
 
 const FILE = '/repo/.env';
 const schema = { ...commonSchema, LEDGER_GRPC_PORT: v.port('gRPC port', 50053) };
-const token = 'x'.repeat(32);
+const tlsDir = '/etc/bank/tls';
 
 function problemsOf(fn: () => unknown): readonly string[] {
   try {
@@ -25,18 +25,18 @@ describe('.env', () => {
   });
 
   it('applies what the environment does not set, and the environment wins over the file', () => {
-    const file = parseEnvFile(`SERVICE_TOKEN=${token}\nLEDGER_GRPC_PORT=6001\nLOG_LEVEL=debug\n`, FILE);
+    const file = parseEnvFile(`BANK_TLS_DIR=${tlsDir}\nLEDGER_GRPC_PORT=6001\nLOG_LEVEL=debug\n`, FILE);
     const environment = withEnvFile({ LOG_LEVEL: 'error', LEDGER_GRPC_PORT: '' }, file);
     const config = loadConfig(schema, environment.vars, KNOWN_ENV_VARS, environment.origins);
     expect(config.LOG_LEVEL).toBe('error');
-    expect(config.SERVICE_TOKEN).toBe(token);
+    expect(config.BANK_TLS_DIR).toBe(tlsDir);
     // An empty value in the environment is still the environment's: it means "unset, take the default".
     expect(config.LEDGER_GRPC_PORT).toBe(50053);
-    expect([...environment.origins.keys()].sort()).toEqual(['SERVICE_TOKEN']);
+    expect([...environment.origins.keys()].sort()).toEqual(['BANK_TLS_DIR']);
   });
 
   it('refuses an unknown bank variable in the file, naming the file and line; a bad value too', () => {
-    const file = parseEnvFile(`SERVICE_TOKEN=${token}\nLOG_LEVEL=loud\n\nLEDGER_DATABSE_URL=postgres://x/y\n`, FILE);
+    const file = parseEnvFile(`BANK_TLS_DIR=${tlsDir}\nLOG_LEVEL=loud\n\nLEDGER_DATABSE_URL=postgres://x/y\n`, FILE);
     const environment = withEnvFile({}, file);
     expect(problemsOf(() => loadConfig(schema, environment.vars, KNOWN_ENV_VARS, environment.origins))).toEqual([
       'LEDGER_DATABSE_URL: unknown variable (not read by any bank service; a typo?) in /repo/.env line 4',

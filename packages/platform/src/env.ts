@@ -7,7 +7,7 @@ import { v } from './config';
  */
 export const KNOWN_ENV_VARS = [
   'LOG_LEVEL',
-  'SERVICE_TOKEN',
+  'BANK_TLS_DIR',
   'REDIS_URL',
   'REDIS_QUEUE_PREFIX',
   'BIND_HOST',
@@ -60,20 +60,11 @@ export const KNOWN_ENV_VARS = [
   'BANK_DATA_DIR',
 ] as const;
 
-/** The placeholder .env.example shows: a bank started with it would run on a published secret. */
-export const EXAMPLE_SERVICE_TOKEN = 'change-me-to-a-long-random-secret-0123456789';
-const serviceToken = v.string('shared credential that internal gRPC peers present (>= 32 characters)', { secret: true, minLength: 32 });
-
 /** Variables every service reads. */
 export const commonSchema = {
   LOG_LEVEL: v.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
-  SERVICE_TOKEN: {
-    ...serviceToken,
-    parse: (raw: string) => {
-      if (raw === EXAMPLE_SERVICE_TOKEN) throw new Error('is the example from .env.example; generate one (openssl rand -hex 32)');
-      return serviceToken.parse(raw);
-    },
-  },
+  // No shared secret inside the bank: each workload proves who it is with its own certificate.
+  BANK_TLS_DIR: v.string("folder with ca.crt and this workload's <name>.crt and <name>.key (bank-cli up makes them in BANK_DATA_DIR/tls)"),
   REDIS_URL: v.url('Redis for queues and rate limits', ['redis', 'rediss'], { default: 'redis://127.0.0.1:6379' }),
   REDIS_QUEUE_PREFIX: v.string('key prefix of the event queues, so that several banks can share one Redis', { default: 'bank' }),
   BIND_HOST: v.string('address the servers listen on', { default: '127.0.0.1' }),

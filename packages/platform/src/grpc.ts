@@ -1,20 +1,20 @@
-import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { health } from '@bank/contracts';
+import { callersOf, health, serverOf, type Workload } from '@bank/contracts';
 import { DomainError, InvariantViolation, newId } from '@bank/kernel';
 import { isDatabaseUnavailable } from './db';
+import { callerWorkload, channelCredentials, serverCredentials, type WorkloadIdentity } from './identity';
 import type { Logger } from './logger';
 import { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, ERROR_RETRY_AFTER_METADATA_KEY, MAX_RETRY_AFTER_S, grpcStatusForCode } from './status';
 
 /** Metadata keys every internal call carries. */
-export const SERVICE_TOKEN_HEADER = 'x-service-token';
 export const CALLER_USER_HEADER = 'x-caller-user-id';
 export const CALLER_ROLES_HEADER = 'x-caller-roles';
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TRACEPARENT_HEADER = 'traceparent';
 /**
- * The stable code of a call refused for a missing or wrong service credential: a deployment
- * fault between services, which a gateway must not pass on as the end user's 401.
+ * The stable code of a call refused because the calling workload may not make it (the
+ * authorization table, contracts' trust.ts): a deployment fault or an attack between services,
+ * which a gateway must not pass on as the end user's 401 or 403.
  */
 export const SERVICE_CREDENTIAL_REJECTED = 'SERVICE_CREDENTIAL_REJECTED';
 
@@ -48,6 +48,8 @@ export const CLIENT_OPTIONS: grpc.ChannelOptions = {
 
 /** What a handler knows about the call it serves. */
 export interface CallContext {
+  /** The calling workload, as its certificate names it. */
+  readonly caller: Workload;
   readonly deadline: Date;
   readonly requestId: string;
   readonly traceparent: string;
@@ -79,12 +81,6 @@ function firstString(md: grpc.Metadata, key: string): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-function tokenMatches(presented: string | undefined, expected: Buffer): boolean {
-  if (presented === undefined) return false;
-  const a = Buffer.from(presented);
-  return a.length === expected.length && timingSafeEqual(a, expected);
-}
-
 /** Turns a thrown error into a gRPC status: one table for every service. */
 export function toServiceError(error: unknown, logger: Logger, path: string): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
@@ -111,26 +107,25 @@ export function toServiceError(error: unknown, logger: Logger, path: string): Pa
 }
 
 /**
- * Adapts promise-returning handlers to grpc-js: checks the service credential and the deadline,
- * builds the call context and maps errors through the status table.
+ * Adapts promise-returning handlers to grpc-js: lets through only the workloads the
+ * authorization table allows for each RPC (the caller named by its certificate), checks the
+ * deadline, builds the call context and maps errors through the status table.
  */
-export function implement<S extends grpc.ServiceDefinition>(
-  definition: S,
-  handlers: Handlers<S>,
-  opts: { serviceToken: string; logger: Logger },
-): ServiceBinding {
+export function implement<S extends grpc.ServiceDefinition>(definition: S, handlers: Handlers<S>, opts: { logger: Logger }): ServiceBinding {
   const implementation: grpc.UntypedServiceImplementation = {};
-  // Encoded once here, not on every call.
-  const expectedToken = Buffer.from(opts.serviceToken);
   for (const [name, method] of Object.entries(definition)) {
     const handler = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
     if (!handler) throw new Error(`no handler for ${method.path}`);
+    const allowed = callersOf(method.path);
+    if (allowed.length === 0) throw new Error(`${method.path} has no callers in the authorization table`);
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const md = call.metadata;
-      if (!tokenMatches(firstString(md, SERVICE_TOKEN_HEADER), expectedToken)) {
+      const caller = callerWorkload(call);
+      if (caller === undefined || !allowed.includes(caller)) {
+        opts.logger.warn({ caller: caller ?? call.getAuthContext().sslPeerCertificate?.subject?.CN ?? null, rpc: method.path, peer: call.getPeer() }, 'call refused: the caller may not make this call');
         const metadata = new grpc.Metadata();
         metadata.set(ERROR_CODE_METADATA_KEY, SERVICE_CREDENTIAL_REJECTED);
-        callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong service credential', metadata });
+        callback({ code: grpc.status.PERMISSION_DENIED, details: `${caller ?? 'an unknown workload'} may not call ${method.path}`, metadata });
         return;
       }
       const deadline = call.getDeadline();
@@ -144,6 +139,7 @@ export function implement<S extends grpc.ServiceDefinition>(
       let requestId = firstString(md, REQUEST_ID_HEADER);
       let logger: Logger | undefined;
       const ctx: CallContext = {
+        caller,
         deadline: new Date(deadlineMs),
         get requestId() {
           requestId ??= newId();
@@ -213,6 +209,8 @@ export async function startGrpcServer(opts: {
   host: string;
   port: number;
   services: readonly ServiceBinding[];
+  /** The server's own identity; callers must present one from the same CA. */
+  identity: WorkloadIdentity;
   logger: Logger;
 }): Promise<RunningGrpcServer> {
   const server = new grpc.Server(SERVER_OPTIONS);
@@ -227,7 +225,7 @@ export async function startGrpcServer(opts: {
   const health = healthRegistry.binding();
   server.addService(health.definition, health.implementation);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(`${opts.host}:${opts.port}`, serverCredentials(opts.identity), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
   opts.logger.info({ port }, 'gRPC server listening');
   return {
@@ -296,15 +294,13 @@ export type UnaryInvoker<Res> = (
 ) => unknown;
 
 /**
- * Makes internal calls: attaches the service credential, the caller identity and a deadline that
- * never outlives the parent call's, and turns failures into RemoteCallError.
+ * Makes internal calls: attaches the end user's identity and a deadline that never outlives the
+ * parent call's, and turns failures into RemoteCallError. The workload's own identity travels in
+ * the channel's certificate (createClient), not in the call.
  */
 export class GrpcCaller {
-  constructor(private readonly serviceToken: string) {}
-
   unary<Res>(invoke: UnaryInvoker<Res>, opts: CallOptions = {}): Promise<Res> {
     const md = new grpc.Metadata();
-    md.set(SERVICE_TOKEN_HEADER, this.serviceToken);
     const requestId = opts.requestId ?? opts.parent?.requestId;
     if (requestId) md.set(REQUEST_ID_HEADER, requestId);
     if (opts.parent?.traceparent) md.set(TRACEPARENT_HEADER, opts.parent.traceparent);
@@ -320,15 +316,23 @@ export class GrpcCaller {
   }
 }
 
-type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C;
+type ClientCtor<C> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & { readonly service: grpc.ServiceDefinition };
 
-export function createClient<C extends grpc.Client>(ctor: ClientCtor<C>, address: string): C {
-  return new ctor(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+/**
+ * A client of the workload that serves `ctor`'s service, calling as `identity`. The server's
+ * certificate must name that workload (its DNS name is checked, whatever the address), so a
+ * workload holding another's address cannot pose as it.
+ */
+export function createClient<C extends grpc.Client>(ctor: ClientCtor<C>, address: string, identity: WorkloadIdentity): C {
+  const first = Object.values(ctor.service)[0];
+  const server = first ? serverOf(first.path.split('/')[1] ?? '') : undefined;
+  if (server === undefined) throw new Error(`no workload serves ${first?.path ?? 'this client'}`);
+  return new ctor(address, channelCredentials(identity), { ...CLIENT_OPTIONS, 'grpc.ssl_target_name_override': server });
 }
 
-/** Asks a peer's grpc.health.v1 whether it is SERVING. */
-export async function checkHealth(address: string, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, service = ''): Promise<boolean> {
-  const client = createClient(health.HealthClient, address);
+/** Asks a peer's grpc.health.v1 whether it is SERVING; any workload of the bank's CA may answer. */
+export async function checkHealth(address: string, identity: WorkloadIdentity, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, service = ''): Promise<boolean> {
+  const client = new health.HealthClient(address, channelCredentials(identity, { anyWorkload: true }), CLIENT_OPTIONS);
   try {
     const res = await new Promise<health.HealthCheckResponse>((resolve, reject) =>
       client.check({ service }, new grpc.Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, r) => (err ? reject(err) : resolve(r))),

@@ -18,7 +18,6 @@ export {
   RemoteCallError,
   SERVER_OPTIONS,
   SERVICE_CREDENTIAL_REJECTED,
-  SERVICE_TOKEN_HEADER,
   TRACEPARENT_HEADER,
   checkHealth,
   createClient,
@@ -45,3 +44,6 @@ export { createMailTransport } from './mail';
 export type { MailTransportOptions } from './mail';
 export { ServiceRuntime, checkEventRouting, serviceContainer, startContainer } from './runtime';
 export type { ServiceParts, ServiceRuntimeOptions, StartedService } from './runtime';
+export { CA_CERT_FILE, callerWorkload, certFile, channelCredentials, keyFile, loadIdentity, serverCredentials } from './identity';
+export type { WorkloadIdentity } from './identity';
+export { LOCAL_CERT_RENEW_BEFORE_MS, LOCAL_CERT_VALIDITY_MS, issueLocalIdentities } from './pki';

@@ -5,6 +5,7 @@ import { InvariantViolation, systemClock, type Clock } from '@bank/kernel';
 import { Database } from './db';
 import { DependencyHealth, type DependencyHealths } from './dependency';
 import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from './grpc';
+import type { WorkloadIdentity } from './identity';
 import { EventConsumer, type EventHandlers } from './inbox';
 import { TYPES, type Running } from './lifecycle';
 import type { Logger } from './logger';
@@ -13,6 +14,8 @@ import { BeeQueuePublisher, type QueueConnection } from './queue';
 
 export interface ServiceRuntimeOptions {
   name: string;
+  /** The service's own identity: its gRPC server presents it, its clients call with it. */
+  identity: WorkloadIdentity;
   logger: Logger;
   databaseUrl: string;
   migrations: readonly MigrationObject[];
@@ -112,7 +115,7 @@ export class ServiceRuntime {
       relay.start();
       consumer = parts.consumer ? new EventConsumer(parts.consumer.name, db, parts.consumer.handlers, opts.queues, opts.logger, health, parts.consumer.concurrency) : undefined;
       consumer?.start();
-      server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: parts.services, logger: opts.logger });
+      server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: parts.services, identity: opts.identity, logger: opts.logger });
       for (const begin of parts.background ?? []) background.push(begin());
       server.setServing(true);
     } catch (e) {

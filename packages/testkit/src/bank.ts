@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { newId } from '@bank/kernel';
 import { checkHealth } from '@bank/platform';
-import { TEST_REDIS_URL, TEST_SERVICE_TOKEN, createTestDatabase, freePort, testQueuePrefix, waitFor } from './infra';
+import { TEST_TLS_DIR, testIdentity } from './identities';
+import { TEST_REDIS_URL, createTestDatabase, freePort, testQueuePrefix, waitFor } from './infra';
 
 // The bank as real processes for end-to-end tests: each service its own database, one Redis
 // namespace, the gateway in front. Tests drive it through HTTP and take parts of it away.
@@ -49,7 +50,7 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
   const queuePrefix = testQueuePrefix(opts.label);
   const common: Record<string, string> = {
     PATH: process.env.PATH ?? '',
-    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    BANK_TLS_DIR: TEST_TLS_DIR,
     REDIS_URL: opts.redisUrl ?? TEST_REDIS_URL,
     REDIS_QUEUE_PREFIX: queuePrefix,
     LOG_LEVEL: 'warn',
@@ -92,12 +93,12 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
   };
   const restart = async (service: BankService, env?: Record<string, string>) => {
     start(service, { ...envs.get(service), ...env });
-    await waitFor(() => checkHealth(addresses[service], HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
+    await waitFor(() => checkHealth(addresses[service], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
   };
   const grantRoles = async (email: string, roles: readonly string[]) => {
     const cli = path.resolve(APPS, '..', 'cli', 'dist', 'main.js');
     const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, [cli, 'roles', 'set', '--email', email, '--roles', roles.join(','), '--auth', addresses.auth], { env: { PATH: common.PATH, SERVICE_TOKEN: TEST_SERVICE_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [cli, 'roles', 'set', '--email', email, '--roles', roles.join(','), '--auth', addresses.auth], { env: { PATH: common.PATH, BANK_TLS_DIR: TEST_TLS_DIR }, stdio: ['ignore', 'pipe', 'pipe'] });
       let text = '';
       p.stdout.on('data', (c: Buffer) => (text += c.toString()));
       p.stderr.on('data', (c: Buffer) => (text += c.toString()));
@@ -127,7 +128,7 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
     SERVICES.forEach((s, i) => {
       start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...(s === 'auth' ? { AUTH_BCRYPT_COST: '4' } : {}), ...opts.serviceEnv?.[s] });
     });
-    for (const s of SERVICES) await waitFor(() => checkHealth(addresses[s], HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
+    for (const s of SERVICES) await waitFor(() => checkHealth(addresses[s], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
     start('gateway', { GATEWAY_PORT: String(ports[SERVICES.length]), GATEWAY_OPS_PORT: String(ports[SERVICES.length + 1]), ...opts.gatewayEnv });
     const url = `http://127.0.0.1:${ports[SERVICES.length]}`;
     const opsUrl = `http://127.0.0.1:${ports[SERVICES.length + 1]}`;

@@ -2,7 +2,6 @@ export {
   TEST_DATABASE_ADMIN_URL,
   TEST_REDIS_NAMESPACE,
   TEST_REDIS_URL,
-  TEST_SERVICE_TOKEN,
   captureLogger,
   configProblems,
   createTestDatabase,
@@ -12,6 +11,7 @@ export {
   testQueuePrefix,
   waitFor,
 } from './infra';
+export { TEST_TLS_DIR, ensureTestIdentities, testClient, testIdentity } from './identities';
 export { BANK_VARIABLE, STACK_DEFAULT_PORTS, freePorts, httpStatus, isListening, processesWithEnv, startStack } from './processes';
 export type { RunningStack } from './processes';
 export { BANK_STARTUP_TIMEOUT_MS, TEST_CUSTOMER_PASSWORD, callApi, signInOperator, signUpCustomer, startTestBank } from './bank';

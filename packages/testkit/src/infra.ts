@@ -6,7 +6,6 @@ import { ConfigError, Database, KNOWN_ENV_VARS, RemoteCallError, createLogger, d
 /** The server integration tests use; CI and the dev machines run one on loopback with trust auth. */
 export const TEST_DATABASE_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const TEST_SERVICE_TOKEN = 'test-service-token-0123456789abcdef0123456789';
 
 function suffix(): string {
   return `${process.pid}_${randomBytes(4).toString('hex')}`;

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { checkHealth } from '@bank/platform';
+import { checkHealth, type WorkloadIdentity } from '@bank/platform';
 
 /** One dependency that does not answer within this counts as down. */
 export const READINESS_CHECK_TIMEOUT_MS = 1_000;
@@ -23,6 +23,7 @@ export interface Readiness {
 export interface ReadinessOptions {
   /** gRPC peers by name, as host:port; each must report SERVING on grpc.health.v1. */
   readonly peers: Readonly<Record<string, string>>;
+  readonly identity: WorkloadIdentity;
   readonly redis: Redis;
   readonly rateLimitsShared: () => boolean;
   readonly timeoutMs?: number;
@@ -52,7 +53,7 @@ export function createReadinessCheck(opts: ReadinessOptions): () => Promise<Read
 
   async function check(): Promise<Readiness> {
     const peers = Object.entries(opts.peers);
-    const [redisUp, ...peersUp] = await Promise.all([pingRedis(opts.redis, timeoutMs), ...peers.map(([, address]) => checkHealth(address, timeoutMs))]);
+    const [redisUp, ...peersUp] = await Promise.all([pingRedis(opts.redis, timeoutMs), ...peers.map(([, address]) => checkHealth(address, opts.identity, timeoutMs))]);
     const status = (up: boolean | undefined): CheckStatus => (up === true ? 'up' : 'down');
     const checks: Record<string, CheckStatus> = Object.fromEntries(peers.map(([name], i) => [name, status(peersUp[i])]));
     const ready = Object.values(checks).every((s) => s === 'up');

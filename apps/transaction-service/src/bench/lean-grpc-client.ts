@@ -6,8 +6,8 @@
  * would not take it. The service side is unchanged: the same grpc-js server that production
  * callers reach. `BENCH_CLIENT=grpc-js` runs the benchmark with grpc-js's client instead. */
 import http2 from 'node:http2';
-import { ledgerV1 } from '@bank/contracts';
-import { SERVICE_TOKEN_HEADER } from '@bank/platform';
+import { ledgerV1, serverOf } from '@bank/contracts';
+import type { WorkloadIdentity } from '@bank/platform';
 
 /** Five bytes precede every gRPC message: a compression flag and a 32-bit big-endian length. */
 const MESSAGE_PREFIX_BYTES = 5;
@@ -32,11 +32,10 @@ export class LeanLedgerClient {
   private readonly session: http2.ClientHttp2Session;
   private readonly createTransfersPath = ledgerV1.LedgerServiceService.createTransfers.path;
 
-  constructor(
-    address: string,
-    private readonly serviceToken: string,
-  ) {
-    this.session = http2.connect(`http://${address}`);
+  constructor(address: string, identity: WorkloadIdentity) {
+    // Mutual TLS as every caller speaks it: the caller's certificate, and the ledger's checked by name.
+    const servername = serverOf(this.createTransfersPath.split('/')[1] ?? '') ?? 'transaction-service';
+    this.session = http2.connect(`https://${address}`, { ca: identity.ca, cert: identity.cert, key: identity.key, servername, ALPNProtocols: ['h2'] });
     // A broken session fails the calls on it through their streams; the event itself is noise.
     this.session.on('error', () => undefined);
   }
@@ -58,7 +57,6 @@ export class LeanLedgerClient {
       'content-type': 'application/grpc',
       te: 'trailers',
       'grpc-timeout': `${timeoutMs}m`,
-      [SERVICE_TOKEN_HEADER]: this.serviceToken,
     });
     stream.end(frame);
     return new Promise((resolve, reject) => {

@@ -4,12 +4,14 @@
  * a ledger invariant, or refuses transfers it should accept, fails. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { ledgerV1 } from '@bank/contracts';
+import { WORKLOADS, ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
-import { checkHealth, dropDatabase, dropQueueNamespace, ensureDatabase } from '@bank/platform';
+import { checkHealth, dropDatabase, dropQueueNamespace, ensureDatabase, issueLocalIdentities, loadIdentity } from '@bank/platform';
 import { CLIENT_TIMEOUT_MS, LedgerClient, resultName } from '../support/ledger-client';
 import { LeanLedgerClient } from './lean-grpc-client';
 
@@ -68,7 +70,7 @@ async function startService(databaseUrl: string): Promise<ChildProcess> {
       PATH: process.env.PATH,
       LEDGER_DATABASE_URL: databaseUrl,
       LEDGER_GRPC_PORT: String(SERVICE_PORT),
-      SERVICE_TOKEN: SERVICE_TOKEN,
+      BANK_TLS_DIR: TLS_DIR,
       REDIS_URL,
       REDIS_QUEUE_PREFIX: QUEUE_PREFIX,
       LOG_LEVEL: 'warn',
@@ -78,7 +80,7 @@ async function startService(databaseUrl: string): Promise<ChildProcess> {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const until = Date.now() + STARTUP_TIMEOUT_MS;
-  while (!(await checkHealth(`127.0.0.1:${SERVICE_PORT}`, 1_000))) {
+  while (!(await checkHealth(`127.0.0.1:${SERVICE_PORT}`, loadIdentity(TLS_DIR, CALLER), 1_000))) {
     if (child.exitCode !== null) throw new Error(`transaction-service exited with ${child.exitCode}`);
     if (Date.now() > until) throw new Error('transaction-service did not become healthy');
     await new Promise((r) => setTimeout(r, 200));
@@ -86,7 +88,10 @@ async function startService(databaseUrl: string): Promise<ChildProcess> {
   return child;
 }
 
-const SERVICE_TOKEN = randomBytes(24).toString('hex');
+/** The run's own certificates (a CA and one per workload), removed when it ends; TLS is always on. */
+const TLS_DIR = path.join(os.tmpdir(), `bank-bench-tls-${randomBytes(4).toString('hex')}`);
+/** The load comes from the workload that makes transfers in production. */
+const CALLER = 'payment-service';
 /** The service's queues live under this prefix; the run deletes them when it ends. */
 const QUEUE_PREFIX = `bench:${randomBytes(4).toString('hex')}`;
 
@@ -108,7 +113,7 @@ type TransferShape = 'uniform' | 'hot';
 /** What a client thread is told: whom to call, with what, and until when. */
 interface LoadPlan {
   address: string;
-  token: string;
+  tlsDir: string;
   accountIds: string[];
   hotId: string;
   client: ClientKind;
@@ -281,8 +286,9 @@ async function main(): Promise<void> {
 
   await dropDatabase(ledgerDb);
   await ensureDatabase(ledgerDb);
+  await issueLocalIdentities(TLS_DIR, WORKLOADS);
   const service = await startService(ledgerDb);
-  const client = new LedgerClient(`127.0.0.1:${SERVICE_PORT}`, SERVICE_TOKEN);
+  const client = new LedgerClient(`127.0.0.1:${SERVICE_PORT}`, loadIdentity(TLS_DIR, 'bank-cli'));
   let failed = false;
   const results: ScenarioResult[] = [];
   const targets: number[] = [];
@@ -296,7 +302,7 @@ async function main(): Promise<void> {
       const settlement = systemAccountId('USD', 'settlement');
       await client.createTransfers(chunk.map((id) => ({ id: newId(), debitAccountId: settlement, creditAccountId: id, amount: FUNDING_PER_ACCOUNT, currency: 'USD' })));
     }
-    const base = { address: `127.0.0.1:${SERVICE_PORT}`, token: SERVICE_TOKEN, accountIds: ids, hotId: hot, client: CLIENT_KIND };
+    const base = { address: `127.0.0.1:${SERVICE_PORT}`, tlsDir: TLS_DIR, accountIds: ids, hotId: hot, client: CLIENT_KIND };
     workers.push(...Array.from({ length: CLIENT_THREADS }, () => new ClientThread()));
     await Promise.all(workers.map((w) => w.ready()));
     console.log(`ledger: ${ACCOUNTS} accounts, ${CALLERS} concurrent callers on ${CLIENT_THREADS} ${CLIENT_KIND} client threads, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s per scenario ...`);
@@ -329,6 +335,7 @@ async function main(): Promise<void> {
       console.error(`transaction-service died during the run (${service.signalCode ?? `exit code ${service.exitCode}`})`);
       failed = true;
     }
+    await rm(TLS_DIR, { recursive: true, force: true });
     await dropDatabase(ledgerDb);
     // Every transfer's event went to payment-service's queue; nobody consumes this run's queues.
     await dropQueueNamespace({ redisUrl: REDIS_URL, prefix: QUEUE_PREFIX });
@@ -362,7 +369,8 @@ if (isMainThread) {
   const port = parentPort as NonNullable<typeof parentPort>;
   let client: TransferClient | undefined;
   port.on('message', (plan: LoadPlan) => {
-    client ??= plan.client === 'grpc-js' ? new LedgerClient(plan.address, plan.token) : new LeanLedgerClient(plan.address, plan.token);
+    const identity = loadIdentity(plan.tlsDir, CALLER);
+    client ??= plan.client === 'grpc-js' ? new LedgerClient(plan.address, identity) : new LeanLedgerClient(plan.address, identity);
     runLoad(client, plan).then(
       (report) => port.postMessage({ report } satisfies ThreadMessage, [report.latenciesMs.buffer as ArrayBuffer]),
       (e: unknown) => port.postMessage({ error: e instanceof Error ? e.message : String(e) } satisfies ThreadMessage),

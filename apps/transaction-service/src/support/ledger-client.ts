@@ -1,5 +1,5 @@
 import { ledgerV1 } from '@bank/contracts';
-import { GrpcCaller, createClient } from '@bank/platform';
+import { GrpcCaller, createClient, type WorkloadIdentity } from '@bank/platform';
 
 /** Deadline of one CreateTransfers call made by tests and the benchmark. */
 export const CLIENT_TIMEOUT_MS = 30_000;
@@ -9,9 +9,9 @@ export class LedgerClient {
   private readonly client: ledgerV1.LedgerServiceClient;
   private readonly caller: GrpcCaller;
 
-  constructor(address: string, serviceToken: string) {
-    this.client = createClient(ledgerV1.LedgerServiceClient, address);
-    this.caller = new GrpcCaller(serviceToken);
+  constructor(address: string, identity: WorkloadIdentity) {
+    this.client = createClient(ledgerV1.LedgerServiceClient, address, identity);
+    this.caller = new GrpcCaller();
   }
 
   createTransfers(transfers: Partial<ledgerV1.Transfer>[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<ledgerV1.CreateTransfersResponse> {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { checkHealth } from '@bank/platform';
+import { checkHealth, loadIdentity } from '@bank/platform';
 
 export const SERVICE_STARTUP_TIMEOUT_MS = 30_000;
 
@@ -11,7 +11,9 @@ export async function startLedgerProcess(env: Record<string, string>, port: numb
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const until = Date.now() + SERVICE_STARTUP_TIMEOUT_MS;
-  while (!(await checkHealth(`127.0.0.1:${port}`, 500))) {
+  // The probe presents the operator tool's identity from the same folder the service reads its own from.
+  const identity = loadIdentity(env.BANK_TLS_DIR ?? '', 'bank-cli');
+  while (!(await checkHealth(`127.0.0.1:${port}`, identity, 500))) {
     if (child.exitCode !== null) throw new Error(`transaction-service exited with ${child.exitCode}: ${stderr}`);
     if (Date.now() > until) throw new Error('transaction-service did not become healthy');
     await new Promise((r) => setTimeout(r, 100));
