@@ -330,9 +330,13 @@ export function createClient<C extends grpc.Client>(ctor: ClientCtor<C>, address
   return new ctor(address, channelCredentials(identity), { ...CLIENT_OPTIONS, 'grpc.ssl_target_name_override': server });
 }
 
+/** The server name a health probe asks for; any workload's certificate answers it. */
+const HEALTH_PROBE_SERVER_NAME = 'bank-health-probe';
+
 /** Asks a peer's grpc.health.v1 whether it is SERVING; any workload of the bank's CA may answer. */
 export async function checkHealth(address: string, identity: WorkloadIdentity, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, service = ''): Promise<boolean> {
-  const client = new health.HealthClient(address, channelCredentials(identity, { anyWorkload: true }), CLIENT_OPTIONS);
+  // A name rather than the address for TLS's server name: SNI may not carry an IP address (RFC 6066).
+  const client = new health.HealthClient(address, channelCredentials(identity, { anyWorkload: true }), { ...CLIENT_OPTIONS, 'grpc.ssl_target_name_override': HEALTH_PROBE_SERVER_NAME });
   try {
     const res = await new Promise<health.HealthCheckResponse>((resolve, reject) =>
       client.check({ service }, new grpc.Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, r) => (err ? reject(err) : resolve(r))),
