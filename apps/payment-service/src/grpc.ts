@@ -1,7 +1,6 @@
 import { paymentV1 } from '@bank/contracts';
-import type { Caller } from '@bank/kernel';
 import type { DepositView, Payments, PaymentView } from '@bank/payments-core';
-import { implement, type CallContext, type Logger, type ServiceBinding } from '@bank/platform';
+import { callerOf, implement, type Logger, type ServiceBinding } from '@bank/platform';
 
 const STATUS_TO_PROTO: Record<PaymentView['status'], paymentV1.PaymentStatus> = {
   pending: paymentV1.PaymentStatus.PAYMENT_STATUS_PENDING,
@@ -29,7 +28,6 @@ function depositToProto(d: DepositView): paymentV1.Deposit {
   return { id: d.id, accountId: d.accountId, amount: d.amount, currency: d.currency, status: d.status };
 }
 
-const callerOf = (ctx: CallContext): Caller => ({ userId: ctx.callerUserId, roles: ctx.callerRoles });
 
 /** The PaymentService gRPC adapter: translation only, every decision is the core's. */
 export function paymentGrpcService(payments: Payments, opts: { logger: Logger }): ServiceBinding {

@@ -116,6 +116,27 @@ describe('accounts across user-service and the ledger', () => {
     expect((await get(operator, account.id)).id).toBe(account.id);
   });
 
+  it('believes who the user is only from the gateway: what payment-service claims about a user changes nothing', async () => {
+    const account = await open(alice, 'EUR');
+    const asPayments = testClient(userV1.UserServiceClient, `127.0.0.1:${users.grpcPort}`, 'payment-service');
+    const read = (who: Who) => caller.unary<userV1.BankAccount>((md, o, cb) => asPayments.getAccount({ accountId: account.id }, md, o, cb), who);
+    try {
+      // On its own account, payment-service reads with the operator's view its certificate grants.
+      const own = await read({});
+      expect(own.id).toBe(account.id);
+      // Claiming to be bob (who may not see it), or an admin, makes no difference either way.
+      expect(await read({ callerUserId: bob.callerUserId, callerRoles: [] })).toEqual(own);
+      expect(await read({ callerUserId: bob.callerUserId, callerRoles: ['admin'] })).toEqual(own);
+      // Through the gateway, which speaks for users, bob is bob.
+      expect((await remoteFailure(get(bob, account.id))).code).toBe('NOT_FOUND');
+      // And payment-service may not open accounts for anyone, whoever it says the user is.
+      const opening = caller.unary<userV1.OpenAccountResponse>((md, o, cb) => asPayments.openAccount({ ownerId: '', currency: 'EUR', idempotencyKey: '' }, md, o, cb), alice);
+      expect((await remoteFailure(opening)).grpcCode).toBe(7);
+    } finally {
+      asPayments.close();
+    }
+  });
+
   it('creates a profile from user.registered, which only its owner can read and change', async () => {
     const publisher = new BeeQueuePublisher({ redisUrl: TEST_REDIS_URL, prefix }, new DependencyHealth('redis', captureLogger().logger));
     const userId = newId();

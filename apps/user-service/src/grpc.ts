@@ -1,7 +1,6 @@
 import { userV1 } from '@bank/contracts';
 import type { Accounts, BankAccount, Profile } from '@bank/accounts-core';
-import type { Caller } from '@bank/kernel';
-import { implement, type CallContext, type Logger, type ServiceBinding } from '@bank/platform';
+import { callerOf, implement, type Logger, type ServiceBinding } from '@bank/platform';
 
 const STATUS: Record<BankAccount['status'], userV1.BankAccountStatus> = {
   active: userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_ACTIVE,
@@ -9,7 +8,6 @@ const STATUS: Record<BankAccount['status'], userV1.BankAccountStatus> = {
   closed: userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_CLOSED,
 };
 
-const callerOf = (ctx: CallContext): Caller => ({ userId: ctx.callerUserId, roles: ctx.callerRoles });
 
 export function accountToProto(a: BankAccount): userV1.BankAccount {
   return { id: a.id, ownerId: a.ownerId, currency: a.currency, status: STATUS[a.status], createdAt: a.createdAt };

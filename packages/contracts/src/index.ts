@@ -19,5 +19,5 @@ export {
 export type { Consumer, EventEnvelope, EventPayload, EventType } from './events';
 export { DEFAULT_GRPC_PORTS, defaultGrpcAddress } from './services';
 export type { ServiceName } from './services';
-export { WORKLOADS, authorizedRpcs, callersOf, isWorkload, serverOf } from './trust';
+export { WORKLOADS, authorizedRpcs, callersOf, isWorkload, rolesOfWorkload, serverOf, speaksForUsers } from './trust';
 export type { Workload } from './trust';

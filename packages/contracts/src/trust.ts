@@ -105,6 +105,31 @@ function serviceOfPath(path: string): string {
   return path.split('/')[1] ?? '';
 }
 
+/**
+ * The workloads that act for an end user, and so may say who that user is (x-caller-user-id,
+ * x-caller-roles): the gateway, which verified the user's access token, and bank-cli, run by an
+ * operator. Any other workload's claim about a user is ignored: a compromised payment-service
+ * cannot call itself an admin.
+ */
+const USER_DELEGATES: readonly Workload[] = ['api-gateway', 'bank-cli'];
+
+export function speaksForUsers(workload: Workload): boolean {
+  return USER_DELEGATES.includes(workload);
+}
+
+/**
+ * The roles a workload holds when it calls on its own account, with no end user behind the call:
+ * payment-service reads any account its projection lacks (user-service's GetAccount, the
+ * operator's view). A workload not listed holds none.
+ */
+const WORKLOAD_ROLES: Readonly<Partial<Record<Workload, readonly string[]>>> = {
+  'payment-service': ['operator'],
+};
+
+export function rolesOfWorkload(workload: Workload): readonly string[] {
+  return WORKLOAD_ROLES[workload] ?? [];
+}
+
 /** The workloads that may call an RPC (`/bank.transaction.v1.LedgerService/CreateTransfers`); none for an unknown one. */
 export function callersOf(rpcPath: string): readonly Workload[] {
   return callersByPath.get(rpcPath) ?? [];

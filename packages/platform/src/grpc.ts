@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { callersOf, health, serverOf, type Workload } from '@bank/contracts';
-import { DomainError, InvariantViolation, newId } from '@bank/kernel';
+import { callersOf, health, rolesOfWorkload, serverOf, speaksForUsers, type Workload } from '@bank/contracts';
+import { DomainError, InvariantViolation, newId, type Caller } from '@bank/kernel';
 import { isDatabaseUnavailable } from './db';
 import { callerWorkload, channelCredentials, serverCredentials, type WorkloadIdentity } from './identity';
 import type { Logger } from './logger';
@@ -128,6 +128,7 @@ export function implement<S extends grpc.ServiceDefinition>(definition: S, handl
         callback({ code: grpc.status.PERMISSION_DENIED, details: `${caller ?? 'an unknown workload'} may not call ${method.path}`, metadata });
         return;
       }
+      const delegate = speaksForUsers(caller);
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
       if (!Number.isFinite(deadlineMs)) {
@@ -146,8 +147,10 @@ export function implement<S extends grpc.ServiceDefinition>(definition: S, handl
           return requestId;
         },
         traceparent: firstString(md, TRACEPARENT_HEADER) ?? '',
-        callerUserId: firstString(md, CALLER_USER_HEADER),
-        callerRoles: (firstString(md, CALLER_ROLES_HEADER) ?? '').split(',').filter(Boolean),
+        // Who the end user is, only as a workload that speaks for users says it; from any other
+        // workload the call is that workload's own, with the roles the trust table gives it.
+        callerUserId: delegate ? firstString(md, CALLER_USER_HEADER) : undefined,
+        callerRoles: delegate ? (firstString(md, CALLER_ROLES_HEADER) ?? '').split(',').filter(Boolean) : rolesOfWorkload(caller),
         get logger() {
           logger ??= opts.logger.child({ requestId: this.requestId, rpc: method.path });
           return logger;
@@ -160,6 +163,11 @@ export function implement<S extends grpc.ServiceDefinition>(definition: S, handl
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
   return { definition, implementation };
+}
+
+/** The caller of a call as the domain sees it: the end user, or the calling workload on its own account. */
+export function callerOf(ctx: CallContext): Caller {
+  return { userId: ctx.callerUserId ?? (speaksForUsers(ctx.caller) ? undefined : ctx.caller), roles: ctx.callerRoles };
 }
 
 type ServingStatus = health.HealthCheckResponse_ServingStatus;

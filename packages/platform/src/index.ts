@@ -19,6 +19,7 @@ export {
   SERVER_OPTIONS,
   SERVICE_CREDENTIAL_REJECTED,
   TRACEPARENT_HEADER,
+  callerOf,
   checkHealth,
   createClient,
   implement,
