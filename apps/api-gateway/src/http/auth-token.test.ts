@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { JWKS_MAX_AGE_MS, JWKS_MAX_STALE_MS, TokenVerifier, type Jwk } from './auth-token';
+import { JWKS_MAX_AGE_MS, JWKS_MAX_STALE_MS, JWKS_REFRESH_MIN_INTERVAL_MS, TokenVerifier, type Jwk } from './auth-token';
 
 // The gateway verifies tokens with auth-service's keys. While auth-service is down, the keys it
 // already knows keep working for a bounded time; a key it has never seen does not.
@@ -40,8 +40,32 @@ describe('TokenVerifier while auth-service is away', () => {
     await expect(verifier.verify(token('k2'))).rejects.toThrow('auth-service unavailable');
     state.nowMs += JWKS_MAX_STALE_MS;
     await expect(verifier.verify(token())).rejects.toThrow('auth-service unavailable');
+    // auth-service is back: the next read, once the refresh interval after the last failure has
+    // passed, finds it.
     state.authUp = true;
+    state.nowMs += JWKS_REFRESH_MIN_INTERVAL_MS;
     expect((await verifier.verify(token())).userId).toBe('user-1');
+  });
+});
+
+describe('TokenVerifier while auth-service is away, under load', () => {
+  it('asks auth at most once per refresh interval, not once per request', async () => {
+    const { state, verifier } = fakeAuth(2_000_000);
+    await verifier.verify(token());
+    state.authUp = false;
+    state.nowMs += JWKS_MAX_AGE_MS + 1;
+    const before = state.fetches;
+    for (let i = 0; i < 50; i++) expect((await verifier.verify(token())).userId).toBe('user-1');
+    expect(state.fetches).toBe(before + 1);
+    state.nowMs += JWKS_REFRESH_MIN_INTERVAL_MS;
+    await verifier.verify(token());
+    expect(state.fetches).toBe(before + 2);
+    // Back: the next read after the interval succeeds and the failure is forgotten.
+    state.authUp = true;
+    state.nowMs += JWKS_REFRESH_MIN_INTERVAL_MS;
+    await verifier.verify(token());
+    await verifier.verify(token());
+    expect(state.fetches).toBe(before + 3);
   });
 });
 

@@ -40,6 +40,9 @@ export class TokenVerifier {
   // Never read yet: older than any age, so the first use reads the set.
   private fetchedAtMs = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | undefined;
+  // The last failed read: while auth-service is away, requests do not each wait for it again.
+  private failedAtMs = Number.NEGATIVE_INFINITY;
+  private lastFailure: unknown;
 
   constructor(
     private readonly fetchJwks: () => Promise<readonly Jwk[]>,
@@ -48,11 +51,20 @@ export class TokenVerifier {
   ) {}
 
   private refresh(): Promise<void> {
+    // A read failed a moment ago: answer from that failure rather than make every request wait
+    // (up to a call's deadline, when auth hangs) to learn the same thing.
+    if (this.now() - this.failedAtMs < JWKS_REFRESH_MIN_INTERVAL_MS) return Promise.reject(this.lastFailure);
     this.inflight ??= this.fetchJwks()
       .then((jwks) => {
+        this.failedAtMs = Number.NEGATIVE_INFINITY;
         this.published = jwks.map((k) => ({ kty: k.kty, kid: k.kid, alg: k.alg, use: k.use, n: k.n, e: k.e }));
         this.keys = new Map(jwks.filter((k) => k.kty === 'RSA').map((k) => [k.kid, createPublicKey({ key: { kty: k.kty, n: k.n, e: k.e }, format: 'jwk' })]));
         this.fetchedAtMs = this.now();
+      })
+      .catch((e: unknown) => {
+        this.failedAtMs = this.now();
+        this.lastFailure = e;
+        throw e;
       })
       .finally(() => (this.inflight = undefined));
     return this.inflight;
