@@ -141,10 +141,9 @@ export function authorizedRpcs(): readonly string[] {
 }
 
 /**
- * The workload that serves a gRPC service (by its full name, `bank.auth.v1.AuthService`): whose
- * certificate a client must find at the other end. Health is served by every workload, so it
- * names none.
+ * The workload that serves an RPC (`/bank.auth.v1.AuthService/Login`): whose certificate a client
+ * must find at the other end. Health is served by every workload, so it names none.
  */
-export function serverOf(grpcService: string): Workload | undefined {
-  return serverByService.get(grpcService);
+export function serverOf(rpcPath: string): Workload | undefined {
+  return serverByService.get(serviceOfPath(rpcPath));
 }

@@ -333,7 +333,7 @@ type ClientCtor<C> = (new (address: string, credentials: grpc.ChannelCredentials
  */
 export function createClient<C extends grpc.Client>(ctor: ClientCtor<C>, address: string, identity: WorkloadIdentity): C {
   const first = Object.values(ctor.service)[0];
-  const server = first ? serverOf(first.path.split('/')[1] ?? '') : undefined;
+  const server = first ? serverOf(first.path) : undefined;
   if (server === undefined) throw new Error(`no workload serves ${first?.path ?? 'this client'}`);
   return new ctor(address, channelCredentials(identity), { ...CLIENT_OPTIONS, 'grpc.ssl_target_name_override': server });
 }

@@ -44,7 +44,7 @@ type ClientCtor<C> = Parameters<typeof createClient<C & grpc.Client>>[0];
 /** A client of the service `ctor` talks to, as `as` or as that service's usual caller. */
 export function testClient<C extends grpc.Client>(ctor: ClientCtor<C>, address: string, as?: Workload): C {
   const first = Object.values(ctor.service)[0];
-  const server = first ? serverOf(first.path.split('/')[1] ?? '') : undefined;
+  const server = first ? serverOf(first.path) : undefined;
   const caller = as ?? (server ? DEFAULT_CALLER[server] : undefined) ?? 'bank-cli';
   return createClient(ctor, address, testIdentity(caller)) as C;
 }

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
-import { IDEMPOTENCY_KEY_PATTERN, MAX_WAIT_SECONDS } from '@bank/payments-core';
+import { IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_WAIT_SECONDS } from '@bank/payments-core';
 import { authenticate, operatorOf, type TokenVerifier } from './auth-token';
 import { expressPath, type Operation } from './operations';
 import { ProblemError, type FieldError } from './problem';
@@ -82,9 +82,8 @@ function idempotencyKeyOf(op: Operation, req: Request): string | undefined {
   const key = req.header(IDEMPOTENCY_KEY_HEADER);
   if (key === undefined && op.idempotencyKey === 'optional') return undefined;
   if (key === undefined || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
-    throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', `${op.idempotencyKey === 'required' ? 'an' : 'an optional'} Idempotency-Key header must be 1 to 255 printable ASCII characters`, [
-      { field: IDEMPOTENCY_KEY_HEADER, message: 'must be 1 to 255 printable ASCII characters' },
-    ]);
+    const rule = `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters`;
+    throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', `${op.idempotencyKey === 'required' ? 'an' : 'an optional'} Idempotency-Key header must be ${rule}`, [{ field: IDEMPOTENCY_KEY_HEADER, message: `must be ${rule}` }]);
   }
   return key;
 }

@@ -1,4 +1,4 @@
-import type { Router } from 'express';
+import type { Response, Router } from 'express';
 import type { ledgerV1, userV1 } from '@bank/contracts';
 import { RemoteCallError } from '@bank/platform';
 import { callerOf, type AuthenticatedCaller, type TokenVerifier } from '../http/auth-token';
@@ -57,10 +57,13 @@ export function accountRoutes(router: Router, peers: Peers, verifier: TokenVerif
     const byId = new Map(balances.map((b) => [b.id, b]));
     res.json({ data: page.accounts.map((a) => accountView(a, byId.get(a.id))), nextCursor: page.nextCursor || null });
   });
-  serve(router, OPERATIONS.getAccount, verifier, async ({ params }, res) => {
+  // One account as its reader may see it: user-service decides whether they may (owner or operator).
+  const showAccount = async ({ params }: { params: { id: string } }, res: Response) => {
     const who = callerOf(res);
     res.json(await view(await getAccount(params.id, who, requestIdOf(res)), who, requestIdOf(res)));
-  });
+  };
+
+  serve(router, OPERATIONS.getAccount, verifier, showAccount);
   serve(router, OPERATIONS.listAccountEntries, verifier, async ({ params, query }, res) => {
     const who = callerOf(res);
     // Ownership first: the ledger knows money, user-service knows whose it is.
@@ -90,8 +93,5 @@ export function accountRoutes(router: Router, peers: Peers, verifier: TokenVerif
     const a = await peers.call<userV1.BankAccount>((md, o, cb) => peers.user.unfreezeAccount({ accountId: params.id }, md, o, cb), who, requestIdOf(res));
     res.json(await view(a, who, requestIdOf(res)));
   });
-  serve(router, OPERATIONS.getAnyAccount, verifier, async ({ params }, res) => {
-    const who = callerOf(res);
-    res.json(await view(await getAccount(params.id, who, requestIdOf(res)), who, requestIdOf(res)));
-  });
+  serve(router, OPERATIONS.getAnyAccount, verifier, showAccount);
 }

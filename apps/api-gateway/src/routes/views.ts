@@ -3,14 +3,13 @@ import { ROLES, assert, isCurrency, isUuid, type Currency } from '@bank/kernel';
 import { MAX_API_AMOUNT, paymentIdOfReference, type PaymentView } from '@bank/payments-core';
 import type { AccountBody, DepositBody, EntryBody, PaymentBody, ProfileBody } from '../http/schemas';
 
-const MAX_EXACT_JSON = BigInt(Number.MAX_SAFE_INTEGER);
-
 /**
  * A ledger total as the API carries it (schemas.ts's SignedAmount): a JSON integer while a number
  * holds it exactly, else its decimal digits as a string, never a rounded number and never a 500.
  */
 export function jsonAmount(minor: bigint): number | string {
-  return minor > MAX_EXACT_JSON || minor < -MAX_EXACT_JSON ? minor.toString() : Number(minor);
+  // MAX_API_AMOUNT is the largest integer a JSON number carries exactly (2^53 − 1).
+  return minor > MAX_API_AMOUNT || minor < -MAX_API_AMOUNT ? minor.toString() : Number(minor);
 }
 
 /** A payment's or deposit's amount: the API never takes one above MAX_API_AMOUNT, so none comes back. */

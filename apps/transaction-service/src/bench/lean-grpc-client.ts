@@ -34,7 +34,7 @@ export class LeanLedgerClient {
 
   constructor(address: string, identity: WorkloadIdentity) {
     // Mutual TLS as every caller speaks it: the caller's certificate, and the ledger's checked by name.
-    const servername = serverOf(this.createTransfersPath.split('/')[1] ?? '') ?? 'transaction-service';
+    const servername = serverOf(this.createTransfersPath) ?? 'transaction-service';
     this.session = http2.connect(`https://${address}`, { ca: identity.ca, cert: identity.cert, key: identity.key, servername, ALPNProtocols: ['h2'] });
     // A broken session fails the calls on it through their streams; the event itself is noise.
     this.session.on('error', () => undefined);
