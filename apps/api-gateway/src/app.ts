@@ -13,7 +13,7 @@ import { AUTH_RATE_LIMIT, GENERAL_RATE_LIMIT, RATE_LIMIT_KEY_PREFIX, createRateL
 import { createReadinessCheck, type Readiness } from './http/readiness';
 import { requestId } from './http/request-id';
 import { securityHeaders } from './http/security-headers';
-import type { TokenVerifier } from './http/auth-token';
+import type { TokenVerifier } from '@bank/platform';
 import type { Peers } from './peers';
 import { createApiRouter } from './routes';
 

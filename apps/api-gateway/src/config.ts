@@ -1,4 +1,4 @@
-import { KNOWN_ENV_VARS, commonSchema, loadConfigOrExit, v, type ConfigOf, type VarSpec } from '@bank/platform';
+import { KNOWN_ENV_VARS, commonSchema, hostPort, loadConfigOrExit, tokenVerifierSchema, v, type ConfigOf } from '@bank/platform';
 import { AUTH_RATE_LIMIT, GENERAL_RATE_LIMIT } from './http/rate-limit';
 import { defaultGrpcAddress } from '@bank/contracts';
 
@@ -6,39 +6,15 @@ export const SERVICE_NAME = 'api-gateway';
 /** Prometheus's customary exporter port. */
 export const DEFAULT_OPS_PORT = 9464;
 
-const MIN_PEER_PORT = 1;
-const MAX_PEER_PORT = 65_535;
-/** A DNS name, an IPv4 address or a bracketed IPv6 address, then a port. */
-const HOST_PORT_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
-
-/**
- * The address of a gRPC peer as `host:port`. A URL or a bare host is refused at start, because
- * grpc-js would otherwise accept it and only fail on the first call, far from the typo.
- */
-export function hostPort(doc: string, defaultAddress: string): VarSpec<string> {
-  return {
-    doc,
-    default: defaultAddress,
-    parse: (raw) => {
-      const match = HOST_PORT_PATTERN.exec(raw);
-      const port = match ? Number(match[2]) : NaN;
-      if (!match || port < MIN_PEER_PORT || port > MAX_PEER_PORT) {
-        throw new Error(`must be host:port with a port between ${MIN_PEER_PORT} and ${MAX_PEER_PORT}`);
-      }
-      return raw;
-    },
-  };
-}
-
 export const schema = {
   ...commonSchema,
+  ...tokenVerifierSchema,
   GATEWAY_PORT: v.port('HTTP port of the api-gateway', 8080),
   // Metrics and the detailed readiness: for Prometheus and the operators' network, not the public.
   GATEWAY_OPS_PORT: v.port('HTTP port of the api-gateway\'s operations endpoints (/metrics, /readyz with detail); 0 picks a free one', DEFAULT_OPS_PORT),
   // Behind a load balancer every client would otherwise share one rate-limit counter (the proxy's
   // address); the count of trusted proxy hops makes X-Forwarded-For name the client.
   GATEWAY_TRUSTED_PROXY_HOPS: v.int('reverse-proxy hops in front of the gateway whose X-Forwarded-For is trusted', { default: 0, min: 0, max: 10 }),
-  AUTH_GRPC_ADDR: hostPort('gRPC address of auth-service', defaultGrpcAddress('auth-service')),
   USER_GRPC_ADDR: hostPort('gRPC address of user-service', defaultGrpcAddress('user-service')),
   LEDGER_GRPC_ADDR: hostPort('gRPC address of transaction-service (the ledger)', defaultGrpcAddress('transaction-service')),
   PAYMENT_GRPC_ADDR: hostPort('gRPC address of payment-service', defaultGrpcAddress('payment-service')),
@@ -46,8 +22,6 @@ export const schema = {
   // every simulated user comes from 127.0.0.1, raise them.
   GATEWAY_RATE_LIMIT_PER_MIN: v.int('requests per minute per client on /v1', { default: GENERAL_RATE_LIMIT.limit, min: 1, max: 1_000_000 }),
   GATEWAY_AUTH_RATE_LIMIT_PER_MIN: v.int('login and signup attempts per minute per client', { default: AUTH_RATE_LIMIT.limit, min: 1, max: 1_000_000 }),
-  JWT_ISSUER: v.string('issuer (iss) that access tokens must name', { default: 'https://bank.local' }),
-  JWT_AUDIENCE: v.string('audience (aud) that access tokens must name', { default: 'bank-api' }),
 };
 
 export type Config = ConfigOf<typeof schema>;

@@ -1,9 +1,7 @@
 import { Container } from 'inversify';
 import type { Redis } from 'ioredis';
-import { createLogger, loadIdentity, type Logger, type Running, TYPES } from '@bank/platform';
-import { authV1 } from '@bank/contracts';
+import { authTokenVerifier, createLogger, loadIdentity, type Logger, type Running, TYPES } from '@bank/platform';
 import { createApp } from './app';
-import { TokenVerifier } from './http/auth-token';
 import { Peers } from './peers';
 import { SERVICE_NAME, peerAddresses, type Config } from './config';
 import { startHttpServer } from './http/server';
@@ -34,10 +32,8 @@ export function buildContainer(config: Config): Container {
       const rateLimitPrefix = `${config.REDIS_QUEUE_PREFIX}:gateway:rl:`;
       const peers = peerAddresses(config);
       const clients = new Peers({ auth: peers.auth, user: peers.user, ledger: peers.ledger, payment: peers.payment }, identity);
-      const verifier = new TokenVerifier(
-        async () => (await clients.call<authV1.GetJwksResponse>((md, o, cb) => clients.auth.getJwks({}, md, o, cb))).keys,
-        { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
-      );
+      const tokens = authTokenVerifier(config, identity);
+      const verifier = tokens.verifier;
       const options = {
         rateLimitPrefix,
         generalRateLimit: { limit: config.GATEWAY_RATE_LIMIT_PER_MIN, windowMs: RATE_LIMIT_WINDOW_MS },
@@ -57,6 +53,7 @@ export function buildContainer(config: Config): Container {
           await server.stop();
           await opsServer.stop();
           clients.close();
+          tokens.close();
           await redis.quit();
         },
       };

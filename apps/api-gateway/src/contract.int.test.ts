@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import { captureLogger, TEST_REDIS_URL, testIdentity, testQueuePrefix } from '@bank/testkit';
 import { newId } from '@bank/kernel';
 import { createApp } from './app';
-import { TokenVerifier } from './http/auth-token';
+import { TokenVerifier } from '@bank/platform';
 import { OPENAPI_DOCUMENT } from './http/openapi';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import { Peers } from './peers';

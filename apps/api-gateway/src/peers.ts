@@ -5,7 +5,7 @@ import type { AuthenticatedCaller } from './http/auth-token';
 /** Every internal call of a request has this long; the HTTP request itself has its own timeouts. */
 export const PEER_CALL_TIMEOUT_MS = 5_000;
 
-/** The gateway's gRPC clients, with the caller's identity and the request id on every call. */
+/** The gateway's gRPC clients, with the caller's access token and the request id on every call. */
 export class Peers {
   readonly auth: authV1.AuthServiceClient;
   readonly user: userV1.UserServiceClient;
@@ -23,7 +23,7 @@ export class Peers {
 
   /** `timeoutMs`: longer than the default for a call that waits on purpose (Prefer: wait). */
   call<Res>(invoke: UnaryInvoker<Res>, who?: AuthenticatedCaller, requestId?: string, timeoutMs = PEER_CALL_TIMEOUT_MS): Promise<Res> {
-    const opts: CallOptions = { timeoutMs, requestId, callerUserId: who?.userId, callerRoles: who?.roles };
+    const opts: CallOptions = { timeoutMs, requestId, accessToken: who?.accessToken };
     return this.caller.unary<Res>(invoke, opts);
   }
 

@@ -1,21 +1,13 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { newId, type Clock } from '@bank/kernel';
-import type { Database } from '@bank/platform';
+import { JWT_ALGORITHM, type Database, type Jwk } from '@bank/platform';
 import { SigningKeySchema } from './entities';
 
-/** The one algorithm tokens are signed with, and the only one verifiers accept. */
-export const JWT_ALGORITHM = 'RS256';
 const RSA_MODULUS_BITS = 2048;
 
-export interface PublicJwk {
-  kty: string;
-  kid: string;
-  alg: string;
-  use: string;
-  n: string;
-  e: string;
-}
+/** A published key: the public half only. */
+export type PublicJwk = Jwk;
 
 function toJwk(kid: string, privatePem: string): PublicJwk {
   const jwk = createPublicKey(createPrivateKey(privatePem)).export({ format: 'jwk' });

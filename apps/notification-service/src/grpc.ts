@@ -1,6 +1,6 @@
 import { notificationV1 } from '@bank/contracts';
 import { DomainError, fieldError, isOperator, isUuid } from '@bank/kernel';
-import { implement, parseTimeIdCursor, timeIdCursor, type Database, type Logger, type ServiceBinding } from '@bank/platform';
+import { callerOf, implement, parseTimeIdCursor, timeIdCursor, type Database, type Logger, type ServiceBinding } from '@bank/platform';
 import { DeliverySchema } from './entities';
 import { LOG_MAX_PAGE } from './notifications';
 
@@ -12,7 +12,7 @@ export function notificationGrpcService(db: Database, opts: { logger: Logger }):
     notificationV1.NotificationServiceService,
     {
       listNotifications: async (req, ctx) => {
-        const caller = { userId: ctx.callerUserId, roles: ctx.callerRoles };
+        const caller = await callerOf(ctx);
         const userId = req.userId === '' ? caller.userId : req.userId;
         if (!userId || !isUuid(userId)) throw fieldError('VALIDATION_FAILED', 'userId', 'must be a UUID');
         if (userId !== caller.userId && !isOperator(caller)) throw new DomainError('NOT_FOUND', 'no such user');

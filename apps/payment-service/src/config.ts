@@ -1,10 +1,11 @@
-import { KNOWN_ENV_VARS, commonSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
+import { KNOWN_ENV_VARS, commonSchema, tokenVerifierSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
 import { DEFAULT_GRPC_PORTS, defaultGrpcAddress } from '@bank/contracts';
 
 export const SERVICE_NAME = 'payment-service';
 
 export const schema = {
   ...commonSchema,
+  ...tokenVerifierSchema,
   PAYMENT_DATABASE_URL: databaseUrl('PostgreSQL database of payment-service'),
   PAYMENT_GRPC_PORT: v.port('gRPC port of payment-service', DEFAULT_GRPC_PORTS['payment-service']),
   LEDGER_GRPC_ADDR: v.string('transaction-service address (host:port): the saga steps', { default: defaultGrpcAddress('transaction-service') }),

@@ -1,8 +1,8 @@
 import type { Container } from 'inversify';
-import { isUuid, type Clock } from '@bank/kernel';
-import { Payments, Waiters, accountProjection, paymentIdOfReference, type AccountDirectory } from '@bank/payments-core';
+import { isUuid, paymentIdOfReference, type Clock } from '@bank/kernel';
+import { Payments, Waiters, accountProjection, type AccountDirectory } from '@bank/payments-core';
 import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Persistence, type Running, type StartedService, loadIdentity } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Persistence, type Running, type StartedService, authTokenVerifier, loadIdentity } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
 import { GrpcPaymentLedger, UserServiceAccounts } from './ledger';
@@ -106,15 +106,17 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         // Payments another replica ended wake this one's waiters; after a reconnect (notifications
         // were lost meanwhile) every waiter looks again.
         const stopListening = listen(config.PAYMENT_DATABASE_URL, PAYMENT_SETTLED_CHANNEL, (id) => waiters.notify(id), logger, () => waiters.notifyAll());
+        const tokens = authTokenVerifier(config, identity);
         return {
           grpc: { host: config.BIND_HOST, port: config.PAYMENT_GRPC_PORT },
-          services: [paymentGrpcService(payments, { logger })],
+          services: [paymentGrpcService(payments, { logger, verifier: tokens.verifier })],
           consumer: { name: 'payment-service', handlers: paymentEventHandlers(payments, (tx) => new PostgresAccountDirectory(tx, users.find), onDriveError) },
           background: [() => startSweeper(payments, config.PAYMENT_SWEEP_MS, logger)],
           close: async () => {
             await stopListening();
             ledger.close();
             users.close();
+            tokens.close();
           },
         };
       }),

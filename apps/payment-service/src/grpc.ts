@@ -1,6 +1,6 @@
 import { paymentV1 } from '@bank/contracts';
 import type { DepositView, Payments, PaymentView } from '@bank/payments-core';
-import { callerOf, implement, type Logger, type ServiceBinding } from '@bank/platform';
+import { callerOf, implement, type Logger, type ServiceBinding, type TokenVerifier } from '@bank/platform';
 
 const STATUS_TO_PROTO: Record<PaymentView['status'], paymentV1.PaymentStatus> = {
   pending: paymentV1.PaymentStatus.PAYMENT_STATUS_PENDING,
@@ -30,12 +30,12 @@ function depositToProto(d: DepositView): paymentV1.Deposit {
 
 
 /** The PaymentService gRPC adapter: translation only, every decision is the core's. */
-export function paymentGrpcService(payments: Payments, opts: { logger: Logger }): ServiceBinding {
+export function paymentGrpcService(payments: Payments, opts: { logger: Logger; verifier: TokenVerifier }): ServiceBinding {
   return implement(
     paymentV1.PaymentServiceService,
     {
       createPayment: async (req, ctx) => {
-        const created = await payments.create(callerOf(ctx), {
+        const created = await payments.create(await callerOf(ctx), {
           idempotencyKey: req.idempotencyKey,
           sourceAccountId: req.sourceAccountId,
           destinationAccountId: req.destinationAccountId,
@@ -47,14 +47,14 @@ export function paymentGrpcService(payments: Payments, opts: { logger: Logger })
         });
         return { payment: paymentToProto(created.payment), replayed: created.replayed, finished: created.finished };
       },
-      getPayment: async (req, ctx) => paymentToProto(await payments.get(callerOf(ctx), req.paymentId)),
+      getPayment: async (req, ctx) => paymentToProto(await payments.get(await callerOf(ctx), req.paymentId)),
       listPayments: async (req, ctx) => {
-        const page = await payments.list(callerOf(ctx), req.accountId, req.limit, req.cursor);
+        const page = await payments.list(await callerOf(ctx), req.accountId, req.limit, req.cursor);
         return { payments: page.payments.map(paymentToProto), nextCursor: page.nextCursor };
       },
-      cancelPayment: async (req, ctx) => paymentToProto(await payments.cancel(callerOf(ctx), req.paymentId)),
+      cancelPayment: async (req, ctx) => paymentToProto(await payments.cancel(await callerOf(ctx), req.paymentId)),
       createDeposit: async (req, ctx) => {
-        const done = await payments.deposit(callerOf(ctx), { idempotencyKey: req.idempotencyKey, accountId: req.accountId, amount: req.amount, currency: req.currency, reference: req.reference });
+        const done = await payments.deposit(await callerOf(ctx), { idempotencyKey: req.idempotencyKey, accountId: req.accountId, amount: req.amount, currency: req.currency, reference: req.reference });
         return { deposit: depositToProto(done.deposit), replayed: done.replayed };
       },
     },

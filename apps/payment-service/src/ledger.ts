@@ -1,7 +1,7 @@
 import { ledgerV1, userV1 } from '@bank/contracts';
-import type { Currency } from '@bank/kernel';
+import { depositReference, paymentReference, type Currency } from '@bank/kernel';
 import { TransferFlags, systemAccountId } from '@bank/ledger-core';
-import { depositReference, paymentReference, type AccountInfo, type Deposit, type LedgerResult, type Payment, type PaymentLedger } from '@bank/payments-core';
+import { type AccountInfo, type Deposit, type LedgerResult, type Payment, type PaymentLedger } from '@bank/payments-core';
 import { GrpcCaller, RemoteCallError, createClient, type WorkloadIdentity } from '@bank/platform';
 
 /** A saga step waits this long for the ledger; a slower ledger counts as unreachable and the step is retried. */

@@ -2,6 +2,7 @@ import { ledgerV1 } from '@bank/contracts';
 import { fieldError } from '@bank/kernel';
 import { accountBalance, type AccountKind, type AccountState, type Ledger, type LedgerAccount, type StatementLine, type Transfer, type TransferRequest, type TransferStatus } from '@bank/ledger-core';
 import { implement, type Logger, type ServiceBinding } from '@bank/platform';
+import { authorizeTransfers } from './authorize';
 
 const KIND_TO_PROTO: Record<AccountKind, ledgerV1.AccountKind> = {
   customer: ledgerV1.AccountKind.ACCOUNT_KIND_CUSTOMER,
@@ -129,8 +130,10 @@ export function ledgerGrpcService(ledger: Ledger, opts: { logger: Logger }): Ser
         );
         return { results: results.map(accountResultToProto) };
       },
-      createTransfers: async (req) => {
-        const results = await ledger.createTransfers(req.transfers.map(transferFromProto));
+      createTransfers: async (req, ctx) => {
+        const transfers = req.transfers.map(transferFromProto);
+        authorizeTransfers(ctx.caller, transfers);
+        const results = await ledger.createTransfers(transfers);
         return { outcomes: results.map((r, index) => ({ index, id: req.transfers[index]?.id ?? '', result: transferResultToProto(r) })) };
       },
       lookupAccounts: async (req) => ({ accounts: (await ledger.lookupAccounts(req.ids)).map(accountToProto) }),

@@ -1,5 +1,5 @@
 import { ledgerV1 } from '@bank/contracts';
-import { newId, systemClock } from '@bank/kernel';
+import { depositReference, newId, paymentReference, systemClock } from '@bank/kernel';
 import { Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { PostgresLedgerStore } from '@bank/ledger-postgres';
 import { BeeQueuePublisher, DependencyHealth, loadConfig, type Persistence, RemoteCallError, startContainer, type StartedService } from '@bank/platform';
@@ -73,6 +73,33 @@ describe('transaction-service over gRPC', () => {
     const err = await client.createTransfers([{ id: newId(), debitAccountId: settlement, creditAccountId: a, amount: 1n, currency: 'USD', description: 'x'.repeat(501) }]).catch((e: unknown) => e);
     expect((err as RemoteCallError).fields).toEqual([{ field: 'transfers[0].description', message: 'at most 500 characters' }]);
     expect((await client.lookupAccounts([a!])).accounts[0]?.creditsPosted).toBe(0n);
+  });
+
+  it("lets payment-service debit the settlement account only with a deposit's transfer or a payment's barrier hold", async () => {
+    const asPayments = new LedgerClient(`127.0.0.1:${service.grpcPort}`, testIdentity('payment-service'));
+    try {
+      const [a] = await openAccounts(1, 0n);
+      const suspense = systemAccountId('USD', 'suspense');
+      const mint = (t: Partial<ledgerV1.Transfer>) => asPayments.createTransfers([{ id: newId(), debitAccountId: settlement, creditAccountId: a, amount: 1_000n, currency: 'USD', ...t }]);
+      // Money made from nothing: no reference, a payment's, a deposit into a system account, a pending deposit.
+      for (const t of [{}, { reference: paymentReference(newId()) }, { reference: depositReference(newId()), creditAccountId: suspense }, { reference: depositReference(newId()), flags: TransferFlags.PENDING }, { reference: `${paymentReference(newId())}:barrier` }]) {
+        const err = await mint(t).catch((e: unknown) => e);
+        expect([t, (err as RemoteCallError).grpcCode, (err as RemoteCallError).code]).toEqual([t, 7, 'PERMISSION_DENIED']);
+      }
+      expect((await client.lookupAccounts([a!])).accounts[0]?.creditsPosted).toBe(0n);
+      // The deposit flow's transfer and a barrier hold (then voided) are its to send.
+      expect((await mint({ reference: depositReference(newId()) })).outcomes.map((o) => resultName(o.result))).toEqual(['ok']);
+      const barrier = newId();
+      const barrierRef = `${paymentReference(newId())}:barrier`;
+      const held = await asPayments.createTransfers([
+        { id: barrier, debitAccountId: settlement, creditAccountId: suspense, amount: 1n, currency: 'USD', flags: TransferFlags.PENDING | TransferFlags.LINKED, reference: barrierRef },
+        { id: newId(), pendingId: barrier, flags: TransferFlags.VOID_PENDING, reference: barrierRef },
+      ]);
+      expect(held.outcomes.map((o) => resultName(o.result))).toEqual(['ok', 'ok']);
+      expect((await client.lookupAccounts([a!])).accounts[0]?.creditsPosted).toBe(1_000n);
+    } finally {
+      asPayments.close();
+    }
   });
 
   it('returns a result per transfer and a statement with holds merged into one line', async () => {
@@ -231,7 +258,7 @@ describe("the benchmark's lean gRPC client", () => {
       // 1,000 outcomes are a reply of tens of KB: several DATA frames of at most 16 KB each.
       const ids = Array.from({ length: 1_000 }, () => newId());
       const many = await lean.createTransfers(
-        ids.map((id) => ({ id, debitAccountId: settlement, creditAccountId: bob, amount: 1n, currency: 'USD' })),
+        ids.map((id) => ({ id, debitAccountId: settlement, creditAccountId: bob, amount: 1n, currency: 'USD', reference: depositReference(id) })),
         5_000,
       );
       expect(many.outcomes.map((o) => [o.id, resultName(o.result)])).toEqual(ids.map((id) => [id, 'ok']));

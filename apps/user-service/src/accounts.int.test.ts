@@ -4,7 +4,7 @@ import { ledgerV1, userV1 } from '@bank/contracts';
 import { newId, systemClock } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
 import { BeeQueuePublisher, type CallOptions, checkHealth, DependencyHealth, GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
-import { captureLogger, createTestDatabase, expectEffectCommitsWithInbox, freePort, remoteFailure, TEST_REDIS_URL, testEnvelope, testQueuePrefix, waitFor, TEST_TLS_DIR, testClient, testIdentity } from '@bank/testkit';
+import { captureLogger, createTestDatabase, startTestAuth, type TestAuth, expectEffectCommitsWithInbox, freePort, remoteFailure, TEST_REDIS_URL, testEnvelope, testQueuePrefix, waitFor, TEST_TLS_DIR, testClient, testIdentity } from '@bank/testkit';
 import { schema } from './config';
 import { Accounts } from '@bank/accounts-core';
 import { PostgresAccountStore } from '@bank/accounts-postgres';
@@ -15,9 +15,12 @@ const LEDGER_MAIN = path.resolve(__dirname, '..', '..', 'transaction-service', '
 
 const { logger } = captureLogger('user-service');
 const caller = new GrpcCaller();
-const alice = { callerUserId: newId(), callerRoles: ['customer'] };
-const bob = { callerUserId: newId(), callerRoles: ['customer'] };
-const operator = { callerUserId: newId(), callerRoles: ['customer', 'operator'] };
+// Who a call is for travels as an access token the service verifies with auth's published keys.
+let auth: TestAuth;
+const user = (userId: string, roles: readonly string[]) => ({ userId, roles, get accessToken() { return auth.tokenFor(userId, roles); } });
+const alice = user(newId(), ['customer']);
+const bob = user(newId(), ['customer']);
+const operator = user(newId(), ['customer', 'operator']);
 let users: StartedService;
 let ledger: ChildProcess;
 let userClient: userV1.UserServiceClient;
@@ -30,7 +33,8 @@ beforeAll(async () => {
   const ledgerDb = await createTestDatabase('accounts_ledger');
   const userDb = await createTestDatabase('accounts_users');
   drops.push(ledgerDb.drop, userDb.drop);
-  const common = { BANK_TLS_DIR: TEST_TLS_DIR, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  auth = await startTestAuth(logger);
+  const common = { BANK_TLS_DIR: TEST_TLS_DIR, AUTH_GRPC_ADDR: auth.address, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
   // The ledger runs as the real, built transaction-service process: a peer, as in production.
   const ledgerPort = await freePort();
   ledger = spawn(process.execPath, [LEDGER_MAIN], { env: { PATH: process.env.PATH ?? '', ...common, LEDGER_DATABASE_URL: ledgerDb.url, LEDGER_GRPC_PORT: String(ledgerPort) }, stdio: 'ignore' });
@@ -47,10 +51,11 @@ afterAll(async () => {
   await users.stop();
   ledger.kill('SIGTERM');
   await new Promise((r) => ledger.once('exit', r));
+  await auth.stop();
   for (const drop of drops) await drop();
 });
 
-type Who = Pick<CallOptions, 'callerUserId' | 'callerRoles'>;
+type Who = Pick<CallOptions, 'accessToken'>;
 const openWithReplay = (who: Who, currency: string, idempotencyKey = '') =>
   caller.unary<userV1.OpenAccountResponse>((md, o, cb) => userClient.openAccount({ ownerId: '', currency, idempotencyKey }, md, o, cb), who);
 const open = async (who: Who, currency: string, idempotencyKey = '') => (await openWithReplay(who, currency, idempotencyKey)).account as userV1.BankAccount;
@@ -72,9 +77,9 @@ describe('accounts across user-service and the ledger', () => {
   it('an opened account reaches the ledger through the outbox and the queue, once', async () => {
     const account = await open(alice, 'EUR', 'open-1');
     expect(await openWithReplay(alice, 'EUR', 'open-1')).toEqual({ account, replayed: true });
-    expect(account).toMatchObject({ ownerId: alice.callerUserId, currency: 'EUR', status: userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_ACTIVE });
+    expect(account).toMatchObject({ ownerId: alice.userId, currency: 'EUR', status: userV1.BankAccountStatus.BANK_ACCOUNT_STATUS_ACTIVE });
     const inLedger = await waitFor(() => lookup(account.id), 20_000);
-    expect(inLedger).toMatchObject({ id: account.id, ownerId: alice.callerUserId, currency: 'EUR', flags: 1, state: ledgerV1.AccountState.ACCOUNT_STATE_ACTIVE });
+    expect(inLedger).toMatchObject({ id: account.id, ownerId: alice.userId, currency: 'EUR', flags: 1, state: ledgerV1.AccountState.ACCOUNT_STATE_ACTIVE });
   });
 
   it('a frozen account is refused by the ledger at posting time', async () => {
@@ -106,8 +111,15 @@ describe('accounts across user-service and the ledger', () => {
     const badId = await remoteFailure(get(alice, 'not-a-uuid'));
     expect([badId.grpcCode, badId.fields.map((f) => f.field)]).toEqual([3, ['accountId']]);
     expect(await accountCount()).toBe(before);
-    const nobody = await remoteFailure(open({ callerUserId: undefined, callerRoles: [] }, 'EUR'));
+    const nobody = await remoteFailure(open({}, 'EUR'));
     expect(nobody.grpcCode).toBe(16);
+    // A token signed by a key auth never published, or altered after signing, is no one's.
+    const forged = await remoteFailure(open({ accessToken: auth.forgedTokenFor(alice.userId, ['customer']) }, 'EUR'));
+    expect([forged.grpcCode, forged.code]).toEqual([16, 'UNAUTHENTICATED']);
+    const [head, , sig] = alice.accessToken.split('.');
+    const claims = Buffer.from(JSON.stringify({ sub: alice.userId, roles: ['admin'], iss: 'https://bank.local', aud: 'bank-api', exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url');
+    expect((await remoteFailure(open({ accessToken: `${head}.${claims}.${sig}` }, 'EUR'))).grpcCode).toBe(16);
+    expect(await accountCount()).toBe(before);
   });
 
   it("shows an account only to its owner and to operators", async () => {
@@ -116,17 +128,27 @@ describe('accounts across user-service and the ledger', () => {
     expect((await get(operator, account.id)).id).toBe(account.id);
   });
 
-  it('believes who the user is only from the gateway: what payment-service claims about a user changes nothing', async () => {
+  it('believes who the user is only from a verified token the gateway forwards: headers and other workloads change nothing', async () => {
     const account = await open(alice, 'EUR');
     const asPayments = testClient(userV1.UserServiceClient, `127.0.0.1:${users.grpcPort}`, 'payment-service');
     const read = (who: Who) => caller.unary<userV1.BankAccount>((md, o, cb) => asPayments.getAccount({ accountId: account.id }, md, o, cb), who);
+    // The headers services once believed, set by hand on a call from the gateway's identity.
+    const withForgedHeaders = (who: Who) =>
+      caller.unary<userV1.BankAccount>((md, o, cb) => {
+        md.set('x-caller-user-id', alice.userId);
+        md.set('x-caller-roles', 'admin,operator');
+        return userClient.getAccount({ accountId: account.id }, md, o, cb);
+      }, who);
     try {
       // On its own account, payment-service reads with the operator's view its certificate grants.
       const own = await read({});
       expect(own.id).toBe(account.id);
-      // Claiming to be bob (who may not see it), or an admin, makes no difference either way.
-      expect(await read({ callerUserId: bob.callerUserId, callerRoles: [] })).toEqual(own);
-      expect(await read({ callerUserId: bob.callerUserId, callerRoles: ['admin'] })).toEqual(own);
+      // Forwarding bob's token (bob may not see it) or an admin's makes no difference either way.
+      expect(await read(bob)).toEqual(own);
+      expect(await read(user(newId(), ['admin']))).toEqual(own);
+      // From the gateway, forged headers are ignored: bob stays bob, and no token is no one.
+      expect((await remoteFailure(withForgedHeaders(bob))).code).toBe('NOT_FOUND');
+      expect((await remoteFailure(withForgedHeaders({}))).grpcCode).toBe(16);
       // Through the gateway, which speaks for users, bob is bob.
       expect((await remoteFailure(get(bob, account.id))).code).toBe('NOT_FOUND');
       // And payment-service may not open accounts for anyone, whoever it says the user is.
@@ -144,7 +166,7 @@ describe('accounts across user-service and the ledger', () => {
     await publisher.publish('user-service', [envelope]);
     await publisher.publish('user-service', [{ ...envelope }]);
     await publisher.close();
-    const carol = { callerUserId: userId, callerRoles: ['customer'] };
+    const carol = user(userId, ['customer']);
     const profile = await waitFor(() => caller.unary<userV1.Profile>((md, o, cb) => userClient.getProfile({ userId: '' }, md, o, cb), carol).catch(() => undefined), 20_000);
     expect(profile).toMatchObject({ id: userId, email: 'carol@example.com', fullName: 'Carol', roles: ['customer'] });
     const updated = await caller.unary<userV1.Profile>((md, o, cb) => userClient.updateProfile({ userId: '', fullName: 'Carol D.', phone: '+4915112345678' }, md, o, cb), carol);

@@ -1,10 +1,11 @@
-import { KNOWN_ENV_VARS, commonSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
+import { KNOWN_ENV_VARS, commonSchema, tokenVerifierSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
 import { DEFAULT_GRPC_PORTS, defaultGrpcAddress } from '@bank/contracts';
 
 export const SERVICE_NAME = 'user-service';
 
 export const schema = {
   ...commonSchema,
+  ...tokenVerifierSchema,
   USER_DATABASE_URL: databaseUrl('PostgreSQL database of user-service'),
   USER_GRPC_PORT: v.port('gRPC port of user-service', DEFAULT_GRPC_PORTS['user-service']),
   LEDGER_GRPC_ADDR: v.string('transaction-service address (host:port), asked for balances before closing', { default: defaultGrpcAddress('transaction-service') }),

@@ -2,7 +2,7 @@ import type { Container } from 'inversify';
 import { Accounts, type AccountStore, type LedgerBalances } from '@bank/accounts-core';
 import { ACCOUNT_ENTITIES, PostgresAccountStore, accountsMigrations } from '@bank/accounts-postgres';
 import type { Clock } from '@bank/kernel';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, type EventHandlers, type Logger, type Persistence, type StartedService, loadIdentity } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, type EventHandlers, type Logger, type Persistence, type StartedService, authTokenVerifier, loadIdentity } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { userGrpcService } from './grpc';
 import { GrpcLedgerBalances } from './ledger-balances';
@@ -39,11 +39,17 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     .inSingletonScope();
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
     (runtime: ServiceRuntime, accounts: Accounts, ledger: GrpcLedgerBalances, clock: Clock) => () =>
-      runtime.start({
-        grpc: { host: config.BIND_HOST, port: config.USER_GRPC_PORT },
-        services: [userGrpcService(accounts, { logger })],
-        consumer: { name: 'user-service', handlers: userEventHandlers((tx) => new Accounts(new PostgresAccountStore(tx), ledger, clock)) },
-        close: () => ledger.close(),
+      runtime.start(async () => {
+        const tokens = authTokenVerifier(config, identity);
+        return {
+          grpc: { host: config.BIND_HOST, port: config.USER_GRPC_PORT },
+          services: [userGrpcService(accounts, { logger, verifier: tokens.verifier })],
+          consumer: { name: 'user-service', handlers: userEventHandlers((tx) => new Accounts(new PostgresAccountStore(tx), ledger, clock)) },
+          close: () => {
+            ledger.close();
+            tokens.close();
+          },
+        };
       }),
     [TYPES.Runtime, ACCOUNTS, LEDGER_BALANCES, TYPES.Clock],
   );

@@ -106,12 +106,11 @@ function serviceOfPath(path: string): string {
 }
 
 /**
- * The workloads that act for an end user, and so may say who that user is (x-caller-user-id,
- * x-caller-roles): the gateway, which verified the user's access token, and bank-cli, run by an
- * operator. Any other workload's claim about a user is ignored: a compromised payment-service
- * cannot call itself an admin.
+ * The workloads that act for an end user, and so may forward that user's access token (which
+ * each service verifies for itself): the gateway alone. Any other workload's call is its own:
+ * a compromised payment-service cannot pass itself off as a user, let alone an admin.
  */
-const USER_DELEGATES: readonly Workload[] = ['api-gateway', 'bank-cli'];
+const USER_DELEGATES: readonly Workload[] = ['api-gateway'];
 
 export function speaksForUsers(workload: Workload): boolean {
   return USER_DELEGATES.includes(workload);
@@ -120,10 +119,12 @@ export function speaksForUsers(workload: Workload): boolean {
 /**
  * The roles a workload holds when it calls on its own account, with no end user behind the call:
  * payment-service reads any account its projection lacks (user-service's GetAccount, the
- * operator's view). A workload not listed holds none.
+ * operator's view); bank-cli's certificate is the operator's grant (only an operator is issued
+ * one), so its calls are an operator's. A workload not listed holds none.
  */
 const WORKLOAD_ROLES: Readonly<Partial<Record<Workload, readonly string[]>>> = {
   'payment-service': ['operator'],
+  'bank-cli': ['operator'],
 };
 
 export function rolesOfWorkload(workload: Workload): readonly string[] {

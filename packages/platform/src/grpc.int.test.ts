@@ -1,14 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
-import { notificationV1 } from '@bank/contracts';
+import { notificationV1, userV1 } from '@bank/contracts';
 import { DomainError } from '@bank/kernel';
-import { captureLogger, remoteFailure, testClient, testIdentity } from '@bank/testkit';
+import { captureLogger, remoteFailure, startTestAuth, testClient, testIdentity, type TestAuth } from '@bank/testkit';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Workload } from '@bank/contracts';
-import { GrpcCaller, checkHealth, implement, startGrpcServer, type CallContext, type RunningGrpcServer } from './grpc';
+import { GrpcCaller, callerOf, checkHealth, implement, startGrpcServer, type CallContext, type RunningGrpcServer } from './grpc';
 import { loadIdentity } from './identity';
 import { issueLocalIdentities } from './pki';
+import { authTokenVerifier } from './tokens';
 
 const { logger, lines } = captureLogger('grpc-test');
 let server: RunningGrpcServer;
@@ -26,7 +27,7 @@ beforeAll(async () => {
         if (req.userId === 'invalid') throw new DomainError('VALIDATION_FAILED', 'bad input', { fields: [{ field: 'userId', message: 'must be a UUID' }] });
         if (req.userId === 'bug') throw new Error('database exploded: password=secret');
         if (req.userId === 'slow') await new Promise<void>((r) => (release = r));
-        return { notifications: [], nextCursor: `for ${ctx.callerUserId ?? 'nobody'}` };
+        return { notifications: [], nextCursor: `for ${(await callerOf(ctx)).userId ?? 'nobody'}` };
       },
     },
     { logger },
@@ -53,10 +54,10 @@ function list(caller: GrpcCaller, userId: string, opts: Parameters<GrpcCaller['u
 
 
 describe('gRPC server and client helpers', () => {
-  it('serves a call with the caller identity and a deadline', async () => {
-    const res = await list(new GrpcCaller(), 'u1', { callerUserId: 'user-7', callerRoles: ['customer'], timeoutMs: 2_000 });
-    expect(res.nextCursor).toBe('for user-7');
-    expect(seen[0]?.callerRoles).toEqual(['customer']);
+  it('serves a call as the calling workload, with a deadline', async () => {
+    const res = await list(new GrpcCaller(), 'u1', { timeoutMs: 2_000 });
+    expect(res.nextCursor).toBe('for bank-cli');
+    expect(await seen[0]?.principal()).toEqual({ userId: 'bank-cli', roles: ['operator'] });
     expect(seen[0]!.deadline.getTime()).toBeLessThanOrEqual(Date.now() + 2_000);
   });
 
@@ -114,7 +115,7 @@ describe('gRPC server and client helpers', () => {
   });
 
   it('propagates the parent deadline: a child call never outlives its parent', async () => {
-    const parent: CallContext = { caller: 'api-gateway', deadline: new Date(Date.now() + 150), requestId: 'r1', traceparent: '', callerUserId: 'p', callerRoles: [], logger };
+    const parent: CallContext = { caller: 'api-gateway', deadline: new Date(Date.now() + 150), requestId: 'r1', traceparent: '', accessToken: undefined, principal: async () => ({ userId: undefined, roles: [] }), logger };
     const started = Date.now();
     const err = await remoteFailure(list(new GrpcCaller(), 'slow', { parent, timeoutMs: 10_000 }));
     expect(err.grpcCode).toBe(grpc.status.DEADLINE_EXCEEDED);
@@ -148,5 +149,56 @@ describe('gRPC server and client helpers', () => {
     await stopped;
     client.close();
     expect(await checkHealth(`127.0.0.1:${s.port}`, testIdentity('bank-cli'), 500)).toBe(false);
+  });
+});
+
+describe('the end user, as a verified access token says', () => {
+  let auth: TestAuth;
+  let users: RunningGrpcServer;
+  let tokens: ReturnType<typeof authTokenVerifier>;
+  const refuse = async (): Promise<never> => {
+    throw new DomainError('NOT_FOUND', 'not in this test');
+  };
+
+  beforeAll(async () => {
+    auth = await startTestAuth(logger);
+    tokens = authTokenVerifier({ AUTH_GRPC_ADDR: auth.address, JWT_ISSUER: 'https://bank.local', JWT_AUDIENCE: 'bank-api' }, testIdentity('user-service'));
+    // A user-service whose GetProfile answers who it believes the caller is.
+    const whoAmI = async (_req: unknown, ctx: CallContext) => {
+      const who = await callerOf(ctx);
+      return { id: who.userId ?? 'nobody', email: '', fullName: '', phone: '', roles: [...who.roles], createdAt: new Date(0) };
+    };
+    const binding = implement(
+      userV1.UserServiceService,
+      { getProfile: whoAmI, updateProfile: whoAmI, openAccount: refuse, getAccount: refuse, listAccounts: refuse, freezeAccount: refuse, unfreezeAccount: refuse, closeAccount: refuse },
+      { logger, verifier: tokens.verifier },
+    );
+    users = await startGrpcServer({ host: '127.0.0.1', port: 0, services: [binding], identity: testIdentity('user-service'), logger });
+    users.setServing(true);
+  });
+
+  afterAll(async () => {
+    tokens.close();
+    await users.shutdown(1_000);
+    await auth.stop();
+  });
+
+  const whoAmI = (opts: { accessToken?: string; headers?: Record<string, string> }, as: Workload = 'api-gateway') => {
+    const client = testClient(userV1.UserServiceClient, `127.0.0.1:${users.port}`, as);
+    return new GrpcCaller()
+      .unary<userV1.Profile>((md, o, cb) => {
+        for (const [k, v] of Object.entries(opts.headers ?? {})) md.set(k, v);
+        return client.getProfile({ userId: '' }, md, o, cb);
+      }, { accessToken: opts.accessToken })
+      .finally(() => client.close());
+  };
+
+  it('is the user a token from the gateway names, with its roles; forged headers change nothing', async () => {
+    const forged = { 'x-caller-user-id': 'mallory', 'x-caller-roles': 'admin' };
+    expect(await whoAmI({ accessToken: auth.tokenFor('user-7', ['customer']), headers: forged })).toMatchObject({ id: 'user-7', roles: ['customer'] });
+    expect(await whoAmI({ headers: forged })).toMatchObject({ id: 'nobody', roles: [] });
+    // A token auth never signed is refused, not ignored.
+    const err = await remoteFailure(whoAmI({ accessToken: auth.forgedTokenFor('user-7', ['admin']) }));
+    expect([err.grpcCode, err.code]).toEqual([grpc.status.UNAUTHENTICATED, 'UNAUTHENTICATED']);
   });
 });

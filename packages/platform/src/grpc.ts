@@ -4,11 +4,15 @@ import { DomainError, InvariantViolation, newId, type Caller } from '@bank/kerne
 import { isDatabaseUnavailable } from './db';
 import { callerWorkload, channelCredentials, serverCredentials, type WorkloadIdentity } from './identity';
 import type { Logger } from './logger';
+import type { TokenVerifier } from './tokens';
 import { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, ERROR_RETRY_AFTER_METADATA_KEY, MAX_RETRY_AFTER_S, grpcStatusForCode } from './status';
 
-/** Metadata keys every internal call carries. */
-export const CALLER_USER_HEADER = 'x-caller-user-id';
-export const CALLER_ROLES_HEADER = 'x-caller-roles';
+/**
+ * The end user's access token, forwarded as it came by a workload that speaks for users (the
+ * gateway). Each service verifies it itself; no service takes a user id or a role on trust.
+ */
+export const ACCESS_TOKEN_HEADER = 'authorization';
+const BEARER_PATTERN = /^Bearer ([A-Za-z0-9_\-.]+)$/;
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TRACEPARENT_HEADER = 'traceparent';
 /**
@@ -53,8 +57,13 @@ export interface CallContext {
   readonly deadline: Date;
   readonly requestId: string;
   readonly traceparent: string;
-  readonly callerUserId: string | undefined;
-  readonly callerRoles: readonly string[];
+  /** The end user's access token, when a workload that speaks for users forwarded one. */
+  readonly accessToken: string | undefined;
+  /**
+   * Who the call is for, the token verified on first ask (a handler that never asks, like the
+   * ledger's, pays nothing): the end user, or the calling workload on its own account.
+   */
+  principal(): Promise<Caller>;
   readonly logger: Logger;
 }
 
@@ -111,7 +120,15 @@ export function toServiceError(error: unknown, logger: Logger, path: string): Pa
  * authorization table allows for each RPC (the caller named by its certificate), checks the
  * deadline, builds the call context and maps errors through the status table.
  */
-export function implement<S extends grpc.ServiceDefinition>(definition: S, handlers: Handlers<S>, opts: { logger: Logger }): ServiceBinding {
+export function implement<S extends grpc.ServiceDefinition>(
+  definition: S,
+  handlers: Handlers<S>,
+  opts: {
+    logger: Logger;
+    /** Verifies the access tokens forwarded by the gateway; a service whose handlers never ask who the user is needs none. */
+    verifier?: TokenVerifier;
+  },
+): ServiceBinding {
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
     const handler = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
@@ -139,6 +156,9 @@ export function implement<S extends grpc.ServiceDefinition>(definition: S, handl
       // hot path a call that logs nothing should cost no random bytes and no pino child.
       let requestId = firstString(md, REQUEST_ID_HEADER);
       let logger: Logger | undefined;
+      let principal: Promise<Caller> | undefined;
+      // Only a workload that speaks for users may say who the user is, and only with a token.
+      const accessToken = delegate ? BEARER_PATTERN.exec(firstString(md, ACCESS_TOKEN_HEADER) ?? '')?.[1] : undefined;
       const ctx: CallContext = {
         caller,
         deadline: new Date(deadlineMs),
@@ -147,10 +167,8 @@ export function implement<S extends grpc.ServiceDefinition>(definition: S, handl
           return requestId;
         },
         traceparent: firstString(md, TRACEPARENT_HEADER) ?? '',
-        // Who the end user is, only as a workload that speaks for users says it; from any other
-        // workload the call is that workload's own, with the roles the trust table gives it.
-        callerUserId: delegate ? firstString(md, CALLER_USER_HEADER) : undefined,
-        callerRoles: delegate ? (firstString(md, CALLER_ROLES_HEADER) ?? '').split(',').filter(Boolean) : rolesOfWorkload(caller),
+        accessToken,
+        principal: () => (principal ??= principalOf(caller, delegate, accessToken, opts.verifier)),
         get logger() {
           logger ??= opts.logger.child({ requestId: this.requestId, rpc: method.path });
           return logger;
@@ -165,9 +183,21 @@ export function implement<S extends grpc.ServiceDefinition>(definition: S, handl
   return { definition, implementation };
 }
 
+/**
+ * From a workload that speaks for users, the user its forwarded token names (none without a
+ * token: sign-up and login come before one); from any other workload, that workload on its own
+ * account, with the roles the trust table gives it.
+ */
+async function principalOf(caller: Workload, delegate: boolean, accessToken: string | undefined, verifier: TokenVerifier | undefined): Promise<Caller> {
+  if (!delegate) return { userId: caller, roles: rolesOfWorkload(caller) };
+  if (accessToken === undefined) return { userId: undefined, roles: [] };
+  if (verifier === undefined) throw new Error('an access token came with the call, and this service has no verifier');
+  return verifier.verify(accessToken);
+}
+
 /** The caller of a call as the domain sees it: the end user, or the calling workload on its own account. */
-export function callerOf(ctx: CallContext): Caller {
-  return { userId: ctx.callerUserId ?? (speaksForUsers(ctx.caller) ? undefined : ctx.caller), roles: ctx.callerRoles };
+export function callerOf(ctx: CallContext): Promise<Caller> {
+  return ctx.principal();
 }
 
 type ServingStatus = health.HealthCheckResponse_ServingStatus;
@@ -290,8 +320,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** The call being served, whose deadline and identity propagate downstream. */
   parent?: CallContext;
-  callerUserId?: string;
-  callerRoles?: readonly string[];
+  /** The end user's access token, forwarded by a workload that speaks for users. */
+  accessToken?: string;
   requestId?: string;
 }
 
@@ -302,7 +332,7 @@ export type UnaryInvoker<Res> = (
 ) => unknown;
 
 /**
- * Makes internal calls: attaches the end user's identity and a deadline that never outlives the
+ * Makes internal calls: attaches the end user's access token and a deadline that never outlives the
  * parent call's, and turns failures into RemoteCallError. The workload's own identity travels in
  * the channel's certificate (createClient), not in the call.
  */
@@ -312,10 +342,9 @@ export class GrpcCaller {
     const requestId = opts.requestId ?? opts.parent?.requestId;
     if (requestId) md.set(REQUEST_ID_HEADER, requestId);
     if (opts.parent?.traceparent) md.set(TRACEPARENT_HEADER, opts.parent.traceparent);
-    const userId = opts.callerUserId ?? opts.parent?.callerUserId;
-    if (userId) md.set(CALLER_USER_HEADER, userId);
-    const roles = opts.callerRoles ?? opts.parent?.callerRoles;
-    if (roles && roles.length > 0) md.set(CALLER_ROLES_HEADER, roles.join(','));
+    // The user's token never travels on from a parent call: a service downstream of another acts
+    // as that service, so a token seen by one workload cannot be replayed by it elsewhere.
+    if (opts.accessToken) md.set(ACCESS_TOKEN_HEADER, `Bearer ${opts.accessToken}`);
     let deadlineMs = Date.now() + (opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     if (opts.parent) deadlineMs = Math.min(deadlineMs, opts.parent.deadline.getTime());
     return new Promise<Res>((resolve, reject) => {

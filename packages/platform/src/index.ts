@@ -7,8 +7,7 @@ export { REDACT_PATHS, createLogger } from './logger';
 export type { Logger } from './logger';
 export { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, grpcStatusForCode } from './status';
 export {
-  CALLER_ROLES_HEADER,
-  CALLER_USER_HEADER,
+  ACCESS_TOKEN_HEADER,
   CLIENT_OPTIONS,
   DEFAULT_CALL_TIMEOUT_MS,
   GrpcCaller,
@@ -48,3 +47,5 @@ export type { ServiceParts, ServiceRuntimeOptions, StartedService } from './runt
 export { CA_CERT_FILE, callerWorkload, certFile, channelCredentials, keyFile, loadIdentity, serverCredentials } from './identity';
 export type { WorkloadIdentity } from './identity';
 export { LOCAL_CERT_RENEW_BEFORE_MS, LOCAL_CERT_VALIDITY_MS, issueLocalIdentities } from './pki';
+export { ACCEPTED_ALGORITHMS, JWT_ALGORITHM, JWKS_MAX_AGE_MS, JWKS_MAX_STALE_MS, JWKS_REFRESH_MIN_INTERVAL_MS, TokenVerifier, authTokenVerifier, hostPort, tokenVerifierSchema } from './tokens';
+export type { Jwk, VerifiedUser } from './tokens';

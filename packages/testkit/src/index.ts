@@ -29,3 +29,5 @@ export { accountDirectoryContract } from './directory-contract';
 export type { DirectorySource } from './directory-contract';
 export { migrationsReversibleContract } from './migrations';
 export { expectEffectCommitsWithInbox, testEnvelope } from './consumers';
+export { startTestAuth } from './tokens';
+export type { TestAuth } from './tokens';

@@ -1,7 +1,8 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_WAIT_SECONDS } from '@bank/payments-core';
-import { authenticate, operatorOf, type TokenVerifier } from './auth-token';
+import type { TokenVerifier } from '@bank/platform';
+import { authenticate, operatorOf } from './auth-token';
 import { expressPath, type Operation } from './operations';
 import { ProblemError, type FieldError } from './problem';
 import { NoBody } from './schemas';

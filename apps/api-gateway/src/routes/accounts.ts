@@ -1,7 +1,8 @@
 import type { Response, Router } from 'express';
 import type { ledgerV1, userV1 } from '@bank/contracts';
 import { RemoteCallError } from '@bank/platform';
-import { callerOf, type AuthenticatedCaller, type TokenVerifier } from '../http/auth-token';
+import type { TokenVerifier } from '@bank/platform';
+import { callerOf, type AuthenticatedCaller } from '../http/auth-token';
 import { serve } from '../http/input';
 import { OPERATIONS } from '../http/operations';
 import { requestIdOf } from '../http/request-id';

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import type { Logger } from '@bank/platform';
-import { JWKS_MAX_AGE_MS, type TokenVerifier } from '../http/auth-token';
+import { JWKS_MAX_AGE_MS, type TokenVerifier } from '@bank/platform';
 import { serve } from '../http/input';
 import { OPERATIONS } from '../http/operations';
 import type { Peers } from '../peers';

@@ -1,6 +1,6 @@
 import { ledgerV1, paymentV1, userV1 } from '@bank/contracts';
-import { ROLES, assert, isCurrency, isUuid, type Currency } from '@bank/kernel';
-import { MAX_API_AMOUNT, paymentIdOfReference, type PaymentView } from '@bank/payments-core';
+import { ROLES, assert, isCurrency, isUuid, paymentIdOfReference, type Currency } from '@bank/kernel';
+import { MAX_API_AMOUNT, type PaymentView } from '@bank/payments-core';
 import type { AccountBody, DepositBody, EntryBody, PaymentBody, ProfileBody } from '../http/schemas';
 
 /**

@@ -6,11 +6,8 @@ export {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_WAIT_SECONDS,
   TERMINAL_STEPS,
-  depositReference,
   depositTransferId,
   fingerprintOf,
-  paymentIdOfReference,
-  paymentReference,
   paymentTransferIds,
 } from './model';
 export type { Deposit, IdempotencyRecord, IdempotencyScope, Payment, PaymentStatus, SagaStep } from './model';

@@ -106,13 +106,6 @@ export function depositTransferId(depositId: string): string {
   return deterministicId(TRANSFER_NAMESPACE, `${depositId}:deposit`);
 }
 
-/** The ledger transfers of a payment carry this reference, so the ledger's events find their payment. */
-export const paymentReference = (paymentId: string): string => `payment:${paymentId}`;
-export const depositReference = (depositId: string): string => `deposit:${depositId}`;
-
-export function paymentIdOfReference(reference: string): string | undefined {
-  return reference.startsWith('payment:') ? reference.slice('payment:'.length) : undefined;
-}
 
 /** A digest of a request's fields: equal requests give equal fingerprints. */
 export function fingerprintOf(fields: readonly (string | bigint)[]): string {

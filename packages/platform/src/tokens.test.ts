@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { JWKS_MAX_AGE_MS, JWKS_MAX_STALE_MS, JWKS_REFRESH_MIN_INTERVAL_MS, TokenVerifier, type Jwk } from './auth-token';
+import { JWKS_MAX_AGE_MS, JWKS_MAX_STALE_MS, JWKS_REFRESH_MIN_INTERVAL_MS, TokenVerifier, type Jwk } from './tokens';
 
-// The gateway verifies tokens with auth-service's keys. While auth-service is down, the keys it
+// Every service verifies tokens with auth-service's keys. While auth-service is down, the keys it
 // already knows keep working for a bounded time; a key it has never seen does not.
 
 const EXPECTED = { issuer: 'https://bank.local', audience: 'bank-api' };
