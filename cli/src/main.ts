@@ -3,7 +3,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, KNOWN_ENV_VARS, loadConfig, processEnvironment } from '@bank/platform';
-import { registerDeadLetters, registerQueues, registerRoles, registerVerify } from './commands/operator';
+import { registerDeadLetters, registerQueues, registerRoles } from './commands/operator';
+import { registerVerify } from './commands/verify';
+import { registerMigrate } from './commands/migrate';
+import { registerAudit } from './commands/audit';
+import { EXIT_USAGE } from './commands/context';
 import { registerCerts } from './commands/certs';
 import { registerUp } from './commands/up';
 import { EXIT_CONFIG } from './stack/errors';
@@ -40,11 +44,20 @@ function applyEnvFile(): boolean {
 const program = new Command('bank-cli')
   .description('operate the bank: run it locally, verify the ledger, requeue dead letters, grant roles')
   .version(packageVersion())
+  .option('--json', 'machine-readable output: one JSON document on stdout')
+  .option('--reason <text>', 'why you are doing this, recorded with every change in the audit log')
   .showHelpAfterError()
-  .showSuggestionAfterError();
+  .showSuggestionAfterError()
+  // Usage errors exit 2 (help and --version 0), as sysexits-minded scripts expect; every
+  // subcommand registered below inherits this.
+  .exitOverride((err) => {
+    process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? 0 : EXIT_USAGE);
+  });
 
 registerUp(program);
 registerVerify(program);
+registerMigrate(program);
+registerAudit(program);
 registerDeadLetters(program);
 registerQueues(program);
 registerRoles(program);

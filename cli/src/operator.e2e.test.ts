@@ -47,7 +47,7 @@ describe('bank-cli verify and dead-letters against a running transaction-service
   it('verify says the invariants hold, and exits 1 naming the violation once the ledger is tampered with', async () => {
     const good = await cli(['verify'], env);
     expect(good.code).toBe(0);
-    expect(good.out).toContain('invariants hold');
+    expect(good.out).toContain('the bank is consistent');
     const pg = new Client({ connectionString: db.url });
     await pg.connect();
     try {
@@ -106,4 +106,62 @@ describe('bank-cli verify and dead-letters against a running transaction-service
       await dropQueueNamespace(conn);
     }
   });
+});
+
+describe('bank-cli migrate and audit on a database of their own', () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let env: Record<string, string>;
+  const json = async (args: string[]) => {
+    const r = await cli(['--json', ...args], env);
+    return { code: r.code, body: JSON.parse(r.out.split('\n').find((l) => l.startsWith('{')) ?? 'null') as Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('cli_migrate');
+    env = { BANK_TLS_DIR: TEST_TLS_DIR, PAYMENT_DATABASE_URL: db.url };
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('applies, reports and reverts one step at a time, asks before reverting, and records who did it', async () => {
+    type Report = { service: string; changed: string[]; applied: string[]; pending: string[] };
+    const first = await json(['migrate', 'status', '--service', 'payment']);
+    expect(first.code).toBe(0);
+    const fresh = (first.body.services as Report[])[0]!;
+    expect(fresh.applied).toEqual([]);
+    expect(fresh.pending).toContain('0001_payments_schema');
+
+    const up = await json(['--reason', 'first install', 'migrate', 'up', '--service', 'payment']);
+    expect(up.code).toBe(0);
+    const applied = (up.body.services as Report[])[0]!;
+    expect([applied.changed, applied.pending]).toEqual([fresh.pending, []]);
+
+    // Not at a terminal, down needs --yes: bad usage, and nothing reverted.
+    expect((await cli(['migrate', 'down', '--service', 'payment'], env)).code).toBe(2);
+    expect(((await json(['migrate', 'status', '--service', 'payment'])).body.services as Report[])[0]!.pending).toEqual([]);
+    const down = await json(['migrate', 'down', '--service', 'payment', '--yes']);
+    expect(down.code).toBe(0);
+    const reverted = (down.body.services as Report[])[0]!;
+    expect([reverted.changed, reverted.pending]).toEqual([['0001_payments_schema'], ['0001_payments_schema']]);
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      expect((await pg.query("SELECT to_regclass('payments') AS t")).rows[0].t).toBeNull();
+    } finally {
+      await pg.end();
+    }
+    expect((await json(['migrate', 'up', '--all'])).code).toBe(78);
+
+    const audit = await json(['audit', 'list']);
+    expect(audit.code).toBe(0);
+    const entries = audit.body.entries as { service: string; command: string; reason: string; ok: boolean; arguments: Record<string, unknown>; osUser: string }[];
+    expect(entries.map((e) => [e.service, e.command, e.reason, e.ok, e.arguments])).toEqual([
+      ['payment-service', 'migrate up', 'first install', true, { service: 'payment-service' }],
+      ['payment-service', 'migrate down', '', true, { service: 'payment-service', steps: 1 }],
+    ]);
+    expect(entries[0]!.osUser.length).toBeGreaterThan(0);
+    expect(audit.body.unreachable).toEqual(['auth-service', 'user-service', 'transaction-service', 'notification-service']);
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
-import { type Logger, runService, startContainer, type StartedService, TYPES } from '@bank/platform';
+import { serviceMain } from '@bank/platform';
+import { authMigrations } from './migrations';
 import { loadServiceConfig, SERVICE_NAME } from './config';
 import { buildContainer } from './container';
 
-const container = buildContainer(loadServiceConfig());
-void runService(SERVICE_NAME, container.get<Logger>(TYPES.Logger), () => startContainer<StartedService>(container));
+serviceMain(SERVICE_NAME, { databaseUrlVar: 'AUTH_DATABASE_URL', migrations: authMigrations, container: () => buildContainer(loadServiceConfig()) });

@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { authV1, type Consumer, defaultGrpcAddress, ledgerV1 } from '@bank/contracts';
+import { authV1, type Consumer, defaultGrpcAddress } from '@bank/contracts';
 import { BeeQueuePublisher, Database, DependencyHealth, GrpcCaller, createClient, createLogger, loadIdentity, listDeadLetters, platformMigrations, queueBacklogs, requeueDeadLetter, type QueueConnection, type WorkloadIdentity } from '@bank/platform';
 import { EXIT_CONFIG, EXIT_FAILURE } from '../stack/errors';
 import { tlsDirFrom } from '../stack/layout';
 
-/** Verifying a large ledger scans every account, transfer and entry. */
-export const VERIFY_TIMEOUT_MS = 10 * 60_000;
-const DEFAULT_LEDGER_ADDR = defaultGrpcAddress('transaction-service');
 const DEFAULT_AUTH_ADDR = defaultGrpcAddress('auth-service');
 export const ROLES_TIMEOUT_MS = 10_000;
 const SERVICE_PREFIXES: Record<Consumer, string> = {
@@ -24,30 +21,6 @@ function operatorIdentity(env: NodeJS.ProcessEnv): WorkloadIdentity {
 function fail(message: string, code: number): void {
   console.error(`bank-cli: ${message}`);
   process.exitCode = code;
-}
-
-/** `bank-cli verify`: checks the ledger invariants through transaction-service. */
-export function registerVerify(program: Command): void {
-  program
-    .command('verify')
-    .description('check the ledger invariants: Σdebits = Σcredits per currency, balances = Σentries, flags, one resolution per hold')
-    .option('--ledger <host:port>', `transaction-service address (default: LEDGER_GRPC_ADDR or ${defaultGrpcAddress('transaction-service')})`)
-    .action(async (opts: { ledger?: string }) => {
-      const address = opts.ledger ?? process.env.LEDGER_GRPC_ADDR ?? DEFAULT_LEDGER_ADDR;
-      const client = createClient(ledgerV1.LedgerServiceClient, address, operatorIdentity(process.env));
-      try {
-        const caller = new GrpcCaller();
-        const report = await caller.unary<ledgerV1.VerifyInvariantsResponse>((md, o, cb) => client.verifyInvariants({}, md, o, cb), { timeoutMs: VERIFY_TIMEOUT_MS });
-        console.log(`checked ${report.accountsChecked} accounts and ${report.transfersChecked} transfers`);
-        for (const v of report.violations) console.log(`VIOLATION ${v.invariant}: ${v.detail}`);
-        console.log(report.ok ? 'invariants hold' : `${report.violations.length} violation(s)`);
-        if (!report.ok) process.exitCode = EXIT_FAILURE;
-      } catch (e) {
-        fail(`verify failed: ${e instanceof Error ? e.message : String(e)}`, EXIT_FAILURE);
-      } finally {
-        client.close();
-      }
-    });
 }
 
 async function withServiceDatabase<T>(service: string, fn: (db: Database, consumer: Consumer) => Promise<T>): Promise<T | undefined> {

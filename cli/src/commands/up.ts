@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { WORKLOADS } from '@bank/contracts';
-import { ensureDatabase, ensureServiceRole, issueLocalIdentities, loadIdentity, SHUTDOWN_TIMEOUT_MS } from '@bank/platform';
+import { ensureDatabase, ensureServiceRole, issueLocalIdentities, loadIdentity, QUEUE_PREFIX, SHUTDOWN_TIMEOUT_MS } from '@bank/platform';
 import { describeExit, startChild, type Child, type ChildExit } from '../stack/children';
 import { describeError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, redactUrl, StackError, withTimeout } from '../stack/errors';
 import {
@@ -26,6 +26,7 @@ import { grpcHealthCheck, httpReadyCheck, waitUntilReady, type ReadinessCheck } 
 import { checkExternalRedis, findOnPath, OWN_REDIS_DEFAULT_PORT, OWN_REDIS_HOST, REDIS_MISSING_HELP, REDIS_STOP_TIMEOUT_MS, startOwnRedis } from '../stack/redis';
 import { POSTGRES_PASSWORD_LENGTH, POSTGRES_ROLE_SECRETS_DIR, readOrCreateSecret } from '../stack/secrets';
 import { createTerminal, type Terminal } from '../stack/terminal';
+import { removeStackFile, writeStackFile } from '../stack/stack-file';
 
 /** From the moment the services are started until all of them and the gateway answer. */
 export const STARTUP_TIMEOUT_MS = 120_000;
@@ -282,6 +283,15 @@ async function startAndServe(run: Run): Promise<number> {
     throw new StackError(`not ready within ${STARTUP_TIMEOUT_MS / 1000} s: still waiting for ${outcome.waitingFor.join(', ')} (see their output above)`);
   }
 
+  // Where bank-cli's other commands find this stack when no variable names it.
+  await writeStackFile(dataDir, {
+    pid: process.pid,
+    gatewayUrl,
+    redisUrl,
+    queuePrefix: setting(env, 'REDIS_QUEUE_PREFIX') ?? QUEUE_PREFIX,
+    services: Object.fromEntries(GRPC_SERVICES.map((s) => [s.prefix, { grpcAddr: `${connectHost}:${ports.services.get(s.prefix)}`, databaseUrl: databaseUrls.get(s.prefix) ?? '' }])),
+  });
+  run.cleanups.push({ name: 'the stack file', run: () => removeStackFile(dataDir) });
   terminal.say(`the bank is up (${((Date.now() - startedAt) / 1000).toFixed(1)} s):`);
   terminal.say(`  gateway     ${gatewayUrl}`);
   terminal.say(`  swagger     ${gatewayUrl}${GATEWAY.docsPath}`);

@@ -58,6 +58,7 @@ export const KNOWN_ENV_VARS = [
   'GATEWAY_RATE_LIMIT_PER_MIN',
   'GATEWAY_AUTH_RATE_LIMIT_PER_MIN',
   'BANK_DATA_DIR',
+  'BANK_GATEWAY_URL',
 ] as const;
 
 /** Variables every service reads. */

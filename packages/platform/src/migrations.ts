@@ -60,8 +60,34 @@ class OutboxPayloadJson extends Migration {
   }
 }
 
+/**
+ * What operators did to this service's data with bank-cli: who, when, the command, its arguments
+ * (secrets redacted) and its result. Rows are only ever added.
+ */
+class OperatorAudit extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE operator_audit (
+        id        uuid PRIMARY KEY,
+        at        timestamptz NOT NULL,
+        os_user   text NOT NULL,
+        reason    text NOT NULL,
+        command   text NOT NULL,
+        arguments jsonb NOT NULL,
+        ok        boolean NOT NULL,
+        result    jsonb NOT NULL
+      )`);
+    this.addSql('CREATE INDEX operator_audit_at ON operator_audit (at)');
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('DROP TABLE operator_audit');
+  }
+}
+
 /** Every service lists these first in its migrations. */
 export const platformMigrations: readonly MigrationObject[] = [
   { name: '0000_platform_messaging', class: PlatformMessaging },
   { name: '0000_platform_outbox_payload_json', class: OutboxPayloadJson },
+  { name: '0000_platform_operator_audit', class: OperatorAudit },
 ];

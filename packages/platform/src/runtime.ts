@@ -7,7 +7,8 @@ import { DependencyHealth, type DependencyHealths } from './dependency';
 import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from './grpc';
 import type { WorkloadIdentity } from './identity';
 import { EventConsumer, type EventHandlers } from './inbox';
-import { TYPES, type Running } from './lifecycle';
+import { TYPES, runService, type Running } from './lifecycle';
+import { isMigrateCommand, runMigrateCommand } from './migrate-command';
 import type { Logger } from './logger';
 import { OutboxRelay } from './outbox';
 import { BeeQueuePublisher, type QueueConnection } from './queue';
@@ -147,4 +148,17 @@ export function serviceContainer<C>(config: C, runtime: ServiceRuntimeOptions): 
 export async function startContainer<T>(container: { getAsync<V>(id: symbol): Promise<V> }): Promise<T> {
   const start = await container.getAsync<() => Promise<T>>(TYPES.Start);
   return start();
+}
+
+/**
+ * A gRPC service's entry point: `main.js` serves; `main.js migrate status|up|down [steps]` only
+ * migrates its database (bank-cli migrate runs it so), reading nothing but `databaseUrlVar`.
+ */
+export function serviceMain(name: string, opts: { databaseUrlVar: string; migrations: readonly MigrationObject[]; container: () => Container }): void {
+  if (isMigrateCommand()) {
+    void runMigrateCommand(name, opts.databaseUrlVar, opts.migrations);
+    return;
+  }
+  const container = opts.container();
+  void runService(name, container.get<Logger>(TYPES.Logger), () => startContainer<StartedService>(container));
 }
