@@ -7,6 +7,7 @@ import { registerDeadLetters, registerQueues, registerRoles } from './commands/o
 import { registerVerify } from './commands/verify';
 import { registerMigrate } from './commands/migrate';
 import { registerAudit } from './commands/audit';
+import { registerHolds, registerOutbox } from './commands/events';
 import { EXIT_USAGE } from './commands/context';
 import { registerCerts } from './commands/certs';
 import { registerUp } from './commands/up';
@@ -58,6 +59,8 @@ registerUp(program);
 registerVerify(program);
 registerMigrate(program);
 registerAudit(program);
+registerOutbox(program);
+registerHolds(program);
 registerDeadLetters(program);
 registerQueues(program);
 registerRoles(program);

@@ -115,6 +115,9 @@ function lineToProto(l: StatementLine): ledgerV1.StatementEntry {
   };
 }
 
+/** One ExpireDueHolds call voids at most this many batches; a larger backlog is the sweeper's, or another call's. */
+export const MAX_EXPIRY_BATCHES_PER_CALL = 100;
+
 /** The LedgerService gRPC adapter: translation only, every decision is the core's. */
 export function ledgerGrpcService(ledger: Ledger, opts: { logger: Logger }): ServiceBinding {
   return implement(
@@ -149,6 +152,8 @@ export function ledgerGrpcService(ledger: Ledger, opts: { logger: Logger }): Ser
         if (!req.at) throw fieldError('VALIDATION_FAILED', 'at', 'required');
         return ledger.balanceAt(req.accountId, req.at);
       },
+      // What the sweeper does on its next round, now.
+      expireDueHolds: async () => ({ expired: await ledger.expireAllDueHolds(MAX_EXPIRY_BATCHES_PER_CALL) }),
       verifyInvariants: async () => {
         const report = await ledger.verify();
         return {

@@ -1,4 +1,4 @@
-import { EXPIRY_BATCH_SIZE, type Ledger } from '@bank/ledger-core';
+import type { Ledger } from '@bank/ledger-core';
 import type { Logger, Running } from '@bank/platform';
 
 /**
@@ -10,11 +10,7 @@ export function startHoldExpirySweeper(ledger: Ledger, intervalMs: number, logge
   let current: Promise<void> = Promise.resolve();
   const sweep = async () => {
     try {
-      let expired = 0;
-      for (let n = EXPIRY_BATCH_SIZE; n === EXPIRY_BATCH_SIZE && !stopped; ) {
-        n = await ledger.expireDueHolds(EXPIRY_BATCH_SIZE);
-        expired += n;
-      }
+      const expired = await ledger.expireAllDueHolds(Number.MAX_SAFE_INTEGER, () => !stopped);
       if (expired > 0) logger.info({ expired }, 'expired holds voided');
     } catch (err) {
       logger.error({ err }, 'hold expiry sweep failed; will retry');

@@ -70,6 +70,7 @@ const TABLE = [
       getStatement: ['api-gateway', 'bank-cli'],
       getBalanceAt: ['bank-cli'],
       verifyInvariants: ['bank-cli'],
+      expireDueHolds: ['bank-cli'],
     } satisfies Callers<typeof ledgerV1.LedgerServiceService>,
   },
   {

@@ -1,4 +1,4 @@
-import { consumersOf, encodePayload, type EventEnvelope, type EventPayload, type EventType } from '@bank/contracts';
+import { consumersOf, encodePayload, type Consumer, type EventEnvelope, type EventPayload, type EventType } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import type { Database, SqlClient } from './db';
 import { backoffMs, type DependencyHealths } from './dependency';
@@ -257,4 +257,62 @@ export class OutboxRelay {
       ),
     );
   }
+}
+
+/** Rows read by one `bank-cli outbox list|replay`: a replay is deliberate, and bounded. */
+export const OUTBOX_PAGE_SIZE = 1_000;
+
+export interface OutboxSelection {
+  /** One event, by its id (inside a batch row too). */
+  readonly eventId?: string;
+  /** Every event of one aggregate (an account, a payment, a user). */
+  readonly aggregateId?: string;
+  readonly since?: Date;
+  readonly limit: number;
+}
+
+export interface OutboxEntry {
+  readonly position: number;
+  readonly envelope: EventEnvelope;
+  readonly publishedAt: Date | null;
+}
+
+/** Events in a service's outbox, oldest first, as the relay would publish them. */
+export async function listOutbox(sql: SqlClient, selection: OutboxSelection): Promise<OutboxEntry[]> {
+  const limit = Math.min(Math.max(1, selection.limit), OUTBOX_PAGE_SIZE);
+  const { rows } = await sql.query<OutboxRow & { published_at: Date | null }>(
+    `SELECT position, id, type, aggregate_id, occurred_at, traceparent, payload, published_at FROM outbox
+      WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)
+        AND ($2::text IS NULL OR id::text = $2 OR (type = '${BATCH_ROW_TYPE}' AND EXISTS (SELECT 1 FROM json_array_elements(payload) e WHERE e->>0 = $2)))
+        AND ($3::text IS NULL OR aggregate_id = $3 OR (type = '${BATCH_ROW_TYPE}' AND EXISTS (SELECT 1 FROM json_array_elements(payload) e WHERE e->>2 = $3)))
+      ORDER BY position LIMIT $4`,
+    [selection.since ?? null, selection.eventId?.toLowerCase() ?? null, selection.aggregateId ?? null, limit],
+  );
+  return rows
+    .flatMap((row) => toEnvelopes(row).map((envelope) => ({ position: Number(row.position), envelope, publishedAt: row.published_at === null ? null : new Date(row.published_at) })))
+    .filter((e) => (selection.eventId === undefined || e.envelope.id === selection.eventId.toLowerCase()) && (selection.aggregateId === undefined || e.envelope.aggregateId === selection.aggregateId))
+    .slice(0, limit);
+}
+
+/**
+ * Publishes the events again to every consumer of their type. Harmless by design: consumers apply
+ * an event once (the inbox), so a replay only reaches one that never got it. Delivery counts are
+ * reset first, or an event once retried to its budget would go straight to the dead letters.
+ */
+export async function replayOutbox(publisher: EventPublisher, entries: readonly OutboxEntry[]): Promise<{ events: number; deliveries: number }> {
+  const byConsumer = new Map<Consumer, EventEnvelope[]>();
+  for (const { envelope } of entries) {
+    for (const consumer of consumersOf(envelope.type)) {
+      const list = byConsumer.get(consumer) ?? [];
+      list.push(envelope);
+      byConsumer.set(consumer, list);
+    }
+  }
+  let deliveries = 0;
+  for (const [consumer, list] of byConsumer) {
+    await publisher.resetDeliveries(consumer, list.map((e) => e.id));
+    await publisher.publish(consumer, list);
+    deliveries += list.length;
+  }
+  return { events: entries.length, deliveries };
 }

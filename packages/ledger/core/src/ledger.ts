@@ -176,6 +176,19 @@ export class Ledger {
     });
   }
 
+  /**
+   * Voids due holds batch after batch until a batch comes back short, `maxBatches` have run, or
+   * `keepGoing` says stop (a shutting-down sweeper); returns how many it expired.
+   */
+  async expireAllDueHolds(maxBatches: number, keepGoing: () => boolean = () => true): Promise<number> {
+    let expired = 0;
+    for (let batch = 0, n = EXPIRY_BATCH_SIZE; n === EXPIRY_BATCH_SIZE && batch < maxBatches && keepGoing(); batch++) {
+      n = await this.expireDueHolds(EXPIRY_BATCH_SIZE);
+      expired += n;
+    }
+    return expired;
+  }
+
   verify(): Promise<InvariantReport> {
     return this.store.verify();
   }

@@ -839,6 +839,14 @@ export interface VerifyInvariantsResponse {
   transfersChecked: bigint;
 }
 
+export interface ExpireDueHoldsRequest {
+}
+
+export interface ExpireDueHoldsResponse {
+  /** Holds voided by this call. */
+  expired: number;
+}
+
 function createBaseAccount(): Account {
   return {
     id: "",
@@ -3414,6 +3422,125 @@ export const VerifyInvariantsResponse: MessageFns<VerifyInvariantsResponse> = {
   },
 };
 
+function createBaseExpireDueHoldsRequest(): ExpireDueHoldsRequest {
+  return {};
+}
+
+export const ExpireDueHoldsRequest: MessageFns<ExpireDueHoldsRequest> = {
+  encode(_: ExpireDueHoldsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpireDueHoldsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpireDueHoldsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ExpireDueHoldsRequest {
+    return {};
+  },
+
+  toJSON(_: ExpireDueHoldsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExpireDueHoldsRequest>, I>>(base?: I): ExpireDueHoldsRequest {
+    return ExpireDueHoldsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExpireDueHoldsRequest>, I>>(_: I): ExpireDueHoldsRequest {
+    const message = createBaseExpireDueHoldsRequest();
+    return message;
+  },
+};
+
+function createBaseExpireDueHoldsResponse(): ExpireDueHoldsResponse {
+  return { expired: 0 };
+}
+
+export const ExpireDueHoldsResponse: MessageFns<ExpireDueHoldsResponse> = {
+  encode(message: ExpireDueHoldsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.expired !== 0) {
+      writer.uint32(8).uint32(message.expired);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpireDueHoldsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpireDueHoldsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.expired = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExpireDueHoldsResponse {
+    return { expired: isSet(object.expired) ? globalThis.Number(object.expired) : 0 };
+  },
+
+  toJSON(message: ExpireDueHoldsResponse): unknown {
+    const obj: any = {};
+    if (message.expired !== 0) {
+      obj.expired = Math.round(message.expired);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExpireDueHoldsResponse>, I>>(base?: I): ExpireDueHoldsResponse {
+    return ExpireDueHoldsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExpireDueHoldsResponse>, I>>(object: I): ExpireDueHoldsResponse {
+    const message = createBaseExpireDueHoldsResponse();
+    message.expired = object.expired ?? 0;
+    return message;
+  },
+};
+
 export type LedgerServiceService = typeof LedgerServiceService;
 export const LedgerServiceService = {
   /** Creates ledger accounts; an existing id with the same fields answers EXISTS (idempotent). */
@@ -3494,6 +3621,18 @@ export const LedgerServiceService = {
       Buffer.from(VerifyInvariantsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyInvariantsResponse => VerifyInvariantsResponse.decode(value),
   },
+  /** Voids every hold whose timeout has passed now, as the expiry sweeper does on its next round. */
+  expireDueHolds: {
+    path: "/bank.transaction.v1.LedgerService/ExpireDueHolds" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExpireDueHoldsRequest): Buffer =>
+      Buffer.from(ExpireDueHoldsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExpireDueHoldsRequest => ExpireDueHoldsRequest.decode(value),
+    responseSerialize: (value: ExpireDueHoldsResponse): Buffer =>
+      Buffer.from(ExpireDueHoldsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExpireDueHoldsResponse => ExpireDueHoldsResponse.decode(value),
+  },
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
@@ -3509,6 +3648,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   getBalanceAt: handleUnaryCall<GetBalanceAtRequest, GetBalanceAtResponse>;
   /** Checks the ledger invariants (Σdebits = Σcredits, balances = Σentries, flags, resolutions). */
   verifyInvariants: handleUnaryCall<VerifyInvariantsRequest, VerifyInvariantsResponse>;
+  /** Voids every hold whose timeout has passed now, as the expiry sweeper does on its next round. */
+  expireDueHolds: handleUnaryCall<ExpireDueHoldsRequest, ExpireDueHoldsResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -3621,6 +3762,22 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyInvariantsResponse) => void,
+  ): ClientUnaryCall;
+  /** Voids every hold whose timeout has passed now, as the expiry sweeper does on its next round. */
+  expireDueHolds(
+    request: ExpireDueHoldsRequest,
+    callback: (error: ServiceError | null, response: ExpireDueHoldsResponse) => void,
+  ): ClientUnaryCall;
+  expireDueHolds(
+    request: ExpireDueHoldsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExpireDueHoldsResponse) => void,
+  ): ClientUnaryCall;
+  expireDueHolds(
+    request: ExpireDueHoldsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExpireDueHoldsResponse) => void,
   ): ClientUnaryCall;
 }
 
