@@ -5,6 +5,7 @@ import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, Po
 import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Persistence, type Running, type StartedService, authTokenVerifier, loadIdentity } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
+import { PaymentTimeline } from './timeline';
 import { GrpcPaymentLedger, UserServiceAccounts } from './ledger';
 
 /** Enough connections for many sagas' short transactions at once, the consumer, the sweeper and the reads. */
@@ -107,9 +108,10 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         // were lost meanwhile) every waiter looks again.
         const stopListening = listen(config.PAYMENT_DATABASE_URL, PAYMENT_SETTLED_CHANNEL, (id) => waiters.notify(id), logger, () => waiters.notifyAll());
         const tokens = authTokenVerifier(config, identity);
+        const timeline = new PaymentTimeline(new PostgresPaymentStore(runtime.db), runtime.db, { ledger: config.LEDGER_GRPC_ADDR, notification: config.NOTIFICATION_GRPC_ADDR }, identity);
         return {
           grpc: { host: config.BIND_HOST, port: config.PAYMENT_GRPC_PORT },
-          services: [paymentGrpcService(payments, { logger, verifier: tokens.verifier })],
+          services: [paymentGrpcService(payments, timeline, { logger, verifier: tokens.verifier })],
           consumer: { name: 'payment-service', handlers: paymentEventHandlers(payments, (tx) => new PostgresAccountDirectory(tx, users.find), onDriveError) },
           background: [() => startSweeper(payments, config.PAYMENT_SWEEP_MS, logger)],
           close: async () => {
@@ -117,6 +119,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
             ledger.close();
             users.close();
             tokens.close();
+            timeline.close();
           },
         };
       }),

@@ -1,5 +1,6 @@
 import { paymentV1 } from '@bank/contracts';
 import type { DepositView, Payments, PaymentView } from '@bank/payments-core';
+import type { PaymentTimeline } from './timeline';
 import { callerOf, implement, type Logger, type ServiceBinding, type TokenVerifier } from '@bank/platform';
 
 const STATUS_TO_PROTO: Record<PaymentView['status'], paymentV1.PaymentStatus> = {
@@ -30,7 +31,7 @@ function depositToProto(d: DepositView): paymentV1.Deposit {
 
 
 /** The PaymentService gRPC adapter: translation only, every decision is the core's. */
-export function paymentGrpcService(payments: Payments, opts: { logger: Logger; verifier: TokenVerifier }): ServiceBinding {
+export function paymentGrpcService(payments: Payments, timeline: PaymentTimeline, opts: { logger: Logger; verifier: TokenVerifier }): ServiceBinding {
   return implement(
     paymentV1.PaymentServiceService,
     {
@@ -56,6 +57,11 @@ export function paymentGrpcService(payments: Payments, opts: { logger: Logger; v
       createDeposit: async (req, ctx) => {
         const done = await payments.deposit(await callerOf(ctx), { idempotencyKey: req.idempotencyKey, accountId: req.accountId, amount: req.amount, currency: req.currency, reference: req.reference });
         return { deposit: depositToProto(done.deposit), replayed: done.replayed };
+      },
+      resumePayment: async (req, ctx) => paymentToProto(await payments.resume(await callerOf(ctx), req.paymentId)),
+      getPaymentTimeline: async (req, ctx) => {
+        const t = await timeline.of(await callerOf(ctx), req.paymentId);
+        return { payment: paymentToProto(t.payment), events: t.events };
       },
     },
     opts,

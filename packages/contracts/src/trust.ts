@@ -80,14 +80,18 @@ const TABLE = [
       createPayment: ['api-gateway'],
       getPayment: ['api-gateway'],
       listPayments: ['api-gateway'],
-      cancelPayment: ['api-gateway'],
+      // An operator compensates a saga by cancelling it (bank-cli saga compensate).
+      cancelPayment: ['api-gateway', 'bank-cli'],
       createDeposit: ['api-gateway'],
+      resumePayment: ['bank-cli'],
+      getPaymentTimeline: ['api-gateway', 'bank-cli'],
     } satisfies Callers<typeof paymentV1.PaymentServiceService>,
   },
   {
     serves: 'notification-service',
     definition: notificationV1.NotificationServiceService,
-    callers: { listNotifications: ['bank-cli'] } satisfies Callers<typeof notificationV1.NotificationServiceService>,
+    // payment-service reads a payment's emails for its timeline.
+    callers: { listNotifications: ['bank-cli', 'payment-service'] } satisfies Callers<typeof notificationV1.NotificationServiceService>,
   },
 ] as const satisfies readonly { serves: ServiceName; definition: Definition; callers: Readonly<Record<string, readonly Workload[]>> }[];
 

@@ -14,10 +14,10 @@ export const BANK_STARTUP_TIMEOUT_MS = 30_000;
 const HEALTH_PROBE_TIMEOUT_MS = 500;
 const STOP_TIMEOUT_MS = 15_000;
 
-export type BankService = 'auth' | 'user' | 'ledger' | 'payment';
-const SERVICES: readonly BankService[] = ['auth', 'user', 'ledger', 'payment'];
-const APP_OF: Record<BankService | 'gateway', string> = { auth: 'auth-service', user: 'user-service', ledger: 'transaction-service', payment: 'payment-service', gateway: 'api-gateway' };
-const ENV_PREFIX: Record<BankService, string> = { auth: 'AUTH', user: 'USER', ledger: 'LEDGER', payment: 'PAYMENT' };
+export type BankService = 'auth' | 'user' | 'ledger' | 'payment' | 'notification';
+const SERVICES: readonly BankService[] = ['auth', 'user', 'ledger', 'payment', 'notification'];
+const APP_OF: Record<BankService | 'gateway', string> = { auth: 'auth-service', user: 'user-service', ledger: 'transaction-service', payment: 'payment-service', notification: 'notification-service', gateway: 'api-gateway' };
+const ENV_PREFIX: Record<BankService, string> = { auth: 'AUTH', user: 'USER', ledger: 'LEDGER', payment: 'PAYMENT', notification: 'NOTIFICATION' };
 
 export interface TestBank {
   /** The gateway's base URL. */
@@ -41,8 +41,12 @@ export interface TestBank {
   stop(): Promise<void>;
 }
 
-/** Starts auth-, user-, transaction- and payment-service and the gateway as the built processes. */
-export async function startTestBank(opts: { label: string; redisUrl?: string; gatewayEnv?: Record<string, string>; serviceEnv?: Partial<Record<BankService, Record<string, string>>> }): Promise<TestBank> {
+/**
+ * Starts auth-, user-, transaction- and payment-service and the gateway as the built processes;
+ * notification-service too when given an SMTP server to send through (its address and database
+ * exist either way, so that its peers find nobody there rather than somebody else's).
+ */
+export async function startTestBank(opts: { label: string; redisUrl?: string; smtpUrl?: string; gatewayEnv?: Record<string, string>; serviceEnv?: Partial<Record<BankService, Record<string, string>>> }): Promise<TestBank> {
   const dbs = await Promise.all(SERVICES.map((s) => createTestDatabase(`${opts.label}_${s}`)));
   const ports = await Promise.all([...SERVICES, 'gateway', 'gateway-ops'].map(() => freePort()));
   const addresses = Object.fromEntries(SERVICES.map((s, i) => [s, `127.0.0.1:${ports[i]}`])) as Record<BankService, string>;
@@ -58,7 +62,9 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
     USER_GRPC_ADDR: addresses.user,
     LEDGER_GRPC_ADDR: addresses.ledger,
     PAYMENT_GRPC_ADDR: addresses.payment,
+    NOTIFICATION_GRPC_ADDR: addresses.notification,
   };
+  const started = SERVICES.filter((s) => s !== 'notification' || opts.smtpUrl !== undefined);
   const children = new Map<string, ChildProcess>();
   const envs = new Map<string, Record<string, string>>();
   const killed = new Set<ChildProcess>();
@@ -126,9 +132,11 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; ga
   };
   try {
     SERVICES.forEach((s, i) => {
-      start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...(s === 'auth' ? { AUTH_BCRYPT_COST: '4' } : {}), ...opts.serviceEnv?.[s] });
+      if (!started.includes(s)) return;
+      const own = { ...(s === 'auth' ? { AUTH_BCRYPT_COST: '4' } : {}), ...(s === 'notification' ? { SMTP_URL: opts.smtpUrl as string } : {}) };
+      start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...own, ...opts.serviceEnv?.[s] });
     });
-    for (const s of SERVICES) await waitFor(() => checkHealth(addresses[s], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
+    for (const s of started) await waitFor(() => checkHealth(addresses[s], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
     start('gateway', { GATEWAY_PORT: String(ports[SERVICES.length]), GATEWAY_OPS_PORT: String(ports[SERVICES.length + 1]), ...opts.gatewayEnv });
     const url = `http://127.0.0.1:${ports[SERVICES.length]}`;
     const opsUrl = `http://127.0.0.1:${ports[SERVICES.length + 1]}`;

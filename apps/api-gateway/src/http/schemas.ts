@@ -207,6 +207,20 @@ export const PaymentSchema = z
   })
   .openapi('Payment');
 
+export const TimelineSchema = z
+  .object({
+    payment: PaymentSchema,
+    events: z.array(
+      z.object({
+        at: Timestamp,
+        source: z.enum(['payment-service', 'transaction-service', 'notification-service']),
+        kind: z.string().openapi({ examples: ['step.hold_placed', 'transfer.capture', 'event.payment.completed', 'event.published', 'email.payment_sent', 'unavailable'] }),
+        detail: z.string(),
+      }),
+    ),
+  })
+  .openapi('PaymentTimeline', { description: "The payment's saga steps, ledger transfers, outbox events and their publication, and emails, in time order." });
+
 export const DepositSchema = z.object({ id: Uuid, accountId: Uuid, amount: AmountSchema, currency: CurrencySchema, status: z.literal('completed') }).openapi('Deposit');
 
 const Cursor = z.string().nullable().openapi('Cursor', { description: 'Pass as `cursor` for the next page; null on the last page.' });

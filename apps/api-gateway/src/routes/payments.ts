@@ -72,6 +72,12 @@ export function paymentRoutes(router: Router, peers: Peers, verifier: TokenVerif
     res.json(paymentView(p));
   });
 
+  serve(router, OPERATIONS.getPaymentTimeline, verifier, async ({ params }, res) => {
+    const who = callerOf(res);
+    const t = await peers.call<paymentV1.GetPaymentTimelineResponse>((md, o, cb) => peers.payment.getPaymentTimeline({ paymentId: params.id }, md, o, cb), who, requestIdOf(res));
+    res.json({ payment: paymentView(t.payment as paymentV1.Payment), events: t.events.map((e) => ({ at: (e.at ?? new Date(0)).toISOString(), source: e.source, kind: e.kind, detail: e.detail })) });
+  });
+
   serve(router, OPERATIONS.createDeposit, verifier, async ({ body, idempotencyKey }, res) => {
     const who = callerOf(res);
     const done = await withKey(

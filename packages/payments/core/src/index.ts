@@ -27,6 +27,7 @@ export {
   onStepFailed,
   onVoid,
   requestCancel,
+  resumeSaga,
   settlementEvent,
   spendChange,
   spendDay,

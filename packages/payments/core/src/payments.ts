@@ -14,7 +14,7 @@ import {
   type PaymentStatus,
 } from './model';
 import type { AccountDirectory, AccountInfo, PaymentLedger, PaymentPage, PaymentStore } from './ports';
-import { failureCodeOf, isTerminal, nextAction, onBarrier, onCapture, onCheck, onHold, onStepFailed, onVoid, requestCancel, STEP_DEADLINE_MS } from './saga';
+import { failureCodeOf, isTerminal, nextAction, onBarrier, onCapture, onCheck, onHold, onStepFailed, onVoid, requestCancel, resumeSaga, STEP_DEADLINE_MS } from './saga';
 import { Waiters } from './waiters';
 
 /** A transition that lost a race to a concurrent one is re-read and re-decided this often per drive. */
@@ -323,6 +323,27 @@ export class Payments {
     const after = (await this.store.getPayment(p.id)) ?? p;
     if (after.status === 'completed') throw new DomainError('PAYMENT_NOT_CANCELLABLE', `payment ${p.id} was captured before the cancel took effect`);
     return viewOf(after);
+  }
+
+  /**
+   * An operator's: drives a stalled saga now, or a parked one through a new round of compensation,
+   * and answers the payment as that left it (bounded as a cancel is: the sweeper goes on after).
+   */
+  async resume(caller: Caller, id: string): Promise<PaymentView> {
+    if (!isOperator(caller)) throw notFound('payment');
+    let p = await this.visible(caller, id);
+    for (let round = 0; ; round++) {
+      assert(round < MAX_DRIVE_ROUNDS, `resume of ${p.id} kept losing races`);
+      const decided = resumeSaga(p, this.clock.now());
+      if (!decided.ok) throw new DomainError(decided.code, decided.message);
+      if ((await this.store.savePayment(p, decided.value, this.opts.dailyLimitMinor)) === 'saved') break;
+      p = (await this.store.getPayment(p.id)) as Payment;
+    }
+    this.ended.delete(p.id);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.drive(p.id).catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, CANCEL_WAIT_MS)))]);
+    clearTimeout(timer);
+    return viewOf((await this.store.getPayment(p.id)) ?? p);
   }
 
   /** Starts driving a payment's saga in the background; failures are left to the sweeper. */

@@ -147,6 +147,18 @@ export function requestCancel(p: Payment, now: Date): Result<Payment, CancelRefu
   return ok(moveTo({ ...p, cancelRequested: true }, 'compensating', now));
 }
 
+export type ResumeRefusal = 'PAYMENT_NOT_RESUMABLE';
+
+/**
+ * An operator takes a saga up again: one parked for attention starts a new round of compensation
+ * (its retry budget afresh), one still moving is due at once. A payment that has ended stays so.
+ */
+export function resumeSaga(p: Payment, now: Date): Result<Payment, ResumeRefusal> {
+  if (p.step === 'needs_attention') return ok(moveTo(p, 'compensating', now));
+  if (isTerminal(p)) return fail('PAYMENT_NOT_RESUMABLE', `payment ${p.id} is ${p.status}: its saga has ended`);
+  return ok({ ...p, deadlineAt: now });
+}
+
 /** The integration event a transition emits: one when a payment reaches its terminal status. */
 export function settlementEvent(before: Payment, after: Payment): 'payment.completed' | 'payment.failed' | 'payment.cancelled' | undefined {
   if (before.status === after.status || after.status === 'pending') return undefined;

@@ -151,6 +151,34 @@ export interface CreateDepositResponse {
   replayed: boolean;
 }
 
+export interface ResumePaymentRequest {
+  paymentId: string;
+}
+
+export interface GetPaymentTimelineRequest {
+  paymentId: string;
+}
+
+/** One thing that happened to a payment: a saga step, a ledger transfer, an event, an email. */
+export interface TimelineEvent {
+  at:
+    | Date
+    | undefined;
+  /** The service whose record it is: payment-service, transaction-service, notification-service. */
+  source: string;
+  /** What happened, e.g. step.hold_placed, transfer.hold, event.payment.completed, email.payment_sent. */
+  kind: string;
+  detail: string;
+}
+
+export interface GetPaymentTimelineResponse {
+  payment:
+    | Payment
+    | undefined;
+  /** In time order. */
+  events: TimelineEvent[];
+}
+
 function createBasePayment(): Payment {
   return {
     id: "",
@@ -1404,6 +1432,356 @@ export const CreateDepositResponse: MessageFns<CreateDepositResponse> = {
   },
 };
 
+function createBaseResumePaymentRequest(): ResumePaymentRequest {
+  return { paymentId: "" };
+}
+
+export const ResumePaymentRequest: MessageFns<ResumePaymentRequest> = {
+  encode(message: ResumePaymentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentId !== "") {
+      writer.uint32(10).string(message.paymentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumePaymentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumePaymentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumePaymentRequest {
+    return {
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ResumePaymentRequest): unknown {
+    const obj: any = {};
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumePaymentRequest>, I>>(base?: I): ResumePaymentRequest {
+    return ResumePaymentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumePaymentRequest>, I>>(object: I): ResumePaymentRequest {
+    const message = createBaseResumePaymentRequest();
+    message.paymentId = object.paymentId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPaymentTimelineRequest(): GetPaymentTimelineRequest {
+  return { paymentId: "" };
+}
+
+export const GetPaymentTimelineRequest: MessageFns<GetPaymentTimelineRequest> = {
+  encode(message: GetPaymentTimelineRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentId !== "") {
+      writer.uint32(10).string(message.paymentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPaymentTimelineRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPaymentTimelineRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPaymentTimelineRequest {
+    return {
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPaymentTimelineRequest): unknown {
+    const obj: any = {};
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPaymentTimelineRequest>, I>>(base?: I): GetPaymentTimelineRequest {
+    return GetPaymentTimelineRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPaymentTimelineRequest>, I>>(object: I): GetPaymentTimelineRequest {
+    const message = createBaseGetPaymentTimelineRequest();
+    message.paymentId = object.paymentId ?? "";
+    return message;
+  },
+};
+
+function createBaseTimelineEvent(): TimelineEvent {
+  return { at: undefined, source: "", kind: "", detail: "" };
+}
+
+export const TimelineEvent: MessageFns<TimelineEvent> = {
+  encode(message: TimelineEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(10).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
+    }
+    if (message.detail !== "") {
+      writer.uint32(34).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TimelineEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTimelineEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TimelineEvent {
+    return {
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: TimelineEvent): unknown {
+    const obj: any = {};
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TimelineEvent>, I>>(base?: I): TimelineEvent {
+    return TimelineEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TimelineEvent>, I>>(object: I): TimelineEvent {
+    const message = createBaseTimelineEvent();
+    message.at = object.at ?? undefined;
+    message.source = object.source ?? "";
+    message.kind = object.kind ?? "";
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPaymentTimelineResponse(): GetPaymentTimelineResponse {
+  return { payment: undefined, events: [] };
+}
+
+export const GetPaymentTimelineResponse: MessageFns<GetPaymentTimelineResponse> = {
+  encode(message: GetPaymentTimelineResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payment !== undefined) {
+      Payment.encode(message.payment, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.events) {
+      TimelineEvent.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPaymentTimelineResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPaymentTimelineResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payment = Payment.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(TimelineEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPaymentTimelineResponse {
+    return {
+      payment: isSet(object.payment) ? Payment.fromJSON(object.payment) : undefined,
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => TimelineEvent.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetPaymentTimelineResponse): unknown {
+    const obj: any = {};
+    if (message.payment !== undefined) {
+      obj.payment = Payment.toJSON(message.payment);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => TimelineEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPaymentTimelineResponse>, I>>(base?: I): GetPaymentTimelineResponse {
+    return GetPaymentTimelineResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPaymentTimelineResponse>, I>>(object: I): GetPaymentTimelineResponse {
+    const message = createBaseGetPaymentTimelineResponse();
+    message.payment = (object.payment !== undefined && object.payment !== null)
+      ? Payment.fromPartial(object.payment)
+      : undefined;
+    message.events = object.events?.map((e) => TimelineEvent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type PaymentServiceService = typeof PaymentServiceService;
 export const PaymentServiceService = {
   createPayment: {
@@ -1454,6 +1832,31 @@ export const PaymentServiceService = {
       Buffer.from(CreateDepositResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateDepositResponse => CreateDepositResponse.decode(value),
   },
+  /**
+   * An operator's: takes a stalled saga up now, and a parked one (needs attention) into a new
+   * round of compensation.
+   */
+  resumePayment: {
+    path: "/bank.payment.v1.PaymentService/ResumePayment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumePaymentRequest): Buffer => Buffer.from(ResumePaymentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumePaymentRequest => ResumePaymentRequest.decode(value),
+    responseSerialize: (value: Payment): Buffer => Buffer.from(Payment.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Payment => Payment.decode(value),
+  },
+  /** An operator's: the payment's whole history, from the records of the services it went through. */
+  getPaymentTimeline: {
+    path: "/bank.payment.v1.PaymentService/GetPaymentTimeline" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPaymentTimelineRequest): Buffer =>
+      Buffer.from(GetPaymentTimelineRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPaymentTimelineRequest => GetPaymentTimelineRequest.decode(value),
+    responseSerialize: (value: GetPaymentTimelineResponse): Buffer =>
+      Buffer.from(GetPaymentTimelineResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPaymentTimelineResponse => GetPaymentTimelineResponse.decode(value),
+  },
 } as const;
 
 export interface PaymentServiceServer extends UntypedServiceImplementation {
@@ -1462,6 +1865,13 @@ export interface PaymentServiceServer extends UntypedServiceImplementation {
   listPayments: handleUnaryCall<ListPaymentsRequest, ListPaymentsResponse>;
   cancelPayment: handleUnaryCall<CancelPaymentRequest, Payment>;
   createDeposit: handleUnaryCall<CreateDepositRequest, CreateDepositResponse>;
+  /**
+   * An operator's: takes a stalled saga up now, and a parked one (needs attention) into a new
+   * round of compensation.
+   */
+  resumePayment: handleUnaryCall<ResumePaymentRequest, Payment>;
+  /** An operator's: the payment's whole history, from the records of the services it went through. */
+  getPaymentTimeline: handleUnaryCall<GetPaymentTimelineRequest, GetPaymentTimelineResponse>;
 }
 
 export interface PaymentServiceClient extends Client {
@@ -1539,6 +1949,41 @@ export interface PaymentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateDepositResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An operator's: takes a stalled saga up now, and a parked one (needs attention) into a new
+   * round of compensation.
+   */
+  resumePayment(
+    request: ResumePaymentRequest,
+    callback: (error: ServiceError | null, response: Payment) => void,
+  ): ClientUnaryCall;
+  resumePayment(
+    request: ResumePaymentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Payment) => void,
+  ): ClientUnaryCall;
+  resumePayment(
+    request: ResumePaymentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Payment) => void,
+  ): ClientUnaryCall;
+  /** An operator's: the payment's whole history, from the records of the services it went through. */
+  getPaymentTimeline(
+    request: GetPaymentTimelineRequest,
+    callback: (error: ServiceError | null, response: GetPaymentTimelineResponse) => void,
+  ): ClientUnaryCall;
+  getPaymentTimeline(
+    request: GetPaymentTimelineRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPaymentTimelineResponse) => void,
+  ): ClientUnaryCall;
+  getPaymentTimeline(
+    request: GetPaymentTimelineRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPaymentTimelineResponse) => void,
   ): ClientUnaryCall;
 }
 
