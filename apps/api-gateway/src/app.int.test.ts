@@ -255,6 +255,7 @@ describe('operability', () => {
         'POST /v1/admin/accounts/{id}/freeze',
         'POST /v1/admin/accounts/{id}/unfreeze',
         'GET /v1/admin/accounts/{id}',
+        'GET /v1/admin/payments/{id}/timeline',
         'GET /healthz',
         'GET /readyz',
         'GET /openapi.json',

@@ -65,7 +65,7 @@ describe('gRPC server and client helpers', () => {
     expect(seen).toHaveLength(0);
     await list(new GrpcCaller(), 'u1', {}, 'bank-cli');
     expect(seen[0]?.caller).toBe('bank-cli');
-    for (const stranger of ['api-gateway', 'payment-service', 'transaction-service'] as const) {
+    for (const stranger of ['api-gateway', 'user-service', 'transaction-service'] as const) {
       const err = await remoteFailure(list(new GrpcCaller(), 'u1', {}, stranger));
       expect([stranger, err.grpcCode, err.code]).toEqual([stranger, grpc.status.PERMISSION_DENIED, 'SERVICE_CREDENTIAL_REJECTED']);
     }
