@@ -60,10 +60,10 @@ async function transfer(debitAccountId: string, creditAccountId: string, amount:
   return ledgerV1.createTransferResultToJSON(res.outcomes[0]!.result);
 }
 
-/** Nothing left unpublished in any outbox and nothing dead-lettered anywhere. */
 /** Every outbox drains (each relay resumes after its own back-off) and nothing is dead-lettered anywhere. */
 async function eventPathIsClean(): Promise<void> {
-  for (const url of Object.values(bank.databases)) {
+  // The services this bank runs (notification-service is not started here: its database stays empty).
+  for (const url of [bank.databases.auth, bank.databases.user, bank.databases.ledger, bank.databases.payment]) {
     await waitFor(async () => (await count(url, 'SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')) === 0, CATCH_UP_MS, 250);
     expect(await count(url, 'SELECT count(*) AS n FROM dead_letter')).toBe(0);
   }
