@@ -8,7 +8,7 @@ import { EXIT_USAGE, operatorAction, positiveInt, serviceNamed, type OperatorCon
 /** Holds listed at most. */
 export const HOLDS_PAGE_SIZE = 1_000;
 const EXPIRE_TIMEOUT_MS = 60_000;
-const LEDGER = GRPC_SERVICES.find((s) => s.name === 'transaction-service') as GrpcServiceDef;
+const LEDGER = serviceNamed('transaction-service');
 
 interface SelectionOptions {
   service?: string;

@@ -3,15 +3,14 @@ import { paymentV1 } from '@bank/contracts';
 import { isUuid } from '@bank/kernel';
 import { GrpcCaller, createClient } from '@bank/platform';
 import { StackError } from '../stack/errors';
-import { GRPC_SERVICES, type GrpcServiceDef } from '../stack/layout';
-import { EXIT_USAGE, operatorAction, positiveInt, type OperatorContext } from './context';
+import { EXIT_USAGE, operatorAction, positiveInt, serviceNamed, type OperatorContext } from './context';
 import { DEFAULT_BOUNDS_S } from './verify';
 
 /** Sagas listed at most. */
 export const SAGA_PAGE_SIZE = 1_000;
 /** resume and compensate wait for the saga this long (payment-service bounds its own wait below it). */
 const SAGA_CALL_TIMEOUT_MS = 15_000;
-const PAYMENTS = GRPC_SERVICES.find((s) => s.name === 'payment-service') as GrpcServiceDef;
+const PAYMENTS = serviceNamed('payment-service');
 const STEPS = ['accepted', 'hold_placed', 'checked', 'captured', 'compensating', 'compensated', 'needs_attention'] as const;
 const STATUS_NAME: Record<number, string> = {
   [paymentV1.PaymentStatus.PAYMENT_STATUS_PENDING]: 'pending',

@@ -5,7 +5,7 @@ import { depositTransferId, paymentTransferIds } from '@bank/payments-core';
 import { GrpcCaller, createClient, type Database } from '@bank/platform';
 import { StackError } from '../stack/errors';
 import { GRPC_SERVICES, type GrpcServiceDef } from '../stack/layout';
-import { operatorAction, positiveInt, type OperatorContext } from './context';
+import { operatorAction, positiveInt, serviceNamed, type OperatorContext } from './context';
 
 /** Verifying a large ledger scans every account, transfer and entry. */
 export const VERIFY_TIMEOUT_MS = 10 * 60_000;
@@ -25,9 +25,8 @@ export const DEFAULT_BOUNDS_S = {
 } as const;
 const MAX_BOUND_S = 7 * 24 * 3600;
 
-const service = (name: string): GrpcServiceDef => GRPC_SERVICES.find((s) => s.name === name) as GrpcServiceDef;
-const LEDGER = service('transaction-service');
-const PAYMENTS = service('payment-service');
+const LEDGER = serviceNamed('transaction-service');
+const PAYMENTS = serviceNamed('payment-service');
 
 interface Check {
   readonly name: string;
