@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, KNOWN_ENV_VARS, loadConfig, processEnvironment } from '@bank/platform';
-import { registerDeadLetters, registerQueues, registerRoles } from './commands/operator';
 import { registerVerify } from './commands/verify';
 import { registerMigrate } from './commands/migrate';
 import { registerAudit } from './commands/audit';
-import { registerHolds, registerOutbox } from './commands/events';
+import { registerDeadLetters, registerHolds, registerOutbox, registerQueues } from './commands/events';
+import { registerUsers } from './commands/users';
+import { registerSeed } from './commands/seed';
 import { registerSaga } from './commands/saga';
 import { EXIT_USAGE } from './commands/context';
 import { registerCerts } from './commands/certs';
@@ -44,7 +45,7 @@ function applyEnvFile(): boolean {
  * is written out before the process ends.
  */
 const program = new Command('bank-cli')
-  .description('operate the bank: run it locally, verify the ledger, requeue dead letters, grant roles')
+  .description('operate the bank: run it locally, migrate, seed, verify every service, replay events, drive sagas, manage users and keys')
   .version(packageVersion())
   .option('--json', 'machine-readable output: one JSON document on stdout')
   .option('--reason <text>', 'why you are doing this, recorded with every change in the audit log')
@@ -53,19 +54,23 @@ const program = new Command('bank-cli')
   // Usage errors exit 2 (help and --version 0), as sysexits-minded scripts expect; every
   // subcommand registered below inherits this.
   .exitOverride((err) => {
-    process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? 0 : EXIT_USAGE);
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
+    // commander has said what was wrong on stderr; a script asking for JSON gets it as a document too.
+    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { message: err.message, exitCode: EXIT_USAGE } })}\n`);
+    process.exit(EXIT_USAGE);
   });
 
 registerUp(program);
 registerVerify(program);
 registerMigrate(program);
+registerSeed(program);
 registerAudit(program);
 registerOutbox(program);
 registerHolds(program);
 registerSaga(program);
 registerDeadLetters(program);
 registerQueues(program);
-registerRoles(program);
+registerUsers(program);
 registerCerts(program);
 
 if (!applyEnvFile()) {

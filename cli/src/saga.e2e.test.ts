@@ -1,21 +1,15 @@
-import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import { newId } from '@bank/kernel';
-import { TEST_REDIS_URL, TEST_TLS_DIR, callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
+import { callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
 
 // bank-cli saga against the real services: the whole timeline of a real payment (steps, ledger
 // transfers, events, emails), and sagas left half-done by a killed payment-service, resumed and
 // compensated by hand.
 
-const CLI = path.resolve(__dirname, '..', '..', 'cli', 'dist', 'main.js');
-const run = promisify(execFile);
 /** A port nothing listens on: payment-service restarted with it cannot take events up by itself. */
 const NO_REDIS = 'redis://127.0.0.1:1';
 let bank: TestBank;
-let env: Record<string, string>;
 let operator: string;
 const mailed: string[] = [];
 
@@ -32,29 +26,13 @@ const smtp = new SMTPServer({
   },
 });
 
-async function cliJson<T>(...args: string[]): Promise<{ code: number; body: T; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, '--json', ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-    return { code: 0, body: JSON.parse(r.stdout) as T, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, body: JSON.parse(err.stdout) as T, stderr: err.stderr };
-  }
-}
+const cliJson = <T,>(...args: string[]) => bank.cli<T>(...args);
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
   const smtpPort = (smtp.server.address() as AddressInfo).port;
   bank = await startTestBank({ label: 'cli_saga', smtpUrl: `smtp://127.0.0.1:${smtpPort}`, gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000' } });
   operator = await signInOperator(bank);
-  env = {
-    BANK_TLS_DIR: TEST_TLS_DIR,
-    PAYMENT_GRPC_ADDR: bank.addresses.payment,
-    LEDGER_GRPC_ADDR: bank.addresses.ledger,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_QUEUE_PREFIX: bank.queuePrefix,
-    ...Object.fromEntries((['auth', 'user', 'ledger', 'payment', 'notification'] as const).map((s) => [`${s === 'ledger' ? 'LEDGER' : s.toUpperCase()}_DATABASE_URL`, bank.databases[s]])),
-  };
 }, 90_000);
 
 afterAll(async () => {

@@ -1,27 +1,18 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { GrpcCaller } from '@bank/platform';
-import { TEST_CUSTOMER_PASSWORD, callApi, signUpCustomer, startTestBank, waitFor, type TestBank, TEST_TLS_DIR, testClient } from '@bank/testkit';
-
-const APPS = path.resolve(__dirname, '..', '..');
-
+import { TEST_CUSTOMER_PASSWORD, callApi, signUpCustomer, startTestBank, waitFor, type TestBank, testClient } from '@bank/testkit';
 
 let bank: TestBank;
 let base: string;
 let ledgerAddr: string;
-let authAddr: string;
 const caller = new GrpcCaller();
-const run = promisify(execFile);
 
 beforeAll(async () => {
   bank = await startTestBank({ label: 'api', gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000', GATEWAY_RATE_LIMIT_PER_MIN: '10000' } });
   base = bank.url;
   ledgerAddr = bank.addresses.ledger;
-  authAddr = bank.addresses.auth;
 }, 90_000);
 
 afterAll(async () => {
@@ -175,10 +166,8 @@ describe('the public API through the gateway, with real services', () => {
     const id = (await api('POST', '/v1/accounts', { currency: 'EUR' }, alice.token)).body!.id as string;
     expect((await api('POST', `/v1/admin/accounts/${id}/freeze`, { reason: 'x' }, alice.token)).status).toBe(404);
     // Roles are granted with bank-cli (through auth-service), never through the public API.
-    const cli = await run(process.execPath, [path.join(APPS, '..', 'cli', 'dist', 'main.js'), 'roles', 'set', '--email', op.email, '--roles', 'customer,operator', '--auth', authAddr], {
-      env: { PATH: process.env.PATH ?? '', BANK_TLS_DIR: TEST_TLS_DIR },
-    });
-    expect(cli.stdout).toContain('now has roles: customer, operator');
+    const granted = await bank.cli<{ userId: string; roles: string[] }>('roles', 'set', '--email', op.email, '--roles', 'customer,operator');
+    expect([granted.code, granted.body]).toEqual([0, { userId: op.userId, roles: ['customer', 'operator'] }]);
     const opToken = (await api('POST', '/v1/auth/login', { email: op.email, password: PASSWORD })).body!.accessToken as string;
     expect((await api('GET', `/v1/admin/accounts/${id}`, undefined, opToken)).body).toMatchObject({ id, ownerId: alice.userId });
     const frozen = await api('POST', `/v1/admin/accounts/${id}/freeze`, { reason: 'fraud check' }, opToken);

@@ -1,12 +1,12 @@
 import jwt from 'jsonwebtoken';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { authV1, type Workload } from '@bank/contracts';
-import { GrpcCaller, loadConfig, startContainer, type StartedService } from '@bank/platform';
+import { GrpcCaller, loadConfig, startContainer, type StartedService, type UnaryInvoker } from '@bank/platform';
 import { captureLogger, createTestDatabase, remoteFailure, TEST_REDIS_URL, testQueuePrefix, TEST_TLS_DIR, testClient } from '@bank/testkit';
-import { newId, systemClock } from '@bank/kernel';
+import { ManualClock, newId, systemClock } from '@bank/kernel';
 import { Auth, FAILED_LOGIN_WINDOW_MS, MAX_FAILED_LOGINS_PER_ACCOUNT, MAX_FAILED_LOGINS_PER_IP } from './auth';
 import { PasswordHasher } from './passwords';
-import { SigningKeys } from './signing';
+import { KEY_PUBLISH_LEAD_MS, SigningKeys } from './signing';
 import { schema } from './config';
 import { buildContainer } from './container';
 
@@ -253,22 +253,69 @@ describe('a configured signing key', () => {
 });
 
 describe('signing key rotation', () => {
-  it('keeps the old key published while its tokens live, so two keys are valid at once', async () => {
-    const { ManualClock } = await import('@bank/kernel');
-    const { SigningKeys } = await import('./signing');
+  it('publishes the new key before it signs, and keeps the old one published while its tokens live', async () => {
     const clock = new ManualClock(Date.now());
     const keys = new SigningKeys(service.db, clock, { issuer: 'https://bank.local', audience: 'bank-api', accessTtlSeconds: 900 });
     await keys.load(undefined);
-    const oldKid = (await keys.jwks()).map((k) => k.kid).at(-1) as string;
-    const oldToken = keys.sign({ sub: 'u1', roles: ['customer'] }).token;
-    secretsSeen.push(oldToken);
-    const newKid = await keys.rotate();
-    await keys.retire(oldKid);
-    const published = (await keys.jwks()).map((k) => k.kid);
-    expect(published).toEqual(expect.arrayContaining([oldKid, newKid]));
-    expect(jwt.decode(keys.sign({ sub: 'u1', roles: [] }).token, { complete: true })?.header.kid).toBe(newKid);
+    const kidOf = async () => jwt.decode((await keys.sign({ sub: 'u1', roles: [] })).token, { complete: true })?.header.kid;
+    const oldKid = await kidOf();
+    const { kid: newKid, signsFrom } = await keys.rotate();
+    expect(signsFrom.getTime() - clock.now().getTime()).toBe(KEY_PUBLISH_LEAD_MS);
+    expect((await keys.jwks()).map((k) => k.kid)).toEqual(expect.arrayContaining([oldKid, newKid]));
+    // Verifiers may not know the new key yet: the old one signs until the lead has passed.
+    expect(await kidOf()).toBe(oldKid);
+    clock.advance(KEY_PUBLISH_LEAD_MS);
+    expect(await kidOf()).toBe(newKid);
+    const listed = await keys.list();
+    expect(listed.find((k) => k.kid === oldKid)).toMatchObject({ signing: false, published: true, retiredAt: signsFrom });
+    expect(listed.find((k) => k.kid === newKid)).toMatchObject({ signing: true, published: true, retiredAt: null });
     clock.advance(901_000);
     expect((await keys.jwks()).map((k) => k.kid)).not.toContain(oldKid);
     expect((await keys.jwks()).map((k) => k.kid)).toContain(newKid);
+    expect((await keys.list()).find((k) => k.kid === oldKid)?.published).toBe(false);
+  });
+
+  it('is refused while the key is configured (JWT_PRIVATE_KEY)', async () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const keys = new SigningKeys(service.db, systemClock, { issuer: 'https://bank.local', audience: 'bank-api', accessTtlSeconds: 900 });
+    await keys.load({ privatePem: pem, kid: `configured-${newId()}` });
+    await expect(keys.rotate()).rejects.toMatchObject({ code: 'SIGNING_KEY_CONFIGURED' });
+  });
+});
+
+describe("operators' RPCs (bank-cli only)", () => {
+  const as = <T>(workload: Workload, fn: (c: authV1.AuthServiceClient) => UnaryInvoker<T>) => {
+    const c = testClient(authV1.AuthServiceClient, `127.0.0.1:${service.grpcPort}`, workload);
+    return caller.unary<T>((md, o, cb) => fn(c)(md, o, cb)).finally(() => c.close());
+  };
+
+  it("shows a user's record, ends all their sessions, and lists and rotates the keys", async () => {
+    const email = freshEmail();
+    await signUp({ email, password: PASSWORD, fullName: 'Ops Target' });
+    const sessions = [await login(email, PASSWORD), await login(email, PASSWORD)];
+    const record = await as<authV1.UserRecord>('bank-cli', (c) => (md, o, cb) => c.getUser({ email: email.toUpperCase() }, md, o, cb));
+    expect(record).toMatchObject({ email, fullName: 'Ops Target', roles: ['customer'], failedLogins: 0, activeSessions: 2 });
+    expect(record.lockedUntil).toBeUndefined();
+    expect(JSON.stringify(record)).not.toMatch(/\$2[aby]\$/);
+
+    const revoked = await as<authV1.RevokeSessionsResponse>('bank-cli', (c) => (md, o, cb) => c.revokeSessions({ email }, md, o, cb));
+    expect(revoked).toMatchObject({ userId: record.userId, revokedSessions: 2, accessTokenTtlSeconds: 900 });
+    for (const s of sessions) expect((await remoteFailure(refresh(s.refreshToken))).code).toBe('INVALID_REFRESH_TOKEN');
+    expect((await as<authV1.UserRecord>('bank-cli', (c) => (md, o, cb) => c.getUser({ email }, md, o, cb))).activeSessions).toBe(0);
+    expect((await remoteFailure(as('bank-cli', (c) => (md, o, cb) => c.revokeSessions({ email: freshEmail() }, md, o, cb)))).grpcCode).toBe(5);
+
+    const before = (await as<authV1.ListSigningKeysResponse>('bank-cli', (c) => (md, o, cb) => c.listSigningKeys({}, md, o, cb))).keys;
+    expect(before.filter((k) => k.signing)).toHaveLength(1);
+    const rotated = await as<authV1.RotateSigningKeyResponse>('bank-cli', (c) => (md, o, cb) => c.rotateSigningKey({}, md, o, cb));
+    const after = (await as<authV1.ListSigningKeysResponse>('bank-cli', (c) => (md, o, cb) => c.listSigningKeys({}, md, o, cb))).keys;
+    expect(after.find((k) => k.kid === rotated.kid)).toMatchObject({ signing: false, published: true });
+    expect((await jwks()).keys.map((k) => k.kid)).toContain(rotated.kid);
+    // Tokens issued during the lead are still signed by the old key, which the JWKS still has.
+    await verifyAccess((await login(email, PASSWORD)).accessToken);
+
+    for (const workload of ['api-gateway', 'user-service', 'payment-service'] as const) {
+      expect((await remoteFailure(as(workload, (c) => (md, o, cb) => c.getUser({ email }, md, o, cb)))).grpcCode).toBe(7);
+      expect((await remoteFailure(as(workload, (c) => (md, o, cb) => c.rotateSigningKey({}, md, o, cb)))).grpcCode).toBe(7);
+    }
   });
 });

@@ -23,6 +23,17 @@ export interface TokenPair {
   expiresInSeconds: number;
 }
 
+export interface UserRecord {
+  userId: string;
+  email: string;
+  fullName: string;
+  roles: string[];
+  createdAt: Date;
+  failedLogins: number;
+  lockedUntil: Date | null;
+  activeSessions: number;
+}
+
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -163,13 +174,46 @@ export class Auth {
     return { userId, roles: unique };
   }
 
+  /** An operator's look at a user's credentials: roles, the lockout, how many sessions are open. Never the hash. */
+  async user(email: string): Promise<UserRecord> {
+    const user = await this.db.em().findOne(UserSchema, { email: normaliseEmail(email) }, { fields: ['id', 'email', 'fullName', 'roles', 'failedLogins', 'lastFailedAt', 'createdAt'] });
+    if (!user) throw new DomainError('NOT_FOUND', 'no such user');
+    const now = this.clock.now();
+    const recent = user.lastFailedAt !== null && user.lastFailedAt.getTime() > now.getTime() - FAILED_LOGIN_WINDOW_MS;
+    const lockedUntil = recent && user.failedLogins >= MAX_FAILED_LOGINS_PER_ACCOUNT && user.lastFailedAt ? new Date(user.lastFailedAt.getTime() + FAILED_LOGIN_WINDOW_MS) : null;
+    const { rows } = await this.db.sql.query<{ n: number }>(
+      `SELECT count(DISTINCT family_id)::int AS n FROM refresh_tokens WHERE user_id = $1 AND status = 'active' AND expires_at > $2`,
+      [user.id, now],
+    );
+    return { userId: user.id, email: user.email, fullName: user.fullName, roles: user.roles, createdAt: user.createdAt, failedLogins: recent ? user.failedLogins : 0, lockedUntil, activeSessions: rows[0]?.n ?? 0 };
+  }
+
+  /**
+   * Ends every session of a user: all their refresh-token families are revoked in one statement.
+   * Access tokens already out stay valid until they expire (they are checked offline, by key).
+   */
+  async revokeSessions(email: string): Promise<{ userId: string; revokedSessions: number }> {
+    const outcome = await this.db.transaction(async (c, em) => {
+      const user = await em.findOne(UserSchema, { email: normaliseEmail(email) }, { fields: ['id'] });
+      if (!user) return undefined;
+      const { rows } = await c.query<{ n: number }>(
+        `WITH revoked AS (UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = $1 AND status <> 'revoked' RETURNING family_id, expires_at, status)
+         SELECT count(DISTINCT family_id) FILTER (WHERE expires_at > $2)::int AS n FROM revoked`,
+        [user.id, this.clock.now()],
+      );
+      return { userId: user.id, revokedSessions: rows[0]?.n ?? 0 };
+    });
+    if (!outcome) throw new DomainError('NOT_FOUND', 'no such user');
+    return outcome;
+  }
+
   /** Adds a new active token to the family and flushes the unit of work it is part of. */
   private async issue(em: EntityManager, userId: string, roles: readonly string[], familyId: string): Promise<TokenPair> {
     const refreshToken = randomBytes(REFRESH_TOKEN_BYTES).toString('base64url');
     const now = this.clock.now();
     em.create(RefreshTokenSchema, { id: newId(), familyId, userId, tokenHash: hashToken(refreshToken), status: 'active', expiresAt: new Date(now.getTime() + this.refreshTtlSeconds * 1000), createdAt: now });
     await em.flush();
-    const access = this.keys.sign({ sub: userId, roles });
+    const access = await this.keys.sign({ sub: userId, roles });
     return { accessToken: access.token, refreshToken, tokenType: 'Bearer', expiresInSeconds: access.expiresInSeconds };
   }
 }

@@ -39,7 +39,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
         await keys.load(config.JWT_PRIVATE_KEY === '' ? undefined : { privatePem: config.JWT_PRIVATE_KEY, kid: config.JWT_KEY_ID });
         return {
           grpc: { host: config.BIND_HOST, port: config.AUTH_GRPC_PORT },
-          services: [authGrpcService(auth, keys, { logger })],
+          services: [authGrpcService(auth, keys, { logger, accessTokenTtlSeconds: config.JWT_ACCESS_TTL_S })],
         };
       }),
     [TYPES.Runtime, SIGNING_KEYS, AUTH],

@@ -20,7 +20,7 @@ const toProto = (p: { accessToken: string; refreshToken: string; tokenType: stri
 });
 
 /** AuthService over gRPC: translation and input presence only; the rules are in Auth. */
-export function authGrpcService(auth: Auth, keys: SigningKeys, opts: { logger: Logger }): ServiceBinding {
+export function authGrpcService(auth: Auth, keys: SigningKeys, opts: { logger: Logger; accessTokenTtlSeconds: number }): ServiceBinding {
   return implement(
     authV1.AuthServiceService,
     {
@@ -46,6 +46,17 @@ export function authGrpcService(auth: Auth, keys: SigningKeys, opts: { logger: L
         required({ email: req.email });
         return auth.setRoles(req.email, req.roles);
       },
+      getUser: async (req) => {
+        required({ email: req.email });
+        const u = await auth.user(req.email);
+        return { ...u, lockedUntil: u.lockedUntil ?? undefined };
+      },
+      revokeSessions: async (req) => {
+        required({ email: req.email });
+        return { ...(await auth.revokeSessions(req.email)), accessTokenTtlSeconds: opts.accessTokenTtlSeconds };
+      },
+      listSigningKeys: async () => ({ keys: (await keys.list()).map((k) => ({ ...k, retiredAt: k.retiredAt ?? undefined })) }),
+      rotateSigningKey: async () => keys.rotate(),
     },
     opts,
   );

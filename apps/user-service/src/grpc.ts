@@ -34,7 +34,7 @@ export function userGrpcService(accounts: Accounts, opts: { logger: Logger; veri
         return profileToProto(p, caller.roles);
       },
       openAccount: async (req, ctx) => {
-        const opened = await accounts.open(await callerOf(ctx), req.currency, req.idempotencyKey, ctx.traceparent);
+        const opened = await accounts.open(await callerOf(ctx), req.currency, req.idempotencyKey, ctx.traceparent, req.ownerId);
         return { account: accountToProto(opened.account), replayed: opened.replayed };
       },
       getAccount: async (req, ctx) => accountToProto(await accounts.get(await callerOf(ctx), req.accountId)),

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { defaultGrpcAddress } from '@bank/contracts';
-import { Database, QUEUE_PREFIX, createLogger, loadIdentity, platformMigrations, recordOperatorAction, type QueueConnection, type WorkloadIdentity } from '@bank/platform';
+import { defaultGrpcAddress, serverOf } from '@bank/contracts';
+import { Database, GrpcCaller, QUEUE_PREFIX, createClient, createLogger, loadIdentity, platformMigrations, recordOperatorAction, type ClientCtor, type GrpcClient, type QueueConnection, type UnaryInvoker, type WorkloadIdentity } from '@bank/platform';
 import { EXIT_CONFIG, EXIT_FAILURE, StackError } from '../stack/errors';
 import { GRPC_SERVICES, dataDirFrom, databaseUrlVar, grpcAddrVar, tlsDirFrom, type GrpcServiceDef } from '../stack/layout';
 import { readStackFile, type StackFile } from '../stack/stack-file';
@@ -15,6 +15,11 @@ const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** bank-cli's pools: it runs one command at a time, a few statements at once. */
 const OPERATOR_POOL_MAX = 4;
 const PROGRESS_FPS = 10;
+/** A call of bank-cli's waits this long unless the command says otherwise. */
+export const CALL_TIMEOUT_MS = 15_000;
+
+/** One call on a client, with bank-cli's deadline unless given another. */
+export type Call = <R>(invoke: UnaryInvoker<R>, timeoutMs?: number) => Promise<R>;
 
 /**
  * Where a command finds the bank: the documented variables first (any deployment), else the
@@ -54,6 +59,20 @@ export class OperatorContext {
 
   queues(): QueueConnection {
     return { redisUrl: this.setting('REDIS_URL') ?? this.stack?.redisUrl ?? DEFAULT_REDIS_URL, prefix: this.setting('REDIS_QUEUE_PREFIX') ?? this.stack?.queuePrefix ?? QUEUE_PREFIX };
+  }
+
+  /** A client of the service that serves `ctor`, as bank-cli, for the length of `fn`. */
+  async withClient<C extends GrpcClient, T>(ctor: ClientCtor<C>, fn: (client: C, call: Call) => Promise<T>): Promise<T> {
+    const first = Object.values(ctor.service)[0];
+    const service = GRPC_SERVICES.find((s) => first !== undefined && s.name === serverOf(first.path));
+    if (!service) throw new Error(`no bank service serves ${first?.path ?? 'this client'}`);
+    const client = createClient(ctor, this.grpcAddr(service), this.identity());
+    const caller = new GrpcCaller();
+    try {
+      return await fn(client, (invoke, timeoutMs = CALL_TIMEOUT_MS) => caller.unary(invoke, { timeoutMs }));
+    } finally {
+      client.close();
+    }
   }
 
   /** Opens a service's database for the length of `fn`. */
@@ -156,4 +175,31 @@ export function positiveInt(name: string, raw: string, max: number): number {
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new StackError(`${name} must be a whole number from 1 to ${max}`, EXIT_USAGE);
   return n;
+}
+
+/** Parses an amount in minor units (1250 is 12.50 EUR), or fails with a usage error naming it. The services check its range. */
+export function minorUnits(name: string, raw: string): bigint {
+  if (!/^[1-9][0-9]{0,18}$/.test(raw)) throw new StackError(`${name} must be a whole number of minor units (1250 is 12.50), without sign or decimal point`, EXIT_USAGE);
+  return BigInt(raw);
+}
+
+/**
+ * Runs `fn` on every item, at most `limit` at once, and fails with the first failure once the
+ * calls in flight have settled (none is abandoned half-way).
+ */
+export async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i] as T, i);
+      } catch (e) {
+        failure ??= { error: e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
 }

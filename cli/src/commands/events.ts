@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ledgerV1 } from '@bank/contracts';
-import { BeeQueuePublisher, DependencyHealth, GrpcCaller, OUTBOX_PAGE_SIZE, createClient, createLogger, listOutbox, replayOutbox, type OutboxEntry, type OutboxSelection } from '@bank/platform';
-import { StackError } from '../stack/errors';
+import { BeeQueuePublisher, DEAD_LETTER_PAGE_SIZE, DependencyHealth, OUTBOX_PAGE_SIZE, createLogger, dropDeadLetter, listDeadLetters, listOutbox, queueBacklogs, replayOutbox, requeueDeadLetter, type OutboxEntry, type OutboxSelection } from '@bank/platform';
+import { EXIT_FAILURE, StackError } from '../stack/errors';
 import { GRPC_SERVICES, type GrpcServiceDef } from '../stack/layout';
 import { EXIT_USAGE, operatorAction, positiveInt, serviceNamed, type OperatorContext } from './context';
 
@@ -153,15 +153,75 @@ export function registerHolds(program: Command): void {
         const due = await openHolds(ctx, true, HOLDS_PAGE_SIZE);
         return { human: [...due.map(holdLine), `would void ${due.length} hold(s)`].join('\n'), dryRun: true, holds: due.map(holdJson) };
       }
-      const client = createClient(ledgerV1.LedgerServiceClient, ctx.grpcAddr(LEDGER), ctx.identity());
+      const res = await ctx.audited(LEDGER, 'holds expire-now', {}, () =>
+        ctx.withClient(ledgerV1.LedgerServiceClient, (c, call) => call<ledgerV1.ExpireDueHoldsResponse>((md, o, cb) => c.expireDueHolds({}, md, o, cb), EXPIRE_TIMEOUT_MS)),
+      );
+      return { human: `voided ${res.expired} expired hold(s)`, dryRun: false, expired: res.expired };
+    }),
+  );
+}
+
+/** `bank-cli queues`: the backlog of each consumer's event queue. */
+export function registerQueues(program: Command): void {
+  const queues = program
+    .command('queues')
+    .description("each consuming service's event queue: waiting, active, delayed (retries in back-off), failed")
+    .addHelpText('after', '\nExamples:\n  bank-cli queues\n  bank-cli --json queues');
+  queues.action(
+    operatorAction(queues, async (ctx) => {
+      const backlogs = await queueBacklogs(ctx.queues(), new DependencyHealth('redis', createLogger('bank-cli', 'warn')));
+      const lines = backlogs.map((b) => `${b.consumer.padEnd(22)} waiting ${b.waiting}  active ${b.active}  delayed ${b.delayed}  failed ${b.failed}${b.routedTypes === 0 ? '  (no event type is routed here)' : ''}`);
+      return { human: lines.join('\n'), queues: backlogs };
+    }),
+  );
+}
+
+/** `bank-cli dead-letters list|requeue|drop`: events a consumer gave up on after its retries. */
+export function registerDeadLetters(program: Command): void {
+  const group = program.command('dead-letters').description("events a service's consumer gave up on after its retries: list, requeue or drop them");
+  const list = group
+    .command('list')
+    .description('open dead letters of one consuming service, oldest first')
+    .requiredOption('--service <name>', 'the consuming service: user, transaction, payment or notification')
+    .option('--limit <n>', `at most (up to ${DEAD_LETTER_PAGE_SIZE})`, String(DEAD_LETTER_PAGE_SIZE))
+    .addHelpText('after', '\nExamples:\n  bank-cli dead-letters list --service notification\n  bank-cli --json dead-letters list --service payment');
+  list.action(
+    operatorAction(list, async (ctx, opts: { service: string; limit: string }) => {
+      const rows = await ctx.withDatabase(serviceNamed(opts.service), (db) => listDeadLetters(db, positiveInt('--limit', opts.limit, DEAD_LETTER_PAGE_SIZE)));
+      const lines = rows.map((r) => `${r.id}  ${r.failedAt.toISOString()}  ${r.type}  event ${r.eventId}  attempts ${r.attempts}  ${r.error}`);
+      return { human: [...lines, `${rows.length} dead letter(s)`].join('\n'), deadLetters: rows };
+    }),
+  );
+  const requeue = group
+    .command('requeue <id>')
+    .description("put a dead letter back on its consumer's queue with a fresh retry budget")
+    .requiredOption('--service <name>', 'the consuming service')
+    .addHelpText('after', '\nExamples:\n  bank-cli dead-letters requeue <id> --service notification --reason "SMTP relay is back"');
+  requeue.action(
+    operatorAction(requeue, async (ctx, id: string, opts: { service: string }) => {
+      const service = serviceNamed(opts.service);
+      const publisher = new BeeQueuePublisher(ctx.queues(), new DependencyHealth('redis', createLogger('bank-cli', 'warn')));
       try {
-        const res = await ctx.audited(LEDGER, 'holds expire-now', {}, () =>
-          new GrpcCaller().unary<ledgerV1.ExpireDueHoldsResponse>((md, o, cb) => client.expireDueHolds({}, md, o, cb), { timeoutMs: EXPIRE_TIMEOUT_MS }),
-        );
-        return { human: `voided ${res.expired} expired hold(s)`, dryRun: false, expired: res.expired };
+        const requeued = await ctx.audited(service, 'dead-letters requeue', { id }, () => ctx.withDatabase(service, (db) => requeueDeadLetter(db, publisher, id)));
+        if (!requeued) throw new StackError(`no open dead letter ${id} in ${service.name}`, EXIT_FAILURE);
+        return { human: `requeued ${id}`, requeued: id };
       } finally {
-        client.close();
+        await publisher.close();
       }
+    }),
+  );
+  const drop = group
+    .command('drop <id>')
+    .description('give up on a dead letter for good (its effect was made by hand, or is not wanted); it stays recorded with the reason')
+    .requiredOption('--service <name>', 'the consuming service')
+    .addHelpText('after', '\nExamples:\n  bank-cli dead-letters drop <id> --service notification --reason "customer closed; email not wanted"');
+  drop.action(
+    operatorAction(drop, async (ctx, id: string, opts: { service: string }) => {
+      if (ctx.reason.trim() === '') throw new StackError('say why with --reason: a dropped event is never delivered', EXIT_USAGE);
+      const service = serviceNamed(opts.service);
+      const dropped = await ctx.audited(service, 'dead-letters drop', { id }, () => ctx.withDatabase(service, (db) => dropDeadLetter(db, id, ctx.reason)));
+      if (!dropped) throw new StackError(`no open dead letter ${id} in ${service.name}`, EXIT_FAILURE);
+      return { human: `dropped ${id}`, dropped: id };
     }),
   );
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ledgerV1 } from '@bank/contracts';
 import { depositIdOfReference, paymentIdOfReference } from '@bank/kernel';
 import { depositTransferId, paymentTransferIds } from '@bank/payments-core';
-import { GrpcCaller, createClient, type Database } from '@bank/platform';
+import type { Database } from '@bank/platform';
 import { StackError } from '../stack/errors';
 import { GRPC_SERVICES, type GrpcServiceDef } from '../stack/layout';
 import { operatorAction, positiveInt, serviceNamed, type OperatorContext } from './context';
@@ -40,13 +40,8 @@ type Bounds = { hold: number; outbox: number; saga: number };
 
 /** The ledger's own invariants, asked of transaction-service. */
 async function ledgerInvariants(ctx: OperatorContext): Promise<Check> {
-  const client = createClient(ledgerV1.LedgerServiceClient, ctx.grpcAddr(LEDGER), ctx.identity());
-  try {
-    const report = await new GrpcCaller().unary<ledgerV1.VerifyInvariantsResponse>((md, o, cb) => client.verifyInvariants({}, md, o, cb), { timeoutMs: VERIFY_TIMEOUT_MS });
-    return { name: 'ledger invariants (Σdebits = Σcredits, balances = Σentries, flags, one resolution per hold)', checked: Number(report.accountsChecked + report.transfersChecked), violations: report.violations.map((v) => `${v.invariant}: ${v.detail}`) };
-  } finally {
-    client.close();
-  }
+  const report = await ctx.withClient(ledgerV1.LedgerServiceClient, (c, call) => call<ledgerV1.VerifyInvariantsResponse>((md, o, cb) => c.verifyInvariants({}, md, o, cb), VERIFY_TIMEOUT_MS));
+  return { name: 'ledger invariants (Σdebits = Σcredits, balances = Σentries, flags, one resolution per hold)', checked: Number(report.accountsChecked + report.transfersChecked), violations: report.violations.map((v) => `${v.invariant}: ${v.detail}`) };
 }
 
 /** Holds still open past their timeout plus the bound: the sweeper is not voiding them. */

@@ -32,7 +32,8 @@ const TABLE = [
     serves: 'auth-service',
     definition: authV1.AuthServiceService,
     callers: {
-      signUp: ['api-gateway'],
+      // bank-cli seed makes users as the public signup does (the gateway rate-limits signups per address).
+      signUp: ['api-gateway', 'bank-cli'],
       login: ['api-gateway'],
       refresh: ['api-gateway'],
       logout: ['api-gateway'],
@@ -40,6 +41,10 @@ const TABLE = [
       getJwks: ['api-gateway', 'user-service', 'transaction-service', 'payment-service', 'notification-service', 'bank-cli'],
       // Making someone an operator or admin is an operator's act, never a service's.
       setRoles: ['bank-cli'],
+      getUser: ['bank-cli'],
+      revokeSessions: ['bank-cli'],
+      listSigningKeys: ['bank-cli'],
+      rotateSigningKey: ['bank-cli'],
     } satisfies Callers<typeof authV1.AuthServiceService>,
   },
   {
@@ -48,10 +53,11 @@ const TABLE = [
     callers: {
       getProfile: ['api-gateway'],
       updateProfile: ['api-gateway'],
-      openAccount: ['api-gateway'],
+      // bank-cli opens accounts for the customer it names (seed, an operator at the counter).
+      openAccount: ['api-gateway', 'bank-cli'],
       // payment-service reads an account its projection does not have yet.
-      getAccount: ['api-gateway', 'payment-service'],
-      listAccounts: ['api-gateway'],
+      getAccount: ['api-gateway', 'payment-service', 'bank-cli'],
+      listAccounts: ['api-gateway', 'bank-cli'],
       freezeAccount: ['api-gateway'],
       unfreezeAccount: ['api-gateway'],
       closeAccount: ['api-gateway'],
@@ -77,12 +83,13 @@ const TABLE = [
     serves: 'payment-service',
     definition: paymentV1.PaymentServiceService,
     callers: {
-      createPayment: ['api-gateway'],
-      getPayment: ['api-gateway'],
+      // bank-cli pays on a customer's behalf (saga trigger payment, seed): an operator's act, audited.
+      createPayment: ['api-gateway', 'bank-cli'],
+      getPayment: ['api-gateway', 'bank-cli'],
       listPayments: ['api-gateway'],
       // An operator compensates a saga by cancelling it (bank-cli saga compensate).
       cancelPayment: ['api-gateway', 'bank-cli'],
-      createDeposit: ['api-gateway'],
+      createDeposit: ['api-gateway', 'bank-cli'],
       resumePayment: ['bank-cli'],
       getPaymentTimeline: ['api-gateway', 'bank-cli'],
     } satisfies Callers<typeof paymentV1.PaymentServiceService>,

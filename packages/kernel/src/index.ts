@@ -12,7 +12,7 @@ export type { Result } from './result';
 export { deterministicId, isUuid, newId } from './ids';
 export { ManualClock, systemClock } from './clock';
 export type { Clock } from './clock';
-export { ROLES, isOperator, requireUser } from './caller';
+export { OPERATOR_TOOL_ACTOR_ID, ROLES, isOperator, requireActor, requireUser } from './caller';
 export type { Caller, Role } from './caller';
 export { EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_CURSOR_LENGTH } from './limits';
 export { depositIdOfReference, depositReference, paymentIdOfReference, paymentReference } from './references';

@@ -27,7 +27,7 @@ beforeAll(async () => {
         if (req.userId === 'invalid') throw new DomainError('VALIDATION_FAILED', 'bad input', { fields: [{ field: 'userId', message: 'must be a UUID' }] });
         if (req.userId === 'bug') throw new Error('database exploded: password=secret');
         if (req.userId === 'slow') await new Promise<void>((r) => (release = r));
-        return { notifications: [], nextCursor: `for ${(await callerOf(ctx)).userId ?? 'nobody'}` };
+        return { notifications: [], nextCursor: `${ctx.caller} for ${(await callerOf(ctx)).userId ?? 'nobody'}` };
       },
     },
     { logger },
@@ -56,8 +56,9 @@ function list(caller: GrpcCaller, userId: string, opts: Parameters<GrpcCaller['u
 describe('gRPC server and client helpers', () => {
   it('serves a call as the calling workload, with a deadline', async () => {
     const res = await list(new GrpcCaller(), 'u1', { timeoutMs: 2_000 });
-    expect(res.nextCursor).toBe('for bank-cli');
-    expect(await seen[0]?.principal()).toEqual({ userId: 'bank-cli', roles: ['operator'] });
+    // A workload on its own account is no user; its roles are what it may do.
+    expect(res.nextCursor).toBe('bank-cli for nobody');
+    expect(await seen[0]?.principal()).toEqual({ userId: undefined, roles: ['operator'] });
     expect(seen[0]!.deadline.getTime()).toBeLessThanOrEqual(Date.now() + 2_000);
   });
 

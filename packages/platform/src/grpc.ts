@@ -189,7 +189,8 @@ export function implement<S extends grpc.ServiceDefinition>(
  * account, with the roles the trust table gives it.
  */
 async function principalOf(caller: Workload, delegate: boolean, accessToken: string | undefined, verifier: TokenVerifier | undefined): Promise<Caller> {
-  if (!delegate) return { userId: caller, roles: rolesOfWorkload(caller) };
+  // A workload on its own account is no user: what it may do comes from its roles alone.
+  if (!delegate) return { userId: undefined, roles: rolesOfWorkload(caller) };
   if (accessToken === undefined) return { userId: undefined, roles: [] };
   if (verifier === undefined) throw new Error('an access token came with the call, and this service has no verifier');
   return verifier.verify(accessToken);
@@ -353,7 +354,8 @@ export class GrpcCaller {
   }
 }
 
-type ClientCtor<C> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & { readonly service: grpc.ServiceDefinition };
+export type GrpcClient = grpc.Client;
+export type ClientCtor<C> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & { readonly service: grpc.ServiceDefinition };
 
 /**
  * A client of the workload that serves `ctor`'s service, calling as `identity`. The server's

@@ -227,7 +227,7 @@ export interface DeadLetterRow {
 export async function listDeadLetters(db: Database, limit: number = DEAD_LETTER_PAGE_SIZE): Promise<DeadLetterRow[]> {
   const { rows } = await db.transaction((c) =>
     c.query<{ id: string; consumer: string; event_id: string; event: EventEnvelope; error: string; attempts: number; failed_at: Date | string }>(
-      'SELECT id, consumer, event_id, event, error, attempts, failed_at FROM dead_letter WHERE requeued_at IS NULL ORDER BY failed_at LIMIT $1',
+      'SELECT id, consumer, event_id, event, error, attempts, failed_at FROM dead_letter WHERE requeued_at IS NULL AND dropped_at IS NULL ORDER BY failed_at LIMIT $1',
       [Math.min(limit, DEAD_LETTER_PAGE_SIZE)],
     ),
   );
@@ -238,7 +238,7 @@ export async function listDeadLetters(db: Database, limit: number = DEAD_LETTER_
 export async function requeueDeadLetter(db: Database, publisher: EventPublisher, id: string): Promise<boolean> {
   return db.transaction(async (c) => {
     const { rows } = await c.query<{ consumer: Consumer; event: EventEnvelope }>(
-      'SELECT consumer, event FROM dead_letter WHERE id = $1 AND requeued_at IS NULL FOR UPDATE',
+      'SELECT consumer, event FROM dead_letter WHERE id = $1 AND requeued_at IS NULL AND dropped_at IS NULL FOR UPDATE',
       [id],
     );
     const row = rows[0];
@@ -249,4 +249,13 @@ export async function requeueDeadLetter(db: Database, publisher: EventPublisher,
     await c.query('UPDATE dead_letter SET requeued_at = now() WHERE id = $1', [id]);
     return true;
   });
+}
+
+/**
+ * Gives up on a dead letter for good (its effect was made by hand, or is not wanted): it stays
+ * recorded with the reason but is no longer open. False when there was no such open row.
+ */
+export async function dropDeadLetter(db: Database, id: string, reason: string): Promise<boolean> {
+  const { rowCount } = await db.sql.query('UPDATE dead_letter SET dropped_at = now(), drop_reason = $2 WHERE id = $1 AND requeued_at IS NULL AND dropped_at IS NULL', [id, reason]);
+  return (rowCount ?? 0) > 0;
 }

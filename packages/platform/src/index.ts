@@ -25,7 +25,7 @@ export {
   startGrpcServer,
   toServiceError,
 } from './grpc';
-export type { CallContext, CallOptions, Handlers, RunningGrpcServer, ServiceBinding, UnaryInvoker } from './grpc';
+export type { CallContext, CallOptions, ClientCtor, GrpcClient, Handlers, RunningGrpcServer, ServiceBinding, UnaryInvoker } from './grpc';
 export { CONNECT_TIMEOUT_MS, DEFAULT_POOL_MAX, POOL_ACQUIRE_TIMEOUT_MS, Database, MAX_TRANSACTION_RETRIES, dropDatabase, ensureDatabase, ensureServiceRole, isDatabaseUnavailable, isRetryableSqlError, listen, parseTimeIdCursor, sqlClient, timeIdCursor } from './db';
 export type { DatabaseOptions, Isolation, Persistence, SqlClient, SqlStatement } from './db';
 export type { EntityManager } from '@mikro-orm/postgresql';
@@ -36,7 +36,7 @@ export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, PUBLISH_TIMEOUT_MS, QUE
 export { DependencyHealth, backoffMs } from './dependency';
 export type { DependencyHealths } from './dependency';
 export type { EventPublisher, EventQueue, QueueBacklog, QueueConnection } from './queue';
-export { EventConsumer, claimInbox, handleEvent, listDeadLetters, requeueDeadLetter } from './inbox';
+export { DEAD_LETTER_PAGE_SIZE, EventConsumer, claimInbox, dropDeadLetter, handleEvent, listDeadLetters, requeueDeadLetter } from './inbox';
 export type { AfterCommit, DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from './inbox';
 export { SHUTDOWN_TIMEOUT_MS, TYPES, runService } from './lifecycle';
 export type { Running } from './lifecycle';

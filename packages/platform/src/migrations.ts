@@ -85,9 +85,28 @@ class OperatorAudit extends Migration {
   }
 }
 
+/**
+ * A dead letter an operator gave up on (bank-cli dead-letters drop): kept, with why, but no
+ * longer open. The open index then leaves dropped rows out too.
+ */
+class DeadLetterDropped extends Migration {
+  override async up(): Promise<void> {
+    this.addSql('ALTER TABLE dead_letter ADD COLUMN dropped_at timestamptz, ADD COLUMN drop_reason text');
+    this.addSql('DROP INDEX dead_letter_open');
+    this.addSql('CREATE INDEX dead_letter_open ON dead_letter (failed_at) WHERE requeued_at IS NULL AND dropped_at IS NULL');
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('DROP INDEX dead_letter_open');
+    this.addSql('ALTER TABLE dead_letter DROP COLUMN dropped_at, DROP COLUMN drop_reason');
+    this.addSql('CREATE INDEX dead_letter_open ON dead_letter (failed_at) WHERE requeued_at IS NULL');
+  }
+}
+
 /** Every service lists these first in its migrations. */
 export const platformMigrations: readonly MigrationObject[] = [
   { name: '0000_platform_messaging', class: PlatformMessaging },
   { name: '0000_platform_outbox_payload_json', class: OutboxPayloadJson },
   { name: '0000_platform_operator_audit', class: OperatorAudit },
+  { name: '0000_platform_messaging_dropped', class: DeadLetterDropped },
 ];

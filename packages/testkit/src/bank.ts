@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { newId } from '@bank/kernel';
 import { checkHealth } from '@bank/platform';
@@ -19,6 +19,30 @@ const SERVICES: readonly BankService[] = ['auth', 'user', 'ledger', 'payment', '
 const APP_OF: Record<BankService | 'gateway', string> = { auth: 'auth-service', user: 'user-service', ledger: 'transaction-service', payment: 'payment-service', notification: 'notification-service', gateway: 'api-gateway' };
 const ENV_PREFIX: Record<BankService, string> = { auth: 'AUTH', user: 'USER', ledger: 'LEDGER', payment: 'PAYMENT', notification: 'NOTIFICATION' };
 
+export interface CliReply<T> {
+  readonly code: number;
+  readonly body: T;
+  readonly stderr: string;
+}
+
+const CLI_ENTRY = path.resolve(APPS, '..', 'cli', 'dist', 'main.js');
+/** bank-cli's output buffer in tests: a seed's logins and a long audit fit. */
+const CLI_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+/** Runs bank-cli with exactly these variables (and PATH), `--json` first; fails when it printed no JSON document. */
+export function runBankCli<T>(env: Readonly<Record<string, string>>, args: readonly string[]): Promise<CliReply<T>> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI_ENTRY, '--json', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, maxBuffer: CLI_MAX_OUTPUT_BYTES }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      try {
+        resolve({ code, body: JSON.parse(stdout) as T, stderr });
+      } catch {
+        reject(new Error(`bank-cli ${args.join(' ')} exited ${code} without one JSON document: ${stdout}${stderr}`));
+      }
+    });
+  });
+}
+
 export interface TestBank {
   /** The gateway's base URL. */
   readonly url: string;
@@ -38,6 +62,10 @@ export interface TestBank {
   exitOf(service: BankService): Promise<void>;
   /** Grants roles with bank-cli (through auth-service), as an operator would. */
   grantRoles(email: string, roles: readonly string[]): Promise<void>;
+  /** What bank-cli needs to find this bank: the documented variables an operator sets for a deployment. */
+  readonly cliEnv: Readonly<Record<string, string>>;
+  /** Runs bank-cli against this bank with --json: its exit code, the one document it printed, and its stderr. */
+  cli<T = Record<string, unknown>>(...args: string[]): Promise<CliReply<T>>;
   stop(): Promise<void>;
 }
 
@@ -101,16 +129,17 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
     start(service, { ...envs.get(service), ...env });
     await waitFor(() => checkHealth(addresses[service], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
   };
+  const cliEnv: Record<string, string> = {
+    BANK_TLS_DIR: TEST_TLS_DIR,
+    REDIS_URL: common.REDIS_URL as string,
+    REDIS_QUEUE_PREFIX: queuePrefix,
+    // Only the services that run: one left out is unknown to bank-cli, as in a deployment without it.
+    ...Object.fromEntries(started.flatMap((s) => [[`${ENV_PREFIX[s]}_GRPC_ADDR`, addresses[s]], [`${ENV_PREFIX[s]}_DATABASE_URL`, databases[s]]])),
+  };
+  const cli = <T,>(...args: string[]) => runBankCli<T>(cliEnv, args);
   const grantRoles = async (email: string, roles: readonly string[]) => {
-    const cli = path.resolve(APPS, '..', 'cli', 'dist', 'main.js');
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, [cli, 'roles', 'set', '--email', email, '--roles', roles.join(','), '--auth', addresses.auth], { env: { PATH: common.PATH, BANK_TLS_DIR: TEST_TLS_DIR }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let text = '';
-      p.stdout.on('data', (c: Buffer) => (text += c.toString()));
-      p.stderr.on('data', (c: Buffer) => (text += c.toString()));
-      p.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`bank-cli roles set exited ${code}: ${text}`))));
-    });
-    if (!out.includes('now has roles')) throw new Error(`bank-cli roles set: ${out}`);
+    const r = await cli<{ roles?: string[] }>('roles', 'set', '--email', email, '--roles', roles.join(','));
+    if (r.code !== 0) throw new Error(`bank-cli roles set exited ${r.code}: ${r.stderr}`);
   };
   const stop = async () => {
     stopping = true;
@@ -141,7 +170,7 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
     const url = `http://127.0.0.1:${ports[SERVICES.length]}`;
     const opsUrl = `http://127.0.0.1:${ports[SERVICES.length + 1]}`;
     await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, BANK_STARTUP_TIMEOUT_MS, 100);
-    return { url, opsUrl, addresses, databases, queuePrefix, exits, signal, restart, exitOf, grantRoles, stop };
+    return { url, opsUrl, addresses, databases, queuePrefix, exits, signal, restart, exitOf, grantRoles, cliEnv, cli, stop };
   } catch (e) {
     await stop();
     throw e;

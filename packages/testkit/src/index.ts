@@ -14,8 +14,8 @@ export {
 export { TEST_TLS_DIR, ensureTestIdentities, testClient, testIdentity } from './identities';
 export { BANK_VARIABLE, STACK_DEFAULT_PORTS, freePorts, httpStatus, isListening, processesWithEnv, startStack } from './processes';
 export type { RunningStack } from './processes';
-export { BANK_STARTUP_TIMEOUT_MS, TEST_CUSTOMER_PASSWORD, callApi, signInOperator, signUpCustomer, startTestBank } from './bank';
-export type { ApiReply, BankService, TestBank } from './bank';
+export { BANK_STARTUP_TIMEOUT_MS, TEST_CUSTOMER_PASSWORD, callApi, runBankCli, signInOperator, signUpCustomer, startTestBank } from './bank';
+export type { ApiReply, BankService, CliReply, TestBank } from './bank';
 export { blockDatabase, startTestRedis } from './outage';
 export type { TestRedis } from './outage';
 export { InMemoryLedgerStore } from './ledger-memory';

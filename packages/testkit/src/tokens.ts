@@ -34,7 +34,7 @@ export async function startTestAuth(logger: Logger): Promise<TestAuth> {
   const refuse = async (): Promise<never> => {
     throw new DomainError('NOT_FOUND', 'the test auth serves only GetJwks');
   };
-  const binding = implement(authV1.AuthServiceService, { signUp: refuse, login: refuse, refresh: refuse, logout: refuse, setRoles: refuse, getJwks: async () => ({ keys: [key] }) }, { logger });
+  const binding = implement(authV1.AuthServiceService, { signUp: refuse, login: refuse, refresh: refuse, logout: refuse, setRoles: refuse, getUser: refuse, revokeSessions: refuse, listSigningKeys: refuse, rotateSigningKey: refuse, getJwks: async () => ({ keys: [key] }) }, { logger });
   const server = await startGrpcServer({ host: '127.0.0.1', port: 0, services: [binding], identity: testIdentity('auth-service'), logger });
   server.setServing(true);
   const sign = (signer: typeof privateKey, userId: string, roles: readonly string[]) =>

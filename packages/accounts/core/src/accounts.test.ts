@@ -72,6 +72,19 @@ describe('Accounts use cases with in-memory fakes', () => {
     await expect(accounts.open({ userId: undefined, roles: [] }, 'EUR', '')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
+  it("opens an account for the customer an operator's tool names, and for nobody else", async () => {
+    const tool: Caller = { userId: undefined, roles: ['operator'] };
+    const { account, replayed } = await accounts.open(tool, 'EUR', 'seed:EUR:0', '', alice.userId);
+    expect([account.ownerId, replayed]).toEqual([alice.userId, false]);
+    expect(await accounts.open(tool, 'EUR', 'seed:EUR:0', '', alice.userId)).toEqual({ account, replayed: true });
+    expect((await accounts.list(tool, alice.userId!, 10, '')).accounts.map((a) => a.id)).toEqual([account.id]);
+    await expect(accounts.open(tool, 'EUR', '', '', 'not-a-uuid')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    // A signed-in user opens their own account whatever owner the request names.
+    expect((await accounts.open(bob, 'EUR', '', '', alice.userId)).account.ownerId).toBe(bob.userId);
+    // A workload without the operator's grant is nobody.
+    await expect(accounts.open({ userId: undefined, roles: [] }, 'EUR', '', '', alice.userId)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
   it('hides other people’s accounts as not found, except from operators', async () => {
     const { account: a } = await accounts.open(alice, 'USD', '');
     await expect(accounts.get(bob, a.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });

@@ -1,4 +1,4 @@
-import { DomainError, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireUser, type Caller, type Clock, type Result } from '@bank/kernel';
+import { DomainError, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireActor, requireUser, type Caller, type Clock, type Result } from '@bank/kernel';
 import { close, freeze, openAccount, unfreeze, type AccountChange, type BankAccount, type TransitionError } from './account';
 import type { AccountPage, AccountStore, LedgerBalances } from './ports';
 import { applyProfileUpdate, newProfile, profileUpdateProblems, type Profile, type ProfileUpdate } from './profile';
@@ -31,8 +31,13 @@ export class Accounts {
     private readonly clock: Clock,
   ) {}
 
-  async open(caller: Caller, currency: string, openKey: string, traceparent = ''): Promise<OpenedAccount> {
-    const ownerId = requireUser(caller);
+  /**
+   * A customer opens an account of their own; an operator's tool (bank-cli, no user behind it)
+   * opens one for the customer it names.
+   */
+  async open(caller: Caller, currency: string, openKey: string, traceparent = '', forOwnerId = ''): Promise<OpenedAccount> {
+    const ownerId = caller.userId === undefined && isOperator(caller) ? forOwnerId.toLowerCase() : requireUser(caller);
+    if (!isUuid(ownerId)) throw fieldError('VALIDATION_FAILED', 'ownerId', 'must name the customer (a UUID)');
     if (!isCurrency(currency)) throw fieldError('VALIDATION_FAILED', 'currency', 'must be a supported ISO 4217 code');
     if (openKey.length > MAX_OPEN_KEY_LENGTH) throw fieldError('VALIDATION_FAILED', 'idempotencyKey', `at most ${MAX_OPEN_KEY_LENGTH} characters`);
     if (openKey !== '') {
@@ -48,7 +53,7 @@ export class Accounts {
   }
 
   async get(caller: Caller, id: string): Promise<BankAccount> {
-    requireUser(caller);
+    requireActor(caller);
     if (!isUuid(id)) throw fieldError('VALIDATION_FAILED', 'accountId', 'must be a UUID');
     const account = await this.store.get(id);
     if (!account || (account.ownerId !== caller.userId && !isOperator(caller))) throw notFound();
@@ -56,10 +61,11 @@ export class Accounts {
   }
 
   async list(caller: Caller, ownerId: string, limit: number, cursor: string): Promise<AccountPage> {
-    const me = requireUser(caller);
+    const me = requireActor(caller);
     const owner = ownerId === '' ? me : ownerId;
     // Listing somebody else's accounts is an operator's business; to others they do not exist.
     if (owner !== me && !isOperator(caller)) return { accounts: [], nextCursor: '' };
+    if (!isUuid(owner)) throw fieldError('VALIDATION_FAILED', 'ownerId', 'must be a UUID');
     const size = limit === 0 ? LIST_DEFAULT_LIMIT : limit;
     if (!Number.isInteger(size) || size < 1 || size > LIST_MAX_LIMIT) throw fieldError('VALIDATION_FAILED', 'limit', `must be 1 to ${LIST_MAX_LIMIT}`);
     // The cursor is the last account id of the previous page.
@@ -101,7 +107,7 @@ export class Accounts {
   }
 
   async profile(caller: Caller, userId: string): Promise<Profile> {
-    const me = requireUser(caller);
+    const me = requireActor(caller);
     const id = userId === '' ? me : userId;
     const profile = id === me || isOperator(caller) ? await this.store.getProfile(id) : undefined;
     if (!profile) throw new DomainError('NOT_FOUND', 'no such profile');

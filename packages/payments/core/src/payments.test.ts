@@ -151,6 +151,32 @@ describe('idempotency keys', () => {
   });
 });
 
+describe("an operator's tool (bank-cli: the operator's grant, no user)", () => {
+  const tool: Caller = { userId: undefined, roles: ['operator'] };
+
+  it("pays from any customer's account on their behalf: the payment is the customer's, the key the tool's", async () => {
+    const { payments, input, from, ledger, to } = setUp();
+    const request = input({ idempotencyKey: 'bank-cli:refund-1' });
+    const created = await payments.create(tool, request);
+    await payments.drive(created.payment.id);
+    expect([ledger.balances.get(from), ledger.balances.get(to)]).toEqual([7_500n, 2_500n]);
+    // Alice sees it as hers; the same key from the tool answers with it again.
+    expect(await payments.get(alice, created.payment.id)).toMatchObject({ status: 'completed', sourceAccountId: from });
+    expect(await payments.create(tool, request)).toMatchObject({ replayed: true, payment: { id: created.payment.id } });
+    // Alice's own key of the same name is hers, a payment of its own.
+    expect((await payments.create(alice, request)).payment.id).not.toBe(created.payment.id);
+  });
+
+  it('deposits, and is refused without the grant', async () => {
+    const { payments, from } = setUp();
+    const { deposit } = await payments.deposit(tool, { idempotencyKey: 'seed-deposit-1', accountId: from, amount: 100n, currency: 'USD', reference: 'seed' });
+    expect(deposit).toMatchObject({ status: 'completed', amount: 100n });
+    const nobody: Caller = { userId: undefined, roles: [] };
+    expect(await codeOf(payments.create(nobody, setUp().input()))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(payments.deposit(nobody, { idempotencyKey: 'k', accountId: from, amount: 1n, currency: 'USD', reference: 'x' }))).toBe('UNAUTHENTICATED');
+  });
+});
+
 describe('cancel and the barrier', () => {
   it('cancels before the capture (the hold is voided) and refuses once captured', async () => {
     const { payments, ledger, input, from } = setUp();

@@ -1,4 +1,4 @@
-import { DomainError, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_CURSOR_LENGTH, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireUser, type Caller, type Clock, type Currency } from '@bank/kernel';
+import { DomainError, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, MAX_CURSOR_LENGTH, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireActor, type Caller, type Clock, type Currency } from '@bank/kernel';
 import {
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_RETENTION_MS,
@@ -189,8 +189,14 @@ export class Payments {
     private readonly opts: PaymentsOptions,
   ) {}
 
+  /**
+   * A customer pays from their own account. An operator's tool (bank-cli, no user behind it)
+   * pays from any customer's account on that customer's behalf: the payment is theirs (its
+   * initiator, its daily limit), the idempotency key the tool's.
+   */
   async create(caller: Caller, input: PaymentInput): Promise<CreatedPayment> {
-    const userId = requireUser(caller);
+    const userId = requireActor(caller);
+    const onBehalf = caller.userId === undefined;
     checkKey(input.idempotencyKey);
     checkAmount(input.amount);
     checkCurrency(input.currency);
@@ -208,7 +214,7 @@ export class Payments {
 
     const found = await this.accounts.find([source, destination]);
     const from = found.get(source);
-    if (!from || from.ownerId !== userId) throw notFound('source account');
+    if (!from || (from.ownerId !== userId && !onBehalf)) throw notFound('source account');
     const to = found.get(destination);
     if (!to) throw notFound('destination account');
     if (from.currency !== input.currency || to.currency !== input.currency) {
@@ -218,7 +224,7 @@ export class Payments {
     const now = this.clock.now();
     const payment: Payment = {
       id: newId(now.getTime()),
-      initiatorId: userId,
+      initiatorId: from.ownerId,
       sourceAccountId: source,
       destinationAccountId: destination,
       destinationOwnerId: to.ownerId,
@@ -283,7 +289,7 @@ export class Payments {
   }
 
   private async visible(caller: Caller, id: string): Promise<Payment> {
-    const userId = requireUser(caller);
+    const userId = requireActor(caller);
     if (!isUuid(id)) throw fieldError('VALIDATION_FAILED', 'paymentId', 'must be a UUID');
     const p = await this.store.getPayment(id.toLowerCase());
     if (!p || (p.initiatorId !== userId && p.destinationOwnerId !== userId && !isOperator(caller))) throw notFound('payment');
@@ -291,7 +297,7 @@ export class Payments {
   }
 
   async list(caller: Caller, accountId: string, limit: number, cursor: string): Promise<{ payments: PaymentView[]; nextCursor: string }> {
-    const userId = requireUser(caller);
+    const userId = requireActor(caller);
     if (!isUuid(accountId)) throw fieldError('VALIDATION_FAILED', 'accountId', 'must be a UUID');
     const pageSize = limit === 0 ? LIST_DEFAULT_LIMIT : limit;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > LIST_MAX_LIMIT) throw fieldError('VALIDATION_FAILED', 'limit', `must be 1 to ${LIST_MAX_LIMIT}`);
@@ -306,7 +312,7 @@ export class Payments {
   /** Cancels a payment not yet captured: its hold is voided. PAYMENT_NOT_CANCELLABLE after the capture. */
   async cancel(caller: Caller, id: string): Promise<PaymentView> {
     let p = await this.visible(caller, id);
-    if (p.initiatorId !== requireUser(caller) && !isOperator(caller)) throw notFound('payment');
+    if (p.initiatorId !== requireActor(caller) && !isOperator(caller)) throw notFound('payment');
     for (let round = 0; ; round++) {
       assert(round < MAX_DRIVE_ROUNDS, `cancel of ${p.id} kept losing races`);
       const decided = requestCancel(p, this.clock.now());
@@ -469,7 +475,7 @@ export class Payments {
 
   /** Money in from the bank's settlement account of the currency: operators only, idempotent by key. */
   async deposit(caller: Caller, input: DepositInput): Promise<{ deposit: DepositView; replayed: boolean }> {
-    const userId = requireUser(caller);
+    const userId = requireActor(caller);
     if (!isOperator(caller)) throw new DomainError('NOT_FOUND', 'no such route');
     checkKey(input.idempotencyKey);
     checkAmount(input.amount);
