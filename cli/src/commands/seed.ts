@@ -71,23 +71,40 @@ const remoteCode = (e: unknown) => (e instanceof RemoteCallError ? e.code : unde
  */
 async function seed(ctx: OperatorContext, plan: SeedPlan) {
   const startedAt = Date.now();
+  const phasesMs = { users: 0, accounts: 0, deposits: 0, payments: 0 };
+  let phaseStart = startedAt;
+  const phaseDone = (phase: keyof typeof phasesMs) => {
+    phasesMs[phase] = Date.now() - phaseStart;
+    phaseStart = Date.now();
+  };
   const userIds: string[] = new Array<string>(plan.users.length);
   let created = 0;
   const signups = ctx.progress(plan.users.length, 'users   ');
   await ctx.withClient(authV1.AuthServiceClient, (auth, call) =>
     forEachBounded(plan.users, plan.concurrency, async (u, i) => {
-      try {
-        userIds[i] = (await call<authV1.SignUpResponse>((md, o, cb) => auth.signUp({ email: u.email, password: plan.password, fullName: u.fullName }, md, o, cb))).userId;
-        created += 1;
-      } catch (e) {
-        // Made by an earlier run: its id is all the seed needs (its password is left as it is).
-        if (remoteCode(e) !== 'EMAIL_TAKEN') throw e;
-        userIds[i] = (await call<authV1.UserRecord>((md, o, cb) => auth.getUser({ email: u.email }, md, o, cb))).userId;
+      // Made by an earlier run: its id is all the seed needs (its password is left as it is). Asked
+      // first, because a signup costs a bcrypt hash even when the email turns out to be taken.
+      const existing = await call<authV1.UserRecord>((md, o, cb) => auth.getUser({ email: u.email }, md, o, cb)).catch((e: unknown) => {
+        if (remoteCode(e) !== 'NOT_FOUND') throw e;
+        return undefined;
+      });
+      if (existing) {
+        userIds[i] = existing.userId;
+      } else {
+        try {
+          userIds[i] = (await call<authV1.SignUpResponse>((md, o, cb) => auth.signUp({ email: u.email, password: plan.password, fullName: u.fullName }, md, o, cb))).userId;
+          created += 1;
+        } catch (e) {
+          // Another seed running at once made it in between.
+          if (remoteCode(e) !== 'EMAIL_TAKEN') throw e;
+          userIds[i] = (await call<authV1.UserRecord>((md, o, cb) => auth.getUser({ email: u.email }, md, o, cb))).userId;
+        }
       }
       signups.increment();
     }),
   );
   signups.stop();
+  phaseDone('users');
 
   const accountIds: string[] = new Array<string>(plan.users.length * plan.accountsPerUser);
   let opened = 0;
@@ -103,6 +120,7 @@ async function seed(ctx: OperatorContext, plan: SeedPlan) {
     }),
   );
   openings.stop();
+  phaseDone('accounts');
 
   let deposited = 0;
   const deposits = ctx.progress(plan.deposit === 0n ? 0 : accountIds.length, 'deposits');
@@ -116,6 +134,7 @@ async function seed(ctx: OperatorContext, plan: SeedPlan) {
     }),
   );
   deposits.stop();
+  phaseDone('deposits');
 
   const next = random(plan.seed);
   const transfers = Array.from({ length: accountIds.length < 2 ? 0 : plan.payments }, (_unused, n) => {
@@ -139,6 +158,7 @@ async function seed(ctx: OperatorContext, plan: SeedPlan) {
     }),
   );
   paying.stop();
+  phaseDone('payments');
 
   return {
     users: plan.users.map((u, i) => ({ email: u.email, userId: userIds[i] as string })),
@@ -147,6 +167,7 @@ async function seed(ctx: OperatorContext, plan: SeedPlan) {
     accounts: accountIds.length,
     payments: { ...outcomes, failureCodes: Object.fromEntries(failures) },
     elapsedMs: Date.now() - startedAt,
+    phasesMs,
   };
 }
 
@@ -197,7 +218,7 @@ export function registerSeed(program: Command): void {
         `logins: the emails above with password ${r.password} (users made by an earlier run keep theirs)`,
         `users ${r.users.length} (${r.created.users} new), accounts ${r.accounts} (${r.created.accounts} new), deposits ${r.created.deposits} new`,
         `payments: ${r.payments.completed} completed, ${r.payments.failed} failed${failed ? ` (${failed})` : ''}, ${r.payments.cancelled} cancelled, ${r.payments.pending} still pending, ${r.payments.replayed} from an earlier run`,
-        `in ${(r.elapsedMs / 1000).toFixed(1)} s`,
+        `in ${(r.elapsedMs / 1000).toFixed(1)} s (users ${(r.phasesMs.users / 1000).toFixed(1)} s, accounts ${(r.phasesMs.accounts / 1000).toFixed(1)} s, deposits ${(r.phasesMs.deposits / 1000).toFixed(1)} s, payments ${(r.phasesMs.payments / 1000).toFixed(1)} s)`,
       ].join('\n');
       return { human, ...r };
     }),
