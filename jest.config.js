@@ -43,8 +43,10 @@ module.exports = {
   // Runs once before: the tests' certificates, one per workload (see packages/testkit/src/identities.ts).
   globalSetup: '<rootDir>/packages/testkit/src/setup.ts',
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.faults\\.test\\.ts$'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.int.test.ts'], testTimeout: 60_000 },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.e2e.test.ts'], testPathIgnorePatterns: e2eIgnored, testTimeout: 120_000 },
+    // The fault harness (npm run test:faults): minutes per seed, so only when asked for.
+    ...(process.env.BANK_FAULTS === '1' ? [{ ...common, displayName: 'faults', testMatch: ['<rootDir>/packages/testkit/src/faults/*.faults.test.ts'] }] : []),
   ],
 };

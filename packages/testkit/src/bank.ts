@@ -55,9 +55,9 @@ export interface TestBank {
   /** Processes that exited while the bank was up (none, in a healthy run): name and how. */
   readonly exits: readonly string[];
   /** Sends a signal to a service (SIGSTOP/SIGCONT to freeze and thaw it, SIGKILL to crash it); a crash is not counted in `exits`. */
-  signal(service: BankService, signal: NodeJS.Signals): Promise<void>;
+  signal(service: BankService | 'gateway', signal: NodeJS.Signals): Promise<void>;
   /** Starts a service again (after SIGKILL) with the same settings, or these changed, and waits until it serves. */
-  restart(service: BankService, env?: Record<string, string>): Promise<void>;
+  restart(service: BankService | 'gateway', env?: Record<string, string>): Promise<void>;
   /** Resolves when the service's process exits by itself (a failpoint); that exit is not counted in `exits`. */
   exitOf(service: BankService): Promise<void>;
   /** Grants roles with bank-cli (through auth-service), as an operator would. */
@@ -74,12 +74,19 @@ export interface TestBank {
  * notification-service too when given an SMTP server to send through (its address and database
  * exist either way, so that its peers find nobody there rather than somebody else's).
  */
-export async function startTestBank(opts: { label: string; redisUrl?: string; smtpUrl?: string; gatewayEnv?: Record<string, string>; serviceEnv?: Partial<Record<BankService, Record<string, string>>> }): Promise<TestBank> {
+type ServiceEnv = Partial<Record<BankService, Record<string, string>>>;
+
+/**
+ * `serviceEnv` may depend on where the services listen (known only once ports are chosen): a
+ * fault harness puts a proxy in front of one and points its peers there.
+ */
+export async function startTestBank(opts: { label: string; redisUrl?: string; smtpUrl?: string; gatewayEnv?: Record<string, string>; serviceEnv?: ServiceEnv | ((addresses: Readonly<Record<BankService, string>>) => Promise<ServiceEnv>) }): Promise<TestBank> {
   const dbs = await Promise.all(SERVICES.map((s) => createTestDatabase(`${opts.label}_${s}`)));
   const ports = await Promise.all([...SERVICES, 'gateway', 'gateway-ops'].map(() => freePort()));
   const addresses = Object.fromEntries(SERVICES.map((s, i) => [s, `127.0.0.1:${ports[i]}`])) as Record<BankService, string>;
   const databases = Object.fromEntries(SERVICES.map((s, i) => [s, (dbs[i] as { url: string }).url])) as Record<BankService, string>;
   const queuePrefix = testQueuePrefix(opts.label);
+  const serviceEnv = typeof opts.serviceEnv === 'function' ? await opts.serviceEnv(addresses) : opts.serviceEnv;
   const common: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     BANK_TLS_DIR: TEST_TLS_DIR,
@@ -106,7 +113,7 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
     children.set(name, child);
     envs.set(name, env);
   };
-  const signal = async (service: BankService, sig: NodeJS.Signals) => {
+  const signal = async (service: BankService | 'gateway', sig: NodeJS.Signals) => {
     const child = children.get(service);
     if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`${APP_OF[service]} is not running`);
     if (sig === 'SIGKILL') {
@@ -125,9 +132,12 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise<void>((resolve) => child.once('exit', () => resolve()));
   };
-  const restart = async (service: BankService, env?: Record<string, string>) => {
+  const gatewayUrl = `http://127.0.0.1:${ports[SERVICES.length]}`;
+  const gatewayUp = async () => (await fetch(`${gatewayUrl}/healthz`).catch(() => undefined))?.status === 200;
+  const restart = async (service: BankService | 'gateway', env?: Record<string, string>) => {
     start(service, { ...envs.get(service), ...env });
-    await waitFor(() => checkHealth(addresses[service], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
+    if (service === 'gateway') await waitFor(gatewayUp, BANK_STARTUP_TIMEOUT_MS, 100);
+    else await waitFor(() => checkHealth(addresses[service], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
   };
   const cliEnv: Record<string, string> = {
     BANK_TLS_DIR: TEST_TLS_DIR,
@@ -163,13 +173,13 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
     SERVICES.forEach((s, i) => {
       if (!started.includes(s)) return;
       const own = { ...(s === 'auth' ? { AUTH_BCRYPT_COST: '4' } : {}), ...(s === 'notification' ? { SMTP_URL: opts.smtpUrl as string } : {}) };
-      start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...own, ...opts.serviceEnv?.[s] });
+      start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...own, ...serviceEnv?.[s] });
     });
     for (const s of started) await waitFor(() => checkHealth(addresses[s], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
     start('gateway', { GATEWAY_PORT: String(ports[SERVICES.length]), GATEWAY_OPS_PORT: String(ports[SERVICES.length + 1]), ...opts.gatewayEnv });
-    const url = `http://127.0.0.1:${ports[SERVICES.length]}`;
+    const url = gatewayUrl;
     const opsUrl = `http://127.0.0.1:${ports[SERVICES.length + 1]}`;
-    await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, BANK_STARTUP_TIMEOUT_MS, 100);
+    await waitFor(gatewayUp, BANK_STARTUP_TIMEOUT_MS, 100);
     return { url, opsUrl, addresses, databases, queuePrefix, exits, signal, restart, exitOf, grantRoles, cliEnv, cli, stop };
   } catch (e) {
     await stop();
