@@ -47,6 +47,8 @@ export interface RunResult {
   readonly checks: Check[];
   readonly passed: boolean;
   readonly elapsedMs: number;
+  /** Where the time went: the bank and its customers made, the load under faults, resolving, quiescing and checking. */
+  readonly phasesMs: { setup: number; load: number; resolve: number; quiesce: number; checks: number };
 }
 
 /** After the last fault heals, the load goes on this long before it stops. */
@@ -209,7 +211,7 @@ async function quiesce(bank: TestBank): Promise<string> {
   }
 }
 
-async function checks(bank: TestBank, ops: readonly Operation[], unresolved: number, mail: Map<string, number>, quiet: string): Promise<Check[]> {
+async function checks(bank: TestBank, ops: readonly Operation[], unresolved: number, mail: Map<string, number>, quiet: string, faults: readonly string[]): Promise<Check[]> {
   const out: Check[] = [];
   const check = (name: string, ok: boolean, detail: string) => out.push({ name, ok, detail });
   check('the bank quiesced', quiet.startsWith('quiet'), quiet);
@@ -272,12 +274,16 @@ async function checks(bank: TestBank, ops: readonly Operation[], unresolved: num
   const [completed] = await query<{ n: number }>(bank.databases.payment, "SELECT count(*)::int AS n FROM payments WHERE status = 'completed'");
   const messageIds = (await query<{ message_id: string | null }>(bank.databases.notification, "SELECT message_id FROM deliveries WHERE status = 'sent'")).map((r) => r.message_id);
   const duplicates = [...mail.values()].filter((n) => n > 1).length;
+  // SMTP has no idempotency: notification-service killed (or cut from its database) between the
+  // server's acceptance and recording it sends that one message again, with the same Message-ID,
+  // which receivers collapse. That is the only resend allowed, and only in a run with that fault.
+  const senderHit = faults.some((f) => f === 'SIGKILL notification' || f.startsWith("notification's database"));
   const unseen = messageIds.filter((id) => id === null || !mail.has(id.startsWith('<') ? id : `<${id}>`) && !mail.has(id)).length;
   const e = emails[0];
   check(
     'one email per party per completed payment',
-    e?.payments === completed?.n && e?.wrong === 0 && duplicates === 0 && unseen === 0,
-    `${completed?.n} completed payments, ${e?.payments} with emails, ${e?.wrong} without exactly one each; ${mail.size} messages received, ${duplicates} received twice, ${unseen} sent but never received`,
+    e?.payments === completed?.n && e?.wrong === 0 && (duplicates === 0 || senderHit) && unseen === 0,
+    `${completed?.n} completed payments, ${e?.payments} with emails, ${e?.wrong} without exactly one each; ${mail.size} distinct messages received, ${duplicates} of them again (same Message-ID${senderHit ? ', after the sender was hit' : ''}), ${unseen} sent but never received`,
   );
 
   const verify = await bank.cli<{ problems?: number; checks?: { name: string; violations: string[] }[] }>('verify');
@@ -316,6 +322,12 @@ export async function runFaultSeed(opts: RunOptions): Promise<RunResult> {
     const ops: Operation[] = [];
     for (const c of customers) for (const a of c.accounts) ops.push(await perform(b.url, { kind: 'deposit', key: `seed-${a}`, token: operator, path: '/v1/admin/deposits', body: { accountId: a, amount: 100_000, currency: CURRENCY, reference: 'fault seed' }, outcome: 'indeterminate', status: 0 }, 20));
 
+    const phasesMs = { setup: Date.now() - startedAt, load: 0, resolve: 0, quiesce: 0, checks: 0 };
+    let mark = Date.now();
+    const lap = (phase: keyof typeof phasesMs) => {
+      phasesMs[phase] = Date.now() - mark;
+      mark = Date.now();
+    };
     let stopping = false;
     const clients = Array.from({ length: opts.clients }, async (_unused, client) => {
       const own = prng(opts.seed * 1_000 + client);
@@ -336,6 +348,7 @@ export async function runFaultSeed(opts: RunOptions): Promise<RunResult> {
     await sleep(TAIL_MS);
     stopping = true;
     await Promise.all(clients);
+    lap('load');
 
     // Healed: every operation without an answer is asked again with its key until it has one.
     let unresolved = 0;
@@ -345,8 +358,11 @@ export async function runFaultSeed(opts: RunOptions): Promise<RunResult> {
       if (again.outcome === 'indeterminate') unresolved += 1;
       else if (again.resourceId) op.resourceId = again.resourceId;
     }
+    lap('resolve');
     const quiet = await quiesce(b);
-    const results = await checks(b, ops, unresolved, mail.messageIds, quiet);
+    lap('quiesce');
+    const results = await checks(b, ops, unresolved, mail.messageIds, quiet, faults);
+    lap('checks');
     const count = (o: Operation['outcome']) => ops.filter((x) => x.outcome === o).length;
     return {
       seed: opts.seed,
@@ -356,6 +372,7 @@ export async function runFaultSeed(opts: RunOptions): Promise<RunResult> {
       checks: results,
       passed: results.every((c) => c.ok),
       elapsedMs: Date.now() - startedAt,
+      phasesMs,
     };
   } finally {
     await bank?.stop();
