@@ -28,15 +28,6 @@ const common = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };
 
-/**
- * The fault suites (outages held for 30 s, crashes, the acceptance run) test timing and recovery,
- * and the contract suite (thousands of generated requests) tests the HTTP contract; neither is
- * about what differs between Node versions. CI_SKIP_FAULT_SUITES=1 leaves them out: .ci/run does
- * so for its second Node version, which keeps CI inside its time budget.
- */
-const FAULT_SUITES = '/(outage|crash|acceptance|contract)\\.e2e\\.test\\.ts$';
-const e2eIgnored = process.env.CI_SKIP_FAULT_SUITES === '1' ? [...common.testPathIgnorePatterns, FAULT_SUITES] : common.testPathIgnorePatterns;
-
 module.exports = {
   // Runs once after every project: the suites' Redis keys go (see packages/testkit/src/teardown.ts).
   globalTeardown: '<rootDir>/packages/testkit/src/teardown.ts',
@@ -45,7 +36,7 @@ module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.faults\\.test\\.ts$'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.int.test.ts'], testTimeout: 60_000 },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.e2e.test.ts'], testPathIgnorePatterns: e2eIgnored, testTimeout: 120_000 },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.e2e.test.ts'], testTimeout: 120_000 },
     // The fault harness (npm run test:faults): minutes per seed, so only when asked for.
     ...(process.env.BANK_FAULTS === '1' ? [{ ...common, displayName: 'faults', testMatch: ['<rootDir>/packages/testkit/src/faults/*.faults.test.ts'] }] : []),
   ],
