@@ -88,7 +88,8 @@ describe('the bank through outages of its dependencies', () => {
       opened.push(await openAccount(c.token));
       // Money moves: a payment through the gateway (its saga needs no Redis) and a ledger transfer.
       const paid = await callApi(bank.url, 'POST', '/v1/payments', { sourceAccountId: from, destinationAccountId: to, amount: 2, currency: 'USD' }, payer.token, { 'Idempotency-Key': newId(), Prefer: 'wait=10' });
-      expect([paid.status, paid.body?.status]).toEqual([201, 'completed']);
+      // A service that died with Redis would show here, next to the payment it left pending.
+      expect([paid.status, paid.body?.status, bank.exits]).toEqual([201, 'completed', []]);
       expect(await transfer(from, to, 1n)).toBe('CREATE_TRANSFER_RESULT_OK');
       moved += 3n;
       const view = await callApi(bank.url, 'GET', `/v1/accounts/${from}`, undefined, payer.token);

@@ -352,8 +352,9 @@ export async function runFaultSeed(opts: RunOptions): Promise<RunResult> {
 
     // Healed: every operation without an answer is asked again with its key until it has one.
     let unresolved = 0;
+    // A payment or deposit answers with the outcome its key already has; a cancel again is
+    // answered by the payment's state (cancelled, or not cancellable); a read is simply read.
     for (const op of ops.filter((o) => o.outcome === 'indeterminate')) {
-      if (op.kind !== 'payment' && op.kind !== 'deposit') continue;
       const again = await perform(b.url, { ...op }, RESOLVE_ATTEMPTS);
       if (again.outcome === 'indeterminate') unresolved += 1;
       else if (again.resourceId) op.resourceId = again.resourceId;
