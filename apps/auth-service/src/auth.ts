@@ -12,6 +12,8 @@ export const MAX_FAILED_LOGINS_PER_ACCOUNT = 10;
 /** Failed logins from one address inside the window before that address is refused. */
 export const MAX_FAILED_LOGINS_PER_IP = 50;
 export const FAILED_LOGIN_WINDOW_MS = 15 * 60_000;
+/** Rounds of revocation at most in one sessions revoke (one is the rule; more catch rotations racing it). */
+export const REVOKE_MAX_ROUNDS = 5;
 /** Every user starts as a customer; staff roles are granted by setRoles. */
 const SIGNUP_ROLES: readonly Role[] = ['customer'];
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -196,12 +198,19 @@ export class Auth {
     const outcome = await this.db.transaction(async (c, em) => {
       const user = await em.findOne(UserSchema, { email: normaliseEmail(email) }, { fields: ['id'] });
       if (!user) return undefined;
-      const { rows } = await c.query<{ n: number }>(
-        `WITH revoked AS (UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = $1 AND status <> 'revoked' RETURNING family_id, expires_at, status)
-         SELECT count(DISTINCT family_id) FILTER (WHERE expires_at > $2)::int AS n FROM revoked`,
-        [user.id, this.clock.now()],
-      );
-      return { userId: user.id, revokedSessions: rows[0]?.n ?? 0 };
+      // A refresh racing this one may commit a new token after the statement's snapshot: each
+      // statement (READ COMMITTED) sees what committed before it, so it runs again until it finds
+      // nothing left to revoke (bounded: each round only catches a rotation in flight).
+      const families = new Set<string>();
+      for (let round = 0; round < REVOKE_MAX_ROUNDS; round++) {
+        const { rows } = await c.query<{ family_id: string; live: boolean }>(
+          `UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = $1 AND status <> 'revoked' RETURNING family_id, expires_at > $2 AS live`,
+          [user.id, this.clock.now()],
+        );
+        if (rows.length === 0) break;
+        for (const r of rows) if (r.live) families.add(r.family_id);
+      }
+      return { userId: user.id, revokedSessions: families.size };
     });
     if (!outcome) throw new DomainError('NOT_FOUND', 'no such user');
     return outcome;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ledgerV1 } from '@bank/contracts';
+import { isUuid } from '@bank/kernel';
 import { BeeQueuePublisher, DEAD_LETTER_PAGE_SIZE, DependencyHealth, OUTBOX_PAGE_SIZE, createLogger, dropDeadLetter, listDeadLetters, listOutbox, queueBacklogs, replayOutbox, requeueDeadLetter, type OutboxEntry, type OutboxSelection } from '@bank/platform';
 import { EXIT_FAILURE, StackError } from '../stack/errors';
 import { GRPC_SERVICES, type GrpcServiceDef } from '../stack/layout';
@@ -176,6 +177,10 @@ export function registerQueues(program: Command): void {
   );
 }
 
+function deadLetterId(raw: string): void {
+  if (!isUuid(raw)) throw new StackError(`${raw} is not a dead letter's id (a UUID, as dead-letters list shows)`, EXIT_USAGE);
+}
+
 /** `bank-cli dead-letters list|requeue|drop`: events a consumer gave up on after its retries. */
 export function registerDeadLetters(program: Command): void {
   const group = program.command('dead-letters').description("events a service's consumer gave up on after its retries: list, requeue or drop them");
@@ -199,6 +204,7 @@ export function registerDeadLetters(program: Command): void {
     .addHelpText('after', '\nExamples:\n  bank-cli dead-letters requeue <id> --service notification --reason "SMTP relay is back"');
   requeue.action(
     operatorAction(requeue, async (ctx, id: string, opts: { service: string }) => {
+      deadLetterId(id);
       const service = serviceNamed(opts.service);
       const publisher = new BeeQueuePublisher(ctx.queues(), new DependencyHealth('redis', createLogger('bank-cli', 'warn')));
       try {
@@ -217,6 +223,7 @@ export function registerDeadLetters(program: Command): void {
     .addHelpText('after', '\nExamples:\n  bank-cli dead-letters drop <id> --service notification --reason "customer closed; email not wanted"');
   drop.action(
     operatorAction(drop, async (ctx, id: string, opts: { service: string }) => {
+      deadLetterId(id);
       if (ctx.reason.trim() === '') throw new StackError('say why with --reason: a dropped event is never delivered', EXIT_USAGE);
       const service = serviceNamed(opts.service);
       const dropped = await ctx.audited(service, 'dead-letters drop', { id }, () => ctx.withDatabase(service, (db) => dropDeadLetter(db, id, ctx.reason)));

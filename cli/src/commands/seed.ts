@@ -141,7 +141,7 @@ async function seed(ctx: OperatorContext, plan: SeedPlan) {
     const from = Math.floor(next() * accountIds.length);
     const to = (from + 1 + Math.floor(next() * (accountIds.length - 1))) % accountIds.length;
     const amount = 1n + BigInt(Math.floor(next() * Number(plan.deposit / PAYMENT_AMOUNT_DIVISOR)));
-    return { key: `seed-payment:${plan.seed}:${n}`, from: accountIds[from] as string, to: accountIds[to] as string, amount };
+    return { key: `seed-payment:${plan.seed}:${plan.users.length}x${plan.accountsPerUser}:${plan.currency}:${n}`, from: accountIds[from] as string, to: accountIds[to] as string, amount };
   });
   const outcomes = { completed: 0, failed: 0, cancelled: 0, pending: 0, replayed: 0 };
   const failures = new Map<string, number>();

@@ -152,7 +152,8 @@ export class TokenVerifier {
       throw unauthenticated(e instanceof jwt.TokenExpiredError ? 'the access token has expired' : 'the access token is not valid');
     }
     const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
-    if (typeof claims.sub !== 'string') throw unauthenticated('the access token is not valid');
+    // An empty subject would pass for no user at all (an operator's tool): it names nobody, so it is refused.
+    if (typeof claims.sub !== 'string' || claims.sub === '') throw unauthenticated('the access token is not valid');
     return { userId: claims.sub, roles };
   }
 }

@@ -1,4 +1,4 @@
-import { ManualClock, newId, type Caller } from '@bank/kernel';
+import { ManualClock, OPERATOR_TOOL_ACTOR_ID, newId, type Caller } from '@bank/kernel';
 import { FakeLedgerBalances, InMemoryAccountStore } from '@bank/testkit';
 import { close, freeze, openAccount, unfreeze } from './account';
 import { Accounts } from './accounts';
@@ -79,6 +79,8 @@ describe('Accounts use cases with in-memory fakes', () => {
     expect(await accounts.open(tool, 'EUR', 'seed:EUR:0', '', alice.userId)).toEqual({ account, replayed: true });
     expect((await accounts.list(tool, alice.userId!, 10, '')).accounts.map((a) => a.id)).toEqual([account.id]);
     await expect(accounts.open(tool, 'EUR', '', '', 'not-a-uuid')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    // The tool's own stand-in id names no customer.
+    await expect(accounts.open(tool, 'EUR', '', '', OPERATOR_TOOL_ACTOR_ID)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     // A signed-in user opens their own account whatever owner the request names.
     expect((await accounts.open(bob, 'EUR', '', '', alice.userId)).account.ownerId).toBe(bob.userId);
     // A workload without the operator's grant is nobody.

@@ -1,4 +1,4 @@
-import { DomainError, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, assert, fieldError, isCurrency, isOperator, isUuid, newId, requireActor, requireUser, type Caller, type Clock, type Result } from '@bank/kernel';
+import { DomainError, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, assert, fieldError, isCurrency, isOperator, isUuid, newId, OPERATOR_TOOL_ACTOR_ID, requireActor, requireUser, type Caller, type Clock, type Result } from '@bank/kernel';
 import { close, freeze, openAccount, unfreeze, type AccountChange, type BankAccount, type TransitionError } from './account';
 import type { AccountPage, AccountStore, LedgerBalances } from './ports';
 import { applyProfileUpdate, newProfile, profileUpdateProblems, type Profile, type ProfileUpdate } from './profile';
@@ -37,7 +37,7 @@ export class Accounts {
    */
   async open(caller: Caller, currency: string, openKey: string, traceparent = '', forOwnerId = ''): Promise<OpenedAccount> {
     const ownerId = caller.userId === undefined && isOperator(caller) ? forOwnerId.toLowerCase() : requireUser(caller);
-    if (!isUuid(ownerId)) throw fieldError('VALIDATION_FAILED', 'ownerId', 'must name the customer (a UUID)');
+    if (!isUuid(ownerId) || ownerId === OPERATOR_TOOL_ACTOR_ID) throw fieldError('VALIDATION_FAILED', 'ownerId', 'must name the customer (a UUID)');
     if (!isCurrency(currency)) throw fieldError('VALIDATION_FAILED', 'currency', 'must be a supported ISO 4217 code');
     if (openKey.length > MAX_OPEN_KEY_LENGTH) throw fieldError('VALIDATION_FAILED', 'idempotencyKey', `at most ${MAX_OPEN_KEY_LENGTH} characters`);
     if (openKey !== '') {

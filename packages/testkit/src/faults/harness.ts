@@ -211,7 +211,7 @@ async function quiesce(bank: TestBank): Promise<string> {
   }
 }
 
-async function checks(bank: TestBank, ops: readonly Operation[], unresolved: number, mail: Map<string, number>, quiet: string, faults: readonly string[]): Promise<Check[]> {
+async function checks(bank: TestBank, ops: readonly Operation[], indeterminate: number, unresolved: number, mail: Map<string, number>, quiet: string, faults: readonly string[]): Promise<Check[]> {
   const out: Check[] = [];
   const check = (name: string, ok: boolean, detail: string) => out.push({ name, ok, detail });
   check('the bank quiesced', quiet.startsWith('quiet'), quiet);
@@ -228,7 +228,6 @@ async function checks(bank: TestBank, ops: readonly Operation[], unresolved: num
   check('money: customers hold exactly the deposits', money?.customers === deposits?.total && money?.settlement === deposits?.total, `customers ${money?.customers}, settlement out ${money?.settlement}, completed deposits ${deposits?.total} (${CURRENCY})`);
   check('no negative balance', money?.negative === 0, `${money?.negative} customer account(s) below zero`);
 
-  const indeterminate = ops.filter((o) => o.outcome === 'indeterminate').length;
   check('every indeterminate operation resolved by its key', unresolved === 0, `${indeterminate} indeterminate after the load, ${unresolved} still without an answer`);
 
   const acknowledged = ops.filter((o) => o.kind === 'payment' && o.outcome === 'ok' && o.resourceId !== undefined).map((o) => o.resourceId as string);
@@ -354,21 +353,33 @@ export async function runFaultSeed(opts: RunOptions): Promise<RunResult> {
     let unresolved = 0;
     // A payment or deposit answers with the outcome its key already has; a cancel again is
     // answered by the payment's state (cancelled, or not cancellable); a read is simply read.
+    // Only an answer about the operation itself resolves it: a success, or a refusal of the
+    // request (a business code), never an authentication or validation failure of the client.
+    let resolved = 0;
+    const indeterminate = ops.filter((o) => o.outcome === 'indeterminate').length;
     for (const op of ops.filter((o) => o.outcome === 'indeterminate')) {
       const again = await perform(b.url, { ...op }, RESOLVE_ATTEMPTS);
-      if (again.outcome === 'indeterminate') unresolved += 1;
-      else if (again.resourceId) op.resourceId = again.resourceId;
+      if (again.outcome === 'indeterminate' || again.status === 401 || again.status === 400 || again.code === 'IDEMPOTENCY_KEY_REUSED') {
+        unresolved += 1;
+        continue;
+      }
+      resolved += 1;
+      // Checked below like any other answer: an acknowledged payment must then exist.
+      op.outcome = again.outcome;
+      op.status = again.status;
+      op.code = again.code;
+      if (again.resourceId) op.resourceId = again.resourceId;
     }
     lap('resolve');
     const quiet = await quiesce(b);
     lap('quiesce');
-    const results = await checks(b, ops, unresolved, mail.messageIds, quiet, faults);
+    const results = await checks(b, ops, indeterminate, unresolved, mail.messageIds, quiet, faults);
     lap('checks');
     const count = (o: Operation['outcome']) => ops.filter((x) => x.outcome === o).length;
     return {
       seed: opts.seed,
       scenarios: opts.scenarios,
-      operations: { total: ops.length, ok: count('ok'), failed: count('failed'), indeterminate: count('indeterminate'), resolved: count('indeterminate') - unresolved },
+      operations: { total: ops.length, ok: count('ok'), failed: count('failed'), indeterminate, resolved },
       faults,
       checks: results,
       passed: results.every((c) => c.ok),
