@@ -1,4 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
@@ -104,6 +106,22 @@ describe('bank-cli verify and dead-letters against a running transaction-service
     } finally {
       await publisher.close();
       await dropQueueNamespace(conn);
+    }
+  });
+});
+
+describe('bank-cli certs issue', () => {
+  it("makes every workload's identity, and says so as JSON", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cli-certs-'));
+    try {
+      const r = await cli(['--json', 'certs', 'issue', '--dir', dir], {});
+      expect(r.code).toBe(0);
+      const body = JSON.parse(r.out) as { dir: string; workloads: string[] };
+      expect(body.dir).toBe(dir);
+      for (const w of body.workloads) expect(existsSync(path.join(dir, `${w}.crt`))).toBe(true);
+      expect(body.workloads).toContain('bank-cli');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
