@@ -1,7 +1,5 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { newId } from '@bank/kernel';
-import { callApi, signInOperator, signUpCustomer, startTestBank, waitFor, type TestBank } from '@bank/testkit';
+import { callApi, signInOperator, signUpCustomer, startTestBank, startTestSmtp, waitFor, type TestBank, type TestSmtp } from '@bank/testkit';
 
 // bank-cli saga against the real services: the whole timeline of a real payment (steps, ledger
 // transfers, events, emails), and sagas left half-done by a killed payment-service, resumed and
@@ -13,10 +11,8 @@ let bank: TestBank;
 let operator: string;
 const mailed: string[] = [];
 
-const smtp = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  logger: false,
+let smtp: TestSmtp;
+const mailHooks: Parameters<typeof startTestSmtp>[0] = {
   onData(stream, session, callback) {
     stream.on('data', () => undefined);
     stream.on('end', () => {
@@ -24,20 +20,19 @@ const smtp = new SMTPServer({
       callback();
     });
   },
-});
+};
 
 const cliJson = <T,>(...args: string[]) => bank.cli<T>(...args);
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const smtpPort = (smtp.server.address() as AddressInfo).port;
-  bank = await startTestBank({ label: 'cli_saga', smtpUrl: `smtp://127.0.0.1:${smtpPort}`, gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000' } });
+  smtp = await startTestSmtp(mailHooks);
+  bank = await startTestBank({ label: 'cli_saga', smtpUrl: smtp.url, gatewayEnv: { GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000' } });
   operator = await signInOperator(bank);
 }, 90_000);
 
 afterAll(async () => {
   await bank?.stop();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp?.close();
 }, 30_000);
 
 type Customer = Awaited<ReturnType<typeof signUpCustomer>>;

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { Client } from 'pg';
 import { notificationV1, type EventEnvelope } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { BeeQueuePublisher, DependencyHealth, GrpcCaller, checkHealth } from '@bank/platform';
-import { TEST_REDIS_URL, captureLogger, createTestDatabase, freePort, testQueuePrefix, waitFor, TEST_TLS_DIR, testClient, testIdentity } from '@bank/testkit';
+import { TEST_REDIS_URL, captureLogger, createTestDatabase, freePort, startTestSmtp, testQueuePrefix, waitFor, TEST_TLS_DIR, testClient, testIdentity, type TestSmtp } from '@bank/testkit';
 import { deliveryId, messageIdOf } from './notifications';
 
 // notification-service as the built process, against a scripted SMTP server of the test's own:
@@ -32,10 +31,8 @@ const scripted = new Map<string, number[]>();
 const held = new Map<string, () => void>();
 let onHeld: ((to: string) => void) | undefined;
 
-const smtp = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  logger: false,
+let smtp: TestSmtp;
+const mailHooks: Parameters<typeof startTestSmtp>[0] = {
   onRcptTo(address, _session, callback) {
     const to = address.address;
     rcptAttempts.set(to, (rcptAttempts.get(to) ?? 0) + 1);
@@ -62,9 +59,8 @@ const smtp = new SMTPServer({
       });
     });
   },
-});
+};
 
-let smtpPort: number;
 let service: ChildProcess;
 let env: Record<string, string>;
 let db: { url: string; drop: () => Promise<void> };
@@ -78,8 +74,7 @@ function start(): ChildProcess {
 }
 
 beforeAll(async () => {
-  smtpPort = await freePort();
-  await new Promise<void>((resolve) => smtp.listen(smtpPort, '127.0.0.1', resolve));
+  smtp = await startTestSmtp(mailHooks);
   db = await createTestDatabase('notifications');
   const grpcPort = await freePort();
   grpcAddr = `127.0.0.1:${grpcPort}`;
@@ -92,7 +87,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
     NOTIFICATION_DATABASE_URL: db.url,
     NOTIFICATION_GRPC_PORT: String(grpcPort),
-    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    SMTP_URL: smtp.url,
     SMTP_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS),
     SMTP_MAX_MESSAGES_PER_SECOND: '100',
     EMAIL_MAX_ATTEMPTS: '4',
@@ -108,7 +103,7 @@ afterAll(async () => {
     service.kill('SIGTERM');
     await new Promise((r) => service.once('exit', r));
   }
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp?.close();
   await db.drop();
 });
 

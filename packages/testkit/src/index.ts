@@ -31,3 +31,5 @@ export { migrationsReversibleContract } from './migrations';
 export { expectEffectCommitsWithInbox, testEnvelope } from './consumers';
 export { startTestAuth } from './tokens';
 export type { TestAuth } from './tokens';
+export { startTestSmtp } from './smtp';
+export type { TestSmtp } from './smtp';

@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { CONSUMERS, typesConsumedBy } from '@bank/contracts';
 import { signInOperator, startTestBank, type BankService, type TestBank } from '../bank';
 import { waitFor } from '../infra';
 import { blockDatabase, startTestRedis, type TestRedis } from '../outage';
+import { startTestSmtp } from '../smtp';
 import { startFaultProxy, type FaultProxy } from './proxy';
 import { makeCustomer, nextOperation, perform, prng, type Customer, type Operation } from './workload';
 
@@ -81,10 +80,7 @@ async function query<T extends Record<string, unknown>>(url: string, sql: string
 /** The SMTP server the bank's emails go to: Message-IDs counted, so a duplicate shows. */
 async function startMailSink(): Promise<{ url: string; messageIds: Map<string, number>; close(): Promise<void> }> {
   const messageIds = new Map<string, number>();
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
+  const smtp = await startTestSmtp({
     onData(stream, _session, callback) {
       let text = '';
       stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
@@ -95,9 +91,7 @@ async function startMailSink(): Promise<{ url: string; messageIds: Map<string, n
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  return { url: `smtp://127.0.0.1:${port}`, messageIds, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url: smtp.url, messageIds, close: smtp.close };
 }
 
 interface World {
