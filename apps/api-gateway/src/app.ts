@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import { DependencyHealth, type Logger, type WorkloadIdentity } from '@bank/platform';
+import type { Registry } from 'prom-client';
+import { DependencyHealth, createMetricsRegistry, type Logger, type WorkloadIdentity } from '@bank/platform';
 import { bodyErrors, parseJsonBody, requireJsonBody } from './http/body';
 import { docsRoutes } from './http/docs';
 import { errorHandler, notFound } from './http/errors';
@@ -66,8 +66,7 @@ export interface GatewayApps {
  */
 export function createApp(deps: AppDeps): GatewayApps {
   const { logger, redis, options = {} } = deps;
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: '', labels: {} });
+  const registry = createMetricsRegistry('api-gateway');
   const metrics = createHttpMetrics(registry);
   const rateLimitPrefix = options.rateLimitPrefix ?? RATE_LIMIT_KEY_PREFIX;
   const redisHealth = new DependencyHealth('redis', logger);

@@ -24,6 +24,7 @@ beforeAll(async () => {
   const config = loadConfig(schema, {
     AUTH_DATABASE_URL: t.url,
     AUTH_GRPC_PORT: '0',
+    AUTH_METRICS_PORT: '0',
     BANK_TLS_DIR: TEST_TLS_DIR,
     REDIS_URL: TEST_REDIS_URL,
     REDIS_QUEUE_PREFIX: testQueuePrefix('auth'),

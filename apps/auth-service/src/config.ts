@@ -1,6 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import { KNOWN_ENV_VARS, commonSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
-import { DEFAULT_GRPC_PORTS } from '@bank/contracts';
+import { DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS } from '@bank/contracts';
 
 export const SERVICE_NAME = 'auth-service';
 
@@ -8,6 +8,7 @@ export const schema = {
   ...commonSchema,
   AUTH_DATABASE_URL: databaseUrl('PostgreSQL database of auth-service'),
   AUTH_GRPC_PORT: v.port('gRPC port of auth-service', DEFAULT_GRPC_PORTS['auth-service']),
+  AUTH_METRICS_PORT: v.port('HTTP port of auth-service\'s Prometheus metrics (GET /metrics); 0 picks a free one', DEFAULT_METRICS_PORTS['auth-service']),
   // Empty locally: the key pair is then generated on first start and kept under BANK_DATA_DIR.
   JWT_PRIVATE_KEY: v.pem('RSA private key that signs access tokens (PEM; \\n for newlines)', (pem) => {
     if (createPrivateKey(pem).asymmetricKeyType !== 'rsa') throw new Error('not an RSA key');

@@ -16,6 +16,8 @@ const AUTH = Symbol.for('Auth');
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
   const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = serviceContainer(config, {
+    metricsPort: config.AUTH_METRICS_PORT,
+    metricsHost: config.BIND_HOST,
     name: SERVICE_NAME,
     identity,
     logger,

@@ -1,5 +1,5 @@
 import { KNOWN_ENV_VARS, commonSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
-import { DEFAULT_GRPC_PORTS } from '@bank/contracts';
+import { DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS } from '@bank/contracts';
 
 export const SERVICE_NAME = 'notification-service';
 
@@ -7,6 +7,7 @@ export const schema = {
   ...commonSchema,
   NOTIFICATION_DATABASE_URL: databaseUrl('PostgreSQL database of notification-service'),
   NOTIFICATION_GRPC_PORT: v.port('gRPC port of notification-service', DEFAULT_GRPC_PORTS['notification-service']),
+  NOTIFICATION_METRICS_PORT: v.port('HTTP port of notification-service\'s Prometheus metrics (GET /metrics); 0 picks a free one', DEFAULT_METRICS_PORTS['notification-service']),
   SMTP_URL: v.url('SMTP server: smtp://127.0.0.1:1025 (MailDev), smtps://user:app-password@smtp.gmail.com:465 (Gmail)', ['smtp', 'smtps'], { default: 'smtp://127.0.0.1:1025', secret: true }),
   MAIL_FROM: v.string('sender of the emails', { default: 'Bank <no-reply@bank.local>' }),
   SMTP_OAUTH2_CLIENT_ID: v.string('Gmail OAuth2 (XOAUTH2) client id; with it the user of SMTP_URL authenticates by OAuth2 instead of a password', { default: '' }),

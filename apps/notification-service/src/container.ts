@@ -25,7 +25,9 @@ type MailTransport = ReturnType<typeof createMailTransport>;
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
   const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const connection = { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX };
-  const container = serviceContainer(config, { name: SERVICE_NAME, identity, logger, databaseUrl: config.NOTIFICATION_DATABASE_URL, migrations: notificationMigrations, entities: NOTIFICATION_ENTITIES, queues: connection });
+  const container = serviceContainer(config, {
+    metricsPort: config.NOTIFICATION_METRICS_PORT,
+    metricsHost: config.BIND_HOST, name: SERVICE_NAME, identity, logger, databaseUrl: config.NOTIFICATION_DATABASE_URL, migrations: notificationMigrations, entities: NOTIFICATION_ENTITIES, queues: connection });
   container
     .bind<BeeQueue<EmailJob>>(EMAIL_QUEUE_KEY)
     .toResolvedValue(() => {

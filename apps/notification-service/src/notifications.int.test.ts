@@ -87,6 +87,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
     NOTIFICATION_DATABASE_URL: db.url,
     NOTIFICATION_GRPC_PORT: String(grpcPort),
+    NOTIFICATION_METRICS_PORT: '0',
     SMTP_URL: smtp.url,
     SMTP_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS),
     SMTP_MAX_MESSAGES_PER_SECOND: '100',

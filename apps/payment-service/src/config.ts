@@ -1,5 +1,5 @@
 import { KNOWN_ENV_VARS, commonSchema, tokenVerifierSchema, databaseUrl, loadConfigOrExit, v, type ConfigOf } from '@bank/platform';
-import { DEFAULT_GRPC_PORTS, defaultGrpcAddress } from '@bank/contracts';
+import { DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS, defaultGrpcAddress } from '@bank/contracts';
 
 export const SERVICE_NAME = 'payment-service';
 
@@ -8,6 +8,7 @@ export const schema = {
   ...tokenVerifierSchema,
   PAYMENT_DATABASE_URL: databaseUrl('PostgreSQL database of payment-service'),
   PAYMENT_GRPC_PORT: v.port('gRPC port of payment-service', DEFAULT_GRPC_PORTS['payment-service']),
+  PAYMENT_METRICS_PORT: v.port('HTTP port of payment-service\'s Prometheus metrics (GET /metrics); 0 picks a free one', DEFAULT_METRICS_PORTS['payment-service']),
   LEDGER_GRPC_ADDR: v.string('transaction-service address (host:port): the saga steps', { default: defaultGrpcAddress('transaction-service') }),
   USER_GRPC_ADDR: v.string('user-service address (host:port): accounts not yet known from events', { default: defaultGrpcAddress('user-service') }),
   NOTIFICATION_GRPC_ADDR: v.string("notification-service address (host:port): a payment's emails, for its timeline", { default: defaultGrpcAddress('notification-service') }),

@@ -7,6 +7,7 @@ import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
 import { PaymentTimeline } from './timeline';
 import { GrpcPaymentLedger, UserServiceAccounts } from './ledger';
+import { registerSagaMetrics } from './metrics';
 
 /** Enough connections for many sagas' short transactions at once, the consumer, the sweeper and the reads. */
 const POOL_MAX = 16;
@@ -67,6 +68,8 @@ const PAYMENTS = Symbol.for('Payments');
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
   const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = serviceContainer(config, {
+    metricsPort: config.PAYMENT_METRICS_PORT,
+    metricsHost: config.BIND_HOST,
     name: SERVICE_NAME,
     identity,
     logger,
@@ -103,6 +106,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
     (runtime: ServiceRuntime, payments: Payments, waiters: Waiters, ledger: GrpcPaymentLedger, users: UserServiceAccounts) => () =>
       runtime.start(async () => {
+        registerSagaMetrics(runtime.metrics, runtime.db);
         if (failpoints.size > 0) logger.warn({ failpoints: [...failpoints] }, 'crash-test failpoints are set: this process kills itself at them');
         // Payments another replica ended wake this one's waiters; after a reconnect (notifications
         // were lost meanwhile) every waiter looks again.

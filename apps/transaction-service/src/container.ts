@@ -7,6 +7,7 @@ import { SERVICE_NAME, type Config } from './config';
 import { accountEventHandlers, type LedgerIn } from './events';
 import { ledgerGrpcService } from './grpc';
 import { startHoldExpirySweeper } from './sweeper';
+import { ledgerBatchMetrics } from './metrics';
 
 /** Enough connections for the batches in flight, the consumer, the sweeper and the reads. */
 const POOL_MAX = 16;
@@ -19,6 +20,8 @@ const LEDGER_IN = Symbol.for('LedgerIn');
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
   const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = serviceContainer(config, {
+    metricsPort: config.LEDGER_METRICS_PORT,
+    metricsHost: config.BIND_HOST,
     name: SERVICE_NAME,
     identity,
     logger,
@@ -39,7 +42,10 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     maxQueuedTransfers: config.LEDGER_BATCH_MAX_QUEUED_TRANSFERS,
     defaultTimeoutSeconds: config.LEDGER_PENDING_TIMEOUT_S,
   };
-  container.bind<Ledger>(LEDGER).toResolvedValue((store: LedgerStore, clock: Clock) => new Ledger(store, clock, batching), [LEDGER_STORE, TYPES.Clock]).inSingletonScope();
+  container
+    .bind<Ledger>(LEDGER)
+    .toResolvedValue((store: LedgerStore, clock: Clock, runtime: ServiceRuntime) => new Ledger(store, clock, { ...batching, onBatch: ledgerBatchMetrics(runtime.metrics) }), [LEDGER_STORE, TYPES.Clock, TYPES.Runtime])
+    .inSingletonScope();
   // The account consumer's ledger: its store joins the consumer's transaction.
   container.bind<LedgerIn>(LEDGER_IN).toResolvedValue((clock: Clock) => (tx: Persistence) => new Ledger(new PostgresLedgerStore(tx), clock, batching), [TYPES.Clock]);
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(

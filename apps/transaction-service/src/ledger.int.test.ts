@@ -25,6 +25,7 @@ beforeAll(async () => {
   const config = loadConfig(schema, {
     LEDGER_DATABASE_URL: t.url,
     LEDGER_GRPC_PORT: '0',
+    LEDGER_METRICS_PORT: '0',
     BANK_TLS_DIR: TEST_TLS_DIR,
     REDIS_URL: TEST_REDIS_URL,
     REDIS_QUEUE_PREFIX: prefix,

@@ -37,9 +37,9 @@ beforeAll(async () => {
   const common = { BANK_TLS_DIR: TEST_TLS_DIR, AUTH_GRPC_ADDR: auth.address, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
   // The ledger runs as the real, built transaction-service process: a peer, as in production.
   const ledgerPort = await freePort();
-  ledger = spawn(process.execPath, [LEDGER_MAIN], { env: { PATH: process.env.PATH ?? '', ...common, LEDGER_DATABASE_URL: ledgerDb.url, LEDGER_GRPC_PORT: String(ledgerPort) }, stdio: 'ignore' });
+  ledger = spawn(process.execPath, [LEDGER_MAIN], { env: { PATH: process.env.PATH ?? '', ...common, LEDGER_DATABASE_URL: ledgerDb.url, LEDGER_GRPC_PORT: String(ledgerPort), LEDGER_METRICS_PORT: '0' }, stdio: 'ignore' });
   await waitFor(() => checkHealth(`127.0.0.1:${ledgerPort}`, testIdentity('bank-cli'), 500), 30_000, 100);
-  const config = loadConfig(schema, { ...common, LOG_LEVEL: 'debug', USER_DATABASE_URL: userDb.url, USER_GRPC_PORT: '0', LEDGER_GRPC_ADDR: `127.0.0.1:${ledgerPort}` });
+  const config = loadConfig(schema, { ...common, LOG_LEVEL: 'debug', USER_DATABASE_URL: userDb.url, USER_GRPC_PORT: '0', USER_METRICS_PORT: '0', LEDGER_GRPC_ADDR: `127.0.0.1:${ledgerPort}` });
   users = await startContainer<StartedService>(buildContainer(config, logger));
   userClient = testClient(userV1.UserServiceClient, `127.0.0.1:${users.grpcPort}`);
   ledgerClient = testClient(ledgerV1.LedgerServiceClient, config.LEDGER_GRPC_ADDR);

@@ -23,6 +23,8 @@ export function userEventHandlers(accountsIn: (tx: Persistence) => Pick<Accounts
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
   const identity = loadIdentity(config.BANK_TLS_DIR, SERVICE_NAME);
   const container = serviceContainer(config, {
+    metricsPort: config.USER_METRICS_PORT,
+    metricsHost: config.BIND_HOST,
     name: SERVICE_NAME,
     identity,
     logger,

@@ -13,6 +13,7 @@ import {
   GATEWAY,
   grpcAddrVar,
   grpcPortVar,
+  metricsPortVar,
   GRPC_SERVICES,
   missingEntries,
   REPO_ROOT,
@@ -61,6 +62,8 @@ Environment:
   GATEWAY_PORT             the gateway's HTTP port (default: 8080, or the next free one)
   GATEWAY_OPS_PORT         the gateway's operations port, /metrics and a detailed /readyz
                            (default: ${GATEWAY.defaultOpsPort}, or the next free one)
+  *_METRICS_PORT           each gRPC service's Prometheus /metrics (default: 9465 to 9469, or the
+                           next free ones)
   others                   (LOG_LEVEL, BIND_HOST, REDIS_QUEUE_PREFIX, ...) are passed on as they are`;
 
 export interface UpOptions {
@@ -120,6 +123,8 @@ interface Ports {
   readonly services: ReadonlyMap<ServicePrefix, number>;
   readonly gateway: number;
   readonly gatewayOps: number;
+  /** Each gRPC service's metrics port. */
+  readonly metrics: ReadonlyMap<ServicePrefix, number>;
   /** 0 for what this run does not start. */
   readonly smtp: number;
   readonly mailWeb: number;
@@ -258,6 +263,7 @@ async function startAndServe(run: Run): Promise<number> {
     delete shared[databaseUrlVar(service.prefix)];
     shared[grpcPortVar(service.prefix)] = String(ports.services.get(service.prefix));
     shared[grpcAddrVar(service.prefix)] = address;
+    shared[metricsPortVar(service.prefix)] = String(ports.metrics.get(service.prefix));
     checks.push(grpcHealthCheck(service.name, address, operator));
   }
   const grpcChildren = GRPC_SERVICES.map((service) =>
@@ -295,7 +301,7 @@ async function startAndServe(run: Run): Promise<number> {
   terminal.say(`the bank is up (${((Date.now() - startedAt) / 1000).toFixed(1)} s):`);
   terminal.say(`  gateway     ${gatewayUrl}`);
   terminal.say(`  swagger     ${gatewayUrl}${GATEWAY.docsPath}`);
-  terminal.say(`  metrics     http://${connectHost}:${ports.gatewayOps}${GATEWAY.metricsPath}`);
+  terminal.say(`  metrics     http://${connectHost}:${ports.gatewayOps}${GATEWAY.metricsPath} (gateway); ${GRPC_SERVICES.map((s) => `${s.name} :${ports.metrics.get(s.prefix)}`).join(', ')}`);
   terminal.say(mail.inboxUrl !== undefined ? `  mail inbox  ${mail.inboxUrl}` : '  mail        through SMTP_URL');
   terminal.say(`first steps: README.md, "${WALKTHROUGH_HEADING}" (sign up, open accounts, deposit, pay, read a statement)`);
   terminal.say('press Ctrl-C to stop');
@@ -325,12 +331,18 @@ async function planPorts(run: Run, bindHost: string, starts: { postgres: boolean
     return raw === undefined ? undefined : parsePort(raw, name);
   };
   const services = new Map<ServicePrefix, number>();
+  const metrics = new Map<ServicePrefix, number>();
   for (const service of GRPC_SERVICES) {
     const name = grpcPortVar(service.prefix);
     services.set(service.prefix, await on(bindHost).pick(fromEnv(name), name, service.defaultPort));
   }
+  for (const service of GRPC_SERVICES) {
+    const name = metricsPortVar(service.prefix);
+    metrics.set(service.prefix, await on(bindHost).pick(fromEnv(name), name, service.defaultMetricsPort));
+  }
   return {
     services,
+    metrics,
     gateway: await on(bindHost).pick(fromEnv(GATEWAY.portVar), GATEWAY.portVar, GATEWAY.defaultPort),
     gatewayOps: await on(bindHost).pick(fromEnv(GATEWAY.opsPortVar), GATEWAY.opsPortVar, GATEWAY.defaultOpsPort),
     smtp: starts.mailDev ? await on(MAILDEV_HOST).pick(run.options.maildevSmtpPort, 'the MailDev SMTP port', MAILDEV_DEFAULT_SMTP_PORT) : 0,

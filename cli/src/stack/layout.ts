@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_GRPC_PORTS } from '@bank/contracts';
+import { DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS } from '@bank/contracts';
 
 /**
  * The repository root. This file compiles to cli/dist/stack/layout.js, three levels below it;
@@ -36,15 +36,17 @@ export interface GrpcServiceDef {
   readonly defaultPort: number;
   /** The database it gets on the embedded PostgreSQL. */
   readonly database: string;
+  /** Its metrics port by default (GET /metrics); likewise the next free one when taken. */
+  readonly defaultMetricsPort: number;
 }
 
 /** The five gRPC services, in the order they are started and listed. */
 export const GRPC_SERVICES: readonly GrpcServiceDef[] = [
-  { name: 'auth-service', prefix: 'AUTH', defaultPort: DEFAULT_GRPC_PORTS['auth-service'], database: 'bank_auth' },
-  { name: 'user-service', prefix: 'USER', defaultPort: DEFAULT_GRPC_PORTS['user-service'], database: 'bank_user' },
-  { name: 'transaction-service', prefix: 'LEDGER', defaultPort: DEFAULT_GRPC_PORTS['transaction-service'], database: 'bank_ledger' },
-  { name: 'payment-service', prefix: 'PAYMENT', defaultPort: DEFAULT_GRPC_PORTS['payment-service'], database: 'bank_payment' },
-  { name: 'notification-service', prefix: 'NOTIFICATION', defaultPort: DEFAULT_GRPC_PORTS['notification-service'], database: 'bank_notification' },
+  { name: 'auth-service', prefix: 'AUTH', defaultPort: DEFAULT_GRPC_PORTS['auth-service'], database: 'bank_auth', defaultMetricsPort: DEFAULT_METRICS_PORTS['auth-service'] },
+  { name: 'user-service', prefix: 'USER', defaultPort: DEFAULT_GRPC_PORTS['user-service'], database: 'bank_user', defaultMetricsPort: DEFAULT_METRICS_PORTS['user-service'] },
+  { name: 'transaction-service', prefix: 'LEDGER', defaultPort: DEFAULT_GRPC_PORTS['transaction-service'], database: 'bank_ledger', defaultMetricsPort: DEFAULT_METRICS_PORTS['transaction-service'] },
+  { name: 'payment-service', prefix: 'PAYMENT', defaultPort: DEFAULT_GRPC_PORTS['payment-service'], database: 'bank_payment', defaultMetricsPort: DEFAULT_METRICS_PORTS['payment-service'] },
+  { name: 'notification-service', prefix: 'NOTIFICATION', defaultPort: DEFAULT_GRPC_PORTS['notification-service'], database: 'bank_notification', defaultMetricsPort: DEFAULT_METRICS_PORTS['notification-service'] },
 ];
 
 export const GATEWAY = {
@@ -62,6 +64,7 @@ export const GATEWAY = {
 export const databaseUrlVar = (prefix: ServicePrefix): string => `${prefix}_DATABASE_URL`;
 export const grpcPortVar = (prefix: ServicePrefix): string => `${prefix}_GRPC_PORT`;
 export const grpcAddrVar = (prefix: ServicePrefix): string => `${prefix}_GRPC_ADDR`;
+export const metricsPortVar = (prefix: ServicePrefix): string => `${prefix}_METRICS_PORT`;
 
 /** The compiled entry point of an app, as `npx tsc -b` writes it. */
 export function appEntry(name: string): string {

@@ -10,6 +10,18 @@ export const DEFAULT_GRPC_PORTS = {
   'notification-service': 50055,
 } as const;
 
+/**
+ * Where each service serves its Prometheus metrics (its operations port) unless configured
+ * otherwise: after the gateway's 9464, Prometheus's customary exporter range.
+ */
+export const DEFAULT_METRICS_PORTS = {
+  'auth-service': 9465,
+  'user-service': 9466,
+  'transaction-service': 9467,
+  'payment-service': 9468,
+  'notification-service': 9469,
+} as const;
+
 export type ServiceName = keyof typeof DEFAULT_GRPC_PORTS;
 
 /** A service's default gRPC address on this machine (host:port). */

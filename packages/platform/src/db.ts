@@ -162,6 +162,8 @@ export function isRetryableSqlError(e: unknown): boolean {
 export class Database implements Persistence {
   /** Statements outside any transaction, each on a pooled connection. */
   readonly sql: SqlClient;
+  /** Transactions replayed after a serialization failure or deadlock, since the process started. */
+  transactionRetries = 0;
 
   private constructor(
     readonly orm: MikroORM,
@@ -256,9 +258,17 @@ export class Database implements Persistence {
         return await inTransaction(this.orm.em.fork(), isolation, fn);
       } catch (e) {
         if (!isRetryableSqlError(e) || attempt >= MAX_TRANSACTION_RETRIES) throw e;
+        this.transactionRetries += 1;
         await new Promise((r) => setTimeout(r, backoffMs(attempt, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS)));
       }
     }
+  }
+
+  /** The pool's connections now: in use, idle, and callers waiting for one. */
+  poolStats(): { used: number; free: number; waiting: number } {
+    // knex's pool is tarn's; MikroORM does not wrap these counters.
+    const pool = (this.orm.em.getKnex().client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+    return pool ? { used: pool.numUsed(), free: pool.numFree(), waiting: pool.numPendingAcquires() } : { used: 0, free: 0, waiting: 0 };
   }
 
   async ping(): Promise<boolean> {

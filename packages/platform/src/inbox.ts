@@ -6,6 +6,7 @@ import type { Database, Persistence, SqlClient } from './db';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs, type DependencyHealths } from './dependency';
 import type { Logger } from './logger';
+import type { ConsumerMetrics } from './metrics';
 import { createEventQueue, deliveryCounterKey, MAX_DELIVERIES, REDIS_KEEPALIVE_DELAY_MS, type EventPublisher, type EventQueue, type QueueConnection } from './queue';
 
 export const DEFAULT_CONSUMER_CONCURRENCY = 8;
@@ -123,6 +124,7 @@ export class EventConsumer {
     private readonly logger: Logger,
     private readonly health: DependencyHealths,
     private readonly concurrency: number = DEFAULT_CONSUMER_CONCURRENCY,
+    private readonly metrics?: ConsumerMetrics,
   ) {
     this.component = `consumer ${consumer}`;
   }
@@ -132,6 +134,13 @@ export class EventConsumer {
     this.redis.on('error', (err) => this.health.redis.failed(err, this.component));
     this.queue = createEventQueue(this.consumer, this.conn, 'worker', this.health.redis);
     this.queue.process(this.concurrency, (job) => this.handle(job));
+  }
+
+  /** The jobs in this consumer's queue, by state (bee-queue's counts, asked of Redis). */
+  async backlog(): Promise<{ waiting: number; active: number; delayed: number; failed: number }> {
+    if (!this.queue) throw new Error('the consumer has not started');
+    const c = await this.queue.checkHealth();
+    return { waiting: c.waiting, active: c.active, delayed: c.delayed, failed: c.failed };
   }
 
   private async handle(job: Job<EventEnvelope>): Promise<HandleOutcome> {
@@ -149,6 +158,7 @@ export class EventConsumer {
       }
       try {
         const outcome = await this.deliver(job, deliveries);
+        this.metrics?.handled(job.data.type, outcome);
         this.health.database.recovered(this.component);
         // The outcome is committed: the counter has done its work (it also expires by itself).
         this.redis?.del(deliveryCounterKey(this.conn, this.consumer, job.data.id)).catch(() => undefined);
@@ -156,7 +166,10 @@ export class EventConsumer {
       } catch (e) {
         if (await this.db.ping()) {
           // The event's own failure while the database is healthy: bee-queue retries it with back-off.
-          if ((job.options.retries ?? 0) > 0) throw e;
+          if ((job.options.retries ?? 0) > 0) {
+            this.metrics?.handled(job.data.type, 'failed');
+            throw e;
+          }
           // Its last attempt, and the dead-letter row could not be written: never drop it; try again.
           this.health.database.failed(e, this.component);
           await sleep(backoffMs(attempt, DATABASE_PROBE_BASE_MS, DATABASE_PROBE_MAX_MS));

@@ -53,3 +53,5 @@ export { AUDIT_PAGE_SIZE, MAX_AUDIT_REASON_LENGTH, listOperatorActions, recordOp
 export type { AuditRow, OperatorAction } from './audit';
 export { MAX_DOWN_STEPS, MIGRATE_ARGUMENT, isMigrateCommand, runMigrateCommand } from './migrate-command';
 export type { MigrateAction, MigrateReport } from './migrate-command';
+export { LATENCY_BUCKETS_SECONDS, METRICS_PATH, METRICS_QUERY_TIMEOUT_MS, createMetricsRegistry, databaseGauge, secondsOf, startMetricsServer } from './metrics';
+export type { MetricsServer } from './metrics';

@@ -1,6 +1,7 @@
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { typesConsumedBy, type Consumer } from '@bank/contracts';
 import { Container } from 'inversify';
+import type { Registry } from 'prom-client';
 import { InvariantViolation, systemClock, type Clock } from '@bank/kernel';
 import { Database } from './db';
 import { DependencyHealth, type DependencyHealths } from './dependency';
@@ -10,6 +11,7 @@ import { EventConsumer, type EventHandlers } from './inbox';
 import { TYPES, runService, type Running } from './lifecycle';
 import { isMigrateCommand, runMigrateCommand } from './migrate-command';
 import type { Logger } from './logger';
+import { consumerMetrics, createMetricsRegistry, instrumentBindings, registerDatabaseMetrics, startMetricsServer, type MetricsServer } from './metrics';
 import { OutboxRelay } from './outbox';
 import { BeeQueuePublisher, type QueueConnection } from './queue';
 
@@ -24,6 +26,10 @@ export interface ServiceRuntimeOptions {
   entities?: readonly EntitySchema[];
   poolMax?: number;
   queues: QueueConnection;
+  /** The operations port with GET /metrics; 0 picks a free one. */
+  metricsPort: number;
+  /** Where the metrics port listens (BIND_HOST). */
+  metricsHost: string;
 }
 
 /** What a composition root built from the runtime, for the runtime to run. */
@@ -41,6 +47,7 @@ export interface ServiceParts {
 export interface StartedService extends Running {
   readonly db: Database;
   readonly grpcPort: number;
+  readonly metricsPort: number;
 }
 
 /**
@@ -72,6 +79,8 @@ export class ServiceRuntime {
     private readonly publisher: BeeQueuePublisher,
     private readonly health: DependencyHealths,
     private readonly opts: ServiceRuntimeOptions,
+    /** The service's metrics: the runtime's own series are registered; a composition root adds its domain's. */
+    readonly metrics: Registry,
   ) {}
 
   static async open(opts: ServiceRuntimeOptions): Promise<ServiceRuntime> {
@@ -85,7 +94,9 @@ export class ServiceRuntime {
     // One per dependency and process, so that an outage is logged once whichever part notices it.
     const health: DependencyHealths = { database: new DependencyHealth('postgres', opts.logger), redis: new DependencyHealth('redis', opts.logger) };
     const publisher = new BeeQueuePublisher(opts.queues, health.redis);
-    return new ServiceRuntime(db, new OutboxRelay(db, publisher, health), publisher, health, opts);
+    const metrics = createMetricsRegistry(opts.name);
+    registerDatabaseMetrics(metrics, db);
+    return new ServiceRuntime(db, new OutboxRelay(db, publisher, health), publisher, health, opts, metrics);
   }
 
   /**
@@ -94,10 +105,11 @@ export class ServiceRuntime {
    * pool closed and the parts' resources released, and the error rethrown.
    */
   async start(build: ServiceParts | (() => Promise<ServiceParts>)): Promise<StartedService> {
-    const { db, relay, publisher, health, opts } = this;
+    const { db, relay, publisher, health, opts, metrics } = this;
     let parts: ServiceParts | undefined;
     let consumer: EventConsumer | undefined;
     let server: RunningGrpcServer | undefined;
+    let metricsServer: MetricsServer | undefined;
     const background: Running[] = [];
     // Stopping reverses starting: no new calls, then no new events (the consumer's after-commit
     // work still finds the background work running), then background work, relay, queues, pool.
@@ -109,21 +121,27 @@ export class ServiceRuntime {
       await publisher.close();
       await db.close();
       await parts?.close?.();
+      await metricsServer?.close();
     };
     try {
       parts = typeof build === 'function' ? await build() : build;
       checkEventRouting(parts.consumer?.name ?? opts.name, parts.consumer?.handlers);
       relay.start();
-      consumer = parts.consumer ? new EventConsumer(parts.consumer.name, db, parts.consumer.handlers, opts.queues, opts.logger, health, parts.consumer.concurrency) : undefined;
+      if (parts.consumer) {
+        const name = parts.consumer.name;
+        const c: EventConsumer = new EventConsumer(name, db, parts.consumer.handlers, opts.queues, opts.logger, health, parts.consumer.concurrency, consumerMetrics(metrics, name, () => c.backlog()));
+        consumer = c;
+      }
       consumer?.start();
-      server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: parts.services, identity: opts.identity, logger: opts.logger });
+      metricsServer = await startMetricsServer({ registry: metrics, host: opts.metricsHost, port: opts.metricsPort, logger: opts.logger });
+      server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: instrumentBindings(metrics, parts.services), identity: opts.identity, logger: opts.logger });
       for (const begin of parts.background ?? []) background.push(begin());
       server.setServing(true);
     } catch (e) {
       await stop().catch((err: unknown) => opts.logger.error({ err }, 'cleaning up after a failed start failed'));
       throw e;
     }
-    return { db, grpcPort: server.port, stop };
+    return { db, grpcPort: server.port, metricsPort: metricsServer.port, stop };
   }
 }
 

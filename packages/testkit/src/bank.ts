@@ -66,6 +66,10 @@ export interface TestBank {
   readonly cliEnv: Readonly<Record<string, string>>;
   /** Runs bank-cli against this bank with --json: its exit code, the one document it printed, and its stderr. */
   cli<T = Record<string, unknown>>(...args: string[]): Promise<CliReply<T>>;
+  /** Each gRPC service's Prometheus endpoint (the gateway's is opsUrl + /metrics). */
+  readonly metricsUrls: Readonly<Record<BankService, string>>;
+  /** The process id of a service running now (for its RSS, or a profiler). */
+  pidOf(service: BankService | 'gateway'): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -83,6 +87,8 @@ type ServiceEnv = Partial<Record<BankService, Record<string, string>>>;
 export async function startTestBank(opts: { label: string; redisUrl?: string; smtpUrl?: string; gatewayEnv?: Record<string, string>; serviceEnv?: ServiceEnv | ((addresses: Readonly<Record<BankService, string>>) => Promise<ServiceEnv>) }): Promise<TestBank> {
   const dbs = await Promise.all(SERVICES.map((s) => createTestDatabase(`${opts.label}_${s}`)));
   const ports = await Promise.all([...SERVICES, 'gateway', 'gateway-ops'].map(() => freePort()));
+  const metricsPorts = await Promise.all(SERVICES.map(() => freePort()));
+  const metricsUrls = Object.fromEntries(SERVICES.map((s, i) => [s, `http://127.0.0.1:${metricsPorts[i]}/metrics`])) as Record<BankService, string>;
   const addresses = Object.fromEntries(SERVICES.map((s, i) => [s, `127.0.0.1:${ports[i]}`])) as Record<BankService, string>;
   const databases = Object.fromEntries(SERVICES.map((s, i) => [s, (dbs[i] as { url: string }).url])) as Record<BankService, string>;
   const queuePrefix = testQueuePrefix(opts.label);
@@ -173,14 +179,18 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
     SERVICES.forEach((s, i) => {
       if (!started.includes(s)) return;
       const own = { ...(s === 'auth' ? { AUTH_BCRYPT_COST: '4' } : {}), ...(s === 'notification' ? { SMTP_URL: opts.smtpUrl as string } : {}) };
-      start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), ...own, ...serviceEnv?.[s] });
+      start(s, { [`${ENV_PREFIX[s]}_DATABASE_URL`]: databases[s], [`${ENV_PREFIX[s]}_GRPC_PORT`]: String(ports[i]), [`${ENV_PREFIX[s]}_METRICS_PORT`]: String(metricsPorts[i]), ...own, ...serviceEnv?.[s] });
     });
     for (const s of started) await waitFor(() => checkHealth(addresses[s], testIdentity('bank-cli'), HEALTH_PROBE_TIMEOUT_MS), BANK_STARTUP_TIMEOUT_MS, 100);
     start('gateway', { GATEWAY_PORT: String(ports[SERVICES.length]), GATEWAY_OPS_PORT: String(ports[SERVICES.length + 1]), ...opts.gatewayEnv });
     const url = gatewayUrl;
     const opsUrl = `http://127.0.0.1:${ports[SERVICES.length + 1]}`;
     await waitFor(gatewayUp, BANK_STARTUP_TIMEOUT_MS, 100);
-    return { url, opsUrl, addresses, databases, queuePrefix, exits, signal, restart, exitOf, grantRoles, cliEnv, cli, stop };
+    const pidOf = (service: BankService | 'gateway') => {
+      const c = children.get(service);
+      return c && c.exitCode === null && c.signalCode === null ? c.pid : undefined;
+    };
+    return { url, opsUrl, addresses, databases, metricsUrls, queuePrefix, exits, signal, restart, exitOf, pidOf, grantRoles, cliEnv, cli, stop };
   } catch (e) {
     await stop();
     throw e;

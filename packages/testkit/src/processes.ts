@@ -9,7 +9,7 @@ import net from 'node:net';
 const LOOPBACK = '127.0.0.1';
 const PROBE_TIMEOUT_MS = 2_000;
 /** The defaults `npm start` takes, which a developer's running stack may hold. */
-export const STACK_DEFAULT_PORTS: ReadonlySet<number> = new Set([50051, 50052, 50053, 50054, 50055, 8080, 1025, 1080, 54329, 63799]);
+export const STACK_DEFAULT_PORTS: ReadonlySet<number> = new Set([50051, 50052, 50053, 50054, 50055, 8080, 9464, 9465, 9466, 9467, 9468, 9469, 1025, 1080, 54329, 63799]);
 /** Variables of the bank that the environment of the test run must not leak into a stack it starts. */
 export const BANK_VARIABLE = /^(BANK|AUTH|USER|PAYMENT|LEDGER|TRANSACTION|NOTIFICATION|GATEWAY|DATABASE|REDIS|SMTP|JWT|OUTBOX|SERVICE|MAIL|MAILDEV)_/;
 

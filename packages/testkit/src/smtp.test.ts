@@ -12,14 +12,14 @@ it('records a sender that resets its connection in the middle of a message', asy
     let said = '';
     sender.on('data', (c) => (said += c.toString()));
     sender.on('error', () => undefined);
-    const expect250 = (n: number) => waitFor(() => ((said.match(/^250[ ]/gm) ?? []).length >= n ? true : undefined), 5_000, 20);
-    await waitFor(() => (said.startsWith('220') ? true : undefined), 5_000, 20);
+    const expect250 = (n: number) => waitFor(async () => ((said.match(/^250[ ]/gm) ?? []).length >= n ? true : undefined), 5_000, 20);
+    await waitFor(async () => (said.startsWith('220') ? true : undefined), 5_000, 20);
     sender.write('EHLO sender\r\n');
     await expect250(1);
     sender.write('MAIL FROM:<bank@example.test>\r\n');
     await expect250(2);
     sender.resetAndDestroy();
-    await waitFor(() => (smtp.errors.length > 0 ? true : undefined), 5_000, 20);
+    await waitFor(async () => (smtp.errors.length > 0 ? true : undefined), 5_000, 20);
     expect(smtp.errors.map((e) => (e as NodeJS.ErrnoException).code)).toContain('ECONNRESET');
   } finally {
     await smtp.close();

@@ -21,6 +21,20 @@ export interface BatcherOptions {
    */
   readonly maxQueuedTransfers: number;
   readonly defaultTimeoutSeconds: number;
+  /** Told of each batch once it ended: for the service's metrics. */
+  readonly onBatch?: (report: BatchReport) => void;
+}
+
+/**
+ * One batch's end: how many transfers and calls it carried, how long its transaction took, and
+ * whether it committed, was split (a call's bad value refused it, so each call is run again on its
+ * own: a replay) or failed.
+ */
+export interface BatchReport {
+  readonly transfers: number;
+  readonly calls: number;
+  readonly durationMs: number;
+  readonly outcome: 'committed' | 'split' | 'failed';
 }
 
 interface Waiting {
@@ -91,20 +105,26 @@ export class TransferBatcher {
 
   private async run(batch: readonly Waiting[]): Promise<void> {
     const groups = batch.map((w) => w.requests);
+    const startedMs = performance.now();
+    const report = (outcome: BatchReport['outcome']) =>
+      this.opts.onBatch?.({ transfers: groups.reduce((n, g) => n + g.length, 0), calls: groups.length, durationMs: performance.now() - startedMs, outcome });
     try {
       const results = await this.store.transact(batchFootprint(groups), (state) => {
         // The clock is read inside, so a retried batch gets a fresh time for its holds.
         const { results: r, changes } = applyTransfers(state, groups, { now: this.clock.now(), defaultTimeoutSeconds: this.opts.defaultTimeoutSeconds });
         return { changes, value: r };
       });
+      report('committed');
       batch.forEach((w, i) => w.resolve(results[i] as TransferResult[]));
     } catch (e) {
       // One call's bad value must not fail the other callers it shared a batch with: each is
       // tried on its own, and only the one that brought the value fails.
       if (e instanceof BatchRefused && batch.length > 1) {
+        report('split');
         await Promise.all(batch.map((w) => this.run([w])));
         return;
       }
+      report('failed');
       for (const w of batch) w.reject(e);
     }
   }

@@ -31,7 +31,7 @@ export type {
 export { applyTransfers, batchFootprint, expireHolds } from './apply';
 export type { ApplyOptions, BatchChanges, BatchState, LedgerEvent, LedgerEventType } from './apply';
 export { LEDGER_OVERLOADED, TransferBatcher } from './batcher';
-export type { BatcherOptions } from './batcher';
+export type { BatchReport, BatcherOptions } from './batcher';
 export {
   CREATE_ACCOUNTS_MAX,
   EXPIRY_BATCH_SIZE,

@@ -86,4 +86,19 @@ class PaymentsSchema extends Migration {
   }
 }
 
-export const paymentsMigrations: readonly MigrationObject[] = [...platformMigrations, { name: '0001_payments_schema', class: PaymentsSchema }];
+/** Parked sagas, for the metrics and the operator's lists: a scrape must not scan every payment ever made. */
+class PaymentsParkedIndex extends Migration {
+  override async up(): Promise<void> {
+    this.addSql("CREATE INDEX payments_parked ON payments (created_at) WHERE step = 'needs_attention'");
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('DROP INDEX payments_parked');
+  }
+}
+
+export const paymentsMigrations: readonly MigrationObject[] = [
+  ...platformMigrations,
+  { name: '0001_payments_schema', class: PaymentsSchema },
+  { name: '0002_payments_parked_index', class: PaymentsParkedIndex },
+];
