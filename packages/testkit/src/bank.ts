@@ -112,7 +112,8 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
   const exits: string[] = [];
   let stopping = false;
   const start = (name: BankService | 'gateway', env: Record<string, string>) => {
-    const child = spawn(process.execPath, [path.join(APPS, APP_OF[name], 'dist', 'main.js')], { env: { ...common, ...env }, stdio: 'ignore' });
+    // BANK_TEST_LOGS=1 shows the services' own output (a service that will not start says why there).
+    const child = spawn(process.execPath, [path.join(APPS, APP_OF[name], 'dist', 'main.js')], { env: { ...common, ...env }, stdio: process.env.BANK_TEST_LOGS === '1' ? 'inherit' : 'ignore' });
     child.once('exit', (code, signal) => {
       if (!stopping && !killed.has(child)) exits.push(`${APP_OF[name]} exited (code ${code}, signal ${signal})`);
     });

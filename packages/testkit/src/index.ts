@@ -33,3 +33,4 @@ export { startTestAuth } from './tokens';
 export type { TestAuth } from './tokens';
 export { startTestSmtp } from './smtp';
 export type { TestSmtp } from './smtp';
+export { PGBENCH, pgbenchTps } from './bench/pgbench';

@@ -4,7 +4,7 @@
  * a ledger invariant, or refuses transfers it should accept, fails. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -13,14 +13,17 @@ import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
 import { checkHealth, dropDatabase, dropQueueNamespace, ensureDatabase, issueLocalIdentities, loadIdentity } from '@bank/platform';
 import { CLIENT_TIMEOUT_MS, LedgerClient, resultName } from '../support/ledger-client';
+import { PGBENCH, pgbenchTps } from '@bank/testkit';
 import { LeanLedgerClient } from './lean-grpc-client';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const PGBENCH_SCALE = 10;
-const PGBENCH_CLIENTS = 4;
 const ACCOUNTS = 10_000;
+/** pgbench's figure when the caller measured it already (npm run bench does, before and after all of its parts). */
+const GIVEN_PGBENCH_TPS = process.env.BENCH_PGBENCH_TPS ? Number(process.env.BENCH_PGBENCH_TPS) : undefined;
+/** Where the scenarios' figures are written as JSON, for npm run bench's table. */
+const RESULTS_JSON = process.env.BENCH_LEDGER_JSON;
 const CALLERS = 64;
 /**
  * The callers are spread over this many client threads, each with its own gRPC channel. A single
@@ -48,18 +51,6 @@ function dbUrl(name: string): string {
   return u.toString();
 }
 
-function pgbench(url: string): number {
-  const u = new URL(url);
-  const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password) };
-  const conn = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username) || 'postgres', u.pathname.slice(1)];
-  const init = spawnSync('pgbench', ['-i', '-q', '-s', String(PGBENCH_SCALE), ...conn], { env, encoding: 'utf8' });
-  if (init.status !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
-  const run = spawnSync('pgbench', ['-b', 'tpcb-like', '-c', String(PGBENCH_CLIENTS), '-j', '2', '-T', String(SECONDS), ...conn], { env, encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`pgbench failed: ${run.stderr}`);
-  const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
-  if (!match) throw new Error(`no tps in pgbench output:\n${run.stdout}`);
-  return Number(match[1]);
-}
 
 async function startService(databaseUrl: string): Promise<ChildProcess> {
   const main = path.resolve(__dirname, '..', 'main.js');
@@ -274,10 +265,12 @@ async function main(): Promise<void> {
   const pgbenchDb = dbUrl('bench_pgbench');
   const ledgerDb = dbUrl('bench_ledger');
   const measurePgbench = async (when: string): Promise<number> => {
+    // `npm run bench` measures pgbench once before and after everything, and says so here.
+    if (GIVEN_PGBENCH_TPS !== undefined) return GIVEN_PGBENCH_TPS;
     await dropDatabase(pgbenchDb);
     await ensureDatabase(pgbenchDb);
-    console.log(`pgbench tpcb-like ${when}: scale ${PGBENCH_SCALE}, ${PGBENCH_CLIENTS} clients, ${SECONDS} s ...`);
-    const tps = pgbench(pgbenchDb);
+    console.log(`pgbench tpcb-like ${when}: scale ${PGBENCH.scale}, ${PGBENCH.clients} clients, ${SECONDS} s ...`);
+    const tps = pgbenchTps(pgbenchDb, SECONDS);
     console.log(`pgbench ${when}: ${tps.toFixed(0)} TPS`);
     await dropDatabase(pgbenchDb);
     return tps;
@@ -344,19 +337,20 @@ async function main(): Promise<void> {
   // service has stopped, and the scenarios are divided by the better run, so that a slow pgbench
   // cannot flatter them.
   const pgbenchAfter = await measurePgbench('after');
-  const pgbenchTps = Math.max(pgbenchBefore, pgbenchAfter);
+  const baseline = Math.max(pgbenchBefore, pgbenchAfter);
   console.log('');
   console.log(`scenario                           transfers/s    p50 ms    p99 ms   vs pgbench   target   refused`);
   results.forEach((r, i) => {
     const tps = r.transfers / r.seconds;
-    const ratio = tps / pgbenchTps;
+    const ratio = tps / baseline;
     const target = targets[i] as number;
     console.log(
       `${r.name.padEnd(34)} ${tps.toFixed(0).padStart(11)} ${r.p50Ms.toFixed(2).padStart(9)} ${r.p99Ms.toFixed(2).padStart(9)} ${`${ratio.toFixed(2)}x`.padStart(12)} ${`${target.toFixed(1)}x`.padStart(8)} ${String(r.refused).padStart(9)} ${ratio >= target ? 'met' : 'MISSED'}`,
     );
     if (r.refused > 0) failed = true;
   });
-  console.log(`pgbench tpcb-like: ${pgbenchBefore.toFixed(0)} TPS before, ${pgbenchAfter.toFixed(0)} TPS after; the ratios use ${pgbenchTps.toFixed(0)}`);
+  console.log(`pgbench tpcb-like: ${pgbenchBefore.toFixed(0)} TPS before, ${pgbenchAfter.toFixed(0)} TPS after; the ratios use ${baseline.toFixed(0)}`);
+  if (RESULTS_JSON) await writeFile(RESULTS_JSON, `${JSON.stringify(results.map((r, i) => ({ ...r, tps: r.transfers / r.seconds, target: targets[i] })), null, 2)}\n`);
   process.exitCode = failed ? 1 : 0;
 }
 
