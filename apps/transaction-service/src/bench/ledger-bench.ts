@@ -2,7 +2,7 @@
  * same PostgreSQL first, then drives CreateTransfers over gRPC at a real transaction-service
  * process, and prints each scenario's throughput, latency and ratio to pgbench. A run that breaks
  * a ledger invariant, or refuses transfers it should accept, fails. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';

@@ -39,7 +39,6 @@ const WAIT_SECONDS = 10;
 const TARGET_RATIO = 0.2;
 const TARGET_RSS_MIB = 150;
 const SERVICES: readonly (BankService | 'gateway')[] = ['gateway', 'auth', 'user', 'ledger', 'payment', 'notification'];
-const MIB = 1024 * 1024;
 /** BENCH_PROFILE=dir: every service writes a CPU profile there when it stops (node --cpu-prof). */
 const PROFILE_DIR = env.BENCH_PROFILE;
 const SKIP_LEDGER = env.BENCH_SKIP_LEDGER === '1';
