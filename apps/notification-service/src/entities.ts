@@ -54,6 +54,8 @@ export interface DeliveryRow {
   messageId: string | null;
   createdAt: Date;
   sentAt: Date | null;
+  /** W3C traceparent of the trace the email was queued in ('' when tracing is off). */
+  traceparent: string;
 }
 
 export const DeliverySchema = new EntitySchema<DeliveryRow>({
@@ -74,6 +76,7 @@ export const DeliverySchema = new EntitySchema<DeliveryRow>({
     messageId: { type: 'text', nullable: true },
     createdAt: { type: 'Date', columnType: 'timestamptz' },
     sentAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    traceparent: { type: 'text', default: '' },
   },
 });
 

@@ -1,6 +1,7 @@
+import { tracing } from './tracing';
 import { serviceMain } from '@bank/platform';
 import { notificationMigrations } from './migrations';
 import { loadServiceConfig, SERVICE_NAME } from './config';
 import { buildContainer } from './container';
 
-serviceMain(SERVICE_NAME, { databaseUrlVar: 'NOTIFICATION_DATABASE_URL', migrations: notificationMigrations, container: () => buildContainer(loadServiceConfig()) });
+serviceMain(SERVICE_NAME, { databaseUrlVar: 'NOTIFICATION_DATABASE_URL', migrations: notificationMigrations, container: () => buildContainer(loadServiceConfig()), flush: tracing.shutdown });

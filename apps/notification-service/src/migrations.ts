@@ -35,4 +35,19 @@ class NotificationsSchema extends Migration {
   }
 }
 
-export const notificationMigrations: readonly MigrationObject[] = [...platformMigrations, { name: '0001_notifications_schema', class: NotificationsSchema }];
+/** The trace an email belongs to (its event's), so that sending it joins that trace. */
+class DeliveryTraceparent extends Migration {
+  override async up(): Promise<void> {
+    this.addSql("ALTER TABLE deliveries ADD COLUMN traceparent text NOT NULL DEFAULT ''");
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('ALTER TABLE deliveries DROP COLUMN traceparent');
+  }
+}
+
+export const notificationMigrations: readonly MigrationObject[] = [
+  ...platformMigrations,
+  { name: '0001_notifications_schema', class: NotificationsSchema },
+  { name: '0002_delivery_traceparent', class: DeliveryTraceparent },
+];

@@ -2,7 +2,7 @@ import type BeeQueue from 'bee-queue';
 import type { Transporter } from 'nodemailer';
 import { LockMode } from '@mikro-orm/core';
 import { deterministicId, type Clock } from '@bank/kernel';
-import { backoffMs, type AfterCommit, type Database, type EntityManager, type EventHandlers, type Logger, type Persistence } from '@bank/platform';
+import { backoffMs, currentTraceparent, inSpan, type AfterCommit, type Database, type EntityManager, type EventHandlers, type Logger, type Persistence } from '@bank/platform';
 import { AccountOwnerSchema, DeliverySchema, RecipientSchema, type DeliveryRow } from './entities';
 import { render, type TemplateData, type TemplateName } from './templates';
 
@@ -43,7 +43,7 @@ async function queueEmail(em: EntityManager, now: Date, eventId: string, userId:
   if (!recipient) throw new Error(`recipient ${userId} not known yet`);
   await em
     .createQueryBuilder(DeliverySchema)
-    .insert({ id: deliveryId(eventId, userId, template), eventId, userId, template, email: recipient.email, data: { ...data, name: recipient.fullName }, status: 'queued', attempts: 0, createdAt: now })
+    .insert({ id: deliveryId(eventId, userId, template), eventId, userId, template, email: recipient.email, data: { ...data, name: recipient.fullName }, status: 'queued', attempts: 0, createdAt: now, traceparent: currentTraceparent() })
     .onConflict(['eventId', 'userId', 'template'])
     .ignore()
     .execute();
@@ -194,7 +194,11 @@ export class EmailSender {
     }
     const message = render(claim.template, claim.data);
     try {
-      await this.transport.sendMail({ from: this.opts.from, to: claim.email, subject: message.subject, text: message.text, html: message.html, messageId: messageIdOf(id) });
+      // The SMTP exchange as a span of the trace the email was queued in (nodemailer has no instrumentation).
+      await inSpan('smtp send', { traceparent: claim.traceparent, kind: 'client', attributes: { 'bank.delivery_id': id, 'bank.template': claim.template } }, async () => {
+        await this.transport.sendMail({ from: this.opts.from, to: claim.email, subject: message.subject, text: message.text, html: message.html, messageId: messageIdOf(id) });
+        this.logger.debug({ deliveryId: id, eventId: claim.eventId }, 'email accepted by the SMTP server');
+      });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       if (isPermanent(e)) {

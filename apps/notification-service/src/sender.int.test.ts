@@ -38,7 +38,7 @@ const sender = () => new EmailSender(db, clock, transport, { from: 'bank@example
 
 async function queued(email: string): Promise<string> {
   const id = newId();
-  await db.em().insert(DeliverySchema, { id, eventId: newId(), userId: newId(), template: 'welcome', email, data: { name: 'Erin' }, status: 'queued', attempts: 0, error: null, claimedAt: null, enqueuedAt: null, messageId: null, createdAt: clock.now(), sentAt: null });
+  await db.em().insert(DeliverySchema, { id, eventId: newId(), userId: newId(), template: 'welcome', email, data: { name: 'Erin' }, status: 'queued', attempts: 0, error: null, claimedAt: null, enqueuedAt: null, messageId: null, createdAt: clock.now(), sentAt: null, traceparent: '' });
   return id;
 }
 

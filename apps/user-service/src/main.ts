@@ -1,6 +1,7 @@
+import { tracing } from './tracing';
 import { serviceMain } from '@bank/platform';
 import { accountsMigrations } from '@bank/accounts-postgres';
 import { loadServiceConfig, SERVICE_NAME } from './config';
 import { buildContainer } from './container';
 
-serviceMain(SERVICE_NAME, { databaseUrlVar: 'USER_DATABASE_URL', migrations: accountsMigrations, container: () => buildContainer(loadServiceConfig()) });
+serviceMain(SERVICE_NAME, { databaseUrlVar: 'USER_DATABASE_URL', migrations: accountsMigrations, container: () => buildContainer(loadServiceConfig()), flush: tracing.shutdown });

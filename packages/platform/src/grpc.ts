@@ -6,6 +6,7 @@ import { callerWorkload, channelCredentials, serverCredentials, type WorkloadIde
 import type { Logger } from './logger';
 import type { TokenVerifier } from './tokens';
 import { ERROR_CODE_METADATA_KEY, ERROR_FIELDS_METADATA_KEY, ERROR_RETRY_AFTER_METADATA_KEY, MAX_RETRY_AFTER_S, grpcStatusForCode } from './status';
+import { currentTraceparent } from './trace';
 
 /**
  * The end user's access token, forwarded as it came by a workload that speaks for users (the
@@ -166,7 +167,8 @@ export function implement<S extends grpc.ServiceDefinition>(
           requestId ??= newId();
           return requestId;
         },
-        traceparent: firstString(md, TRACEPARENT_HEADER) ?? '',
+        // The server span's when tracing is on (so events made here join it), else the caller's as sent.
+        traceparent: currentTraceparent(firstString(md, TRACEPARENT_HEADER) ?? ''),
         accessToken,
         principal: () => (principal ??= principalOf(caller, delegate, accessToken, opts.verifier)),
         get logger() {

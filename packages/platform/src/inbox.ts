@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs, type DependencyHealths } from './dependency';
 import type { Logger } from './logger';
 import type { ConsumerMetrics } from './metrics';
+import { inSpan } from './trace';
 import { createEventQueue, deliveryCounterKey, MAX_DELIVERIES, REDIS_KEEPALIVE_DELAY_MS, type EventPublisher, type EventQueue, type QueueConnection } from './queue';
 
 export const DEFAULT_CONSUMER_CONCURRENCY = 8;
@@ -157,7 +158,8 @@ export class EventConsumer {
         continue;
       }
       try {
-        const outcome = await this.deliver(job, deliveries);
+        // The consumer's work joins the trace the event was made in (a no-op with tracing off).
+        const outcome = await inSpan(`consume ${job.data.type}`, { traceparent: job.data.traceparent, kind: 'consumer', attributes: { 'messaging.destination.name': this.consumer, 'messaging.message.id': job.data.id } }, () => this.deliver(job, deliveries));
         this.metrics?.handled(job.data.type, outcome);
         this.health.database.recovered(this.component);
         // The outcome is committed: the counter has done its work (it also expires by itself).

@@ -55,3 +55,4 @@ export { MAX_DOWN_STEPS, MIGRATE_ARGUMENT, isMigrateCommand, runMigrateCommand }
 export type { MigrateAction, MigrateReport } from './migrate-command';
 export { LATENCY_BUCKETS_SECONDS, METRICS_PATH, METRICS_QUERY_TIMEOUT_MS, createMetricsRegistry, databaseGauge, secondsOf, startMetricsServer } from './metrics';
 export type { MetricsServer } from './metrics';
+export { annotateSpan, currentTraceparent, inSpan, traceFields } from './trace';

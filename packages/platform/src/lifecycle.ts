@@ -19,9 +19,10 @@ export interface Running {
 
 /**
  * Runs a service until SIGTERM or SIGINT, then stops it gracefully: stop taking work, finish
- * in-flight work, close pools. A failure to start, or an unhandled rejection, exits non-zero.
+ * in-flight work, close pools, then `flush` (trace spans). A failure to start, or an unhandled
+ * rejection, exits non-zero.
  */
-export async function runService(name: string, logger: Logger, start: () => Promise<Running>): Promise<void> {
+export async function runService(name: string, logger: Logger, start: () => Promise<Running>, flush?: () => Promise<void>): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled rejection');
     logger.flush();
@@ -47,7 +48,8 @@ export async function runService(name: string, logger: Logger, start: () => Prom
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS);
     timer.unref();
-    running.stop().then(
+    // Once stopped, what is buffered outside the process (trace spans) is sent before it exits.
+    running.stop().then(async () => await flush?.().catch((err: unknown) => logger.warn({ err }, 'could not flush on shutdown'))).then(
       () => {
         logger.info(`${name} stopped`);
         logger.flush();

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { traceFields } from './trace';
 
 export type Logger = pino.Logger;
 
@@ -40,6 +41,8 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       serializers: { err: pino.stdSerializers.err },
+      // Every line written inside a trace carries its ids (nothing when tracing is off).
+      mixin: traceFields,
     },
     destination ?? pino.destination({ sync: false }),
   );

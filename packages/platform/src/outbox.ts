@@ -3,6 +3,7 @@ import { newId } from '@bank/kernel';
 import type { Database, SqlClient } from './db';
 import { backoffMs, type DependencyHealths } from './dependency';
 import { PUBLISH_TIMEOUT_MS, type EventPublisher } from './queue';
+import { currentTraceparent } from './trace';
 
 export const OUTBOX_BATCH_SIZE = 500;
 /** Events published per relay transaction; a batch row may carry thousands, so rows are capped too. */
@@ -60,7 +61,8 @@ export function outboxBatchRow(events: readonly NewEvent[]): { id: string; occur
 
 /**
  * Records events in the outbox inside the caller's transaction, so that the state change and the
- * event commit together or not at all. Nothing here talks to Redis. (The ledger writes a batch's
+ * event commit together or not at all. Each event carries the trace it was made in (the caller's
+ * traceparent, else the active span's), so its consumers' work joins that trace. Nothing here talks to Redis. (The ledger writes a batch's
  * events as one row, outboxBatchRow, inside its own batch statement.)
  */
 export async function appendToOutbox(client: SqlClient, events: readonly NewEvent[]): Promise<void> {
@@ -70,7 +72,7 @@ export async function appendToOutbox(client: SqlClient, events: readonly NewEven
   await client.query(
     `INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::json[])`,
-    [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), events.map((e) => e.traceparent ?? ''), rows.map((r) => JSON.stringify(r[4]))],
+    [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), events.map((e) => e.traceparent || currentTraceparent()), rows.map((r) => JSON.stringify(r[4]))],
   );
 }
 

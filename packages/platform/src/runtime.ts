@@ -172,11 +172,11 @@ export async function startContainer<T>(container: { getAsync<V>(id: symbol): Pr
  * A gRPC service's entry point: `main.js` serves; `main.js migrate status|up|down [steps]` only
  * migrates its database (bank-cli migrate runs it so), reading nothing but `databaseUrlVar`.
  */
-export function serviceMain(name: string, opts: { databaseUrlVar: string; migrations: readonly MigrationObject[]; container: () => Container }): void {
+export function serviceMain(name: string, opts: { databaseUrlVar: string; migrations: readonly MigrationObject[]; container: () => Container; flush?: () => Promise<void> }): void {
   if (isMigrateCommand()) {
     void runMigrateCommand(name, opts.databaseUrlVar, opts.migrations);
     return;
   }
   const container = opts.container();
-  void runService(name, container.get<Logger>(TYPES.Logger), () => startContainer<StartedService>(container));
+  void runService(name, container.get<Logger>(TYPES.Logger), () => startContainer<StartedService>(container), opts.flush);
 }

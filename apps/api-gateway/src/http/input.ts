@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_WAIT_SECONDS } from '@bank/payments-core';
-import type { TokenVerifier } from '@bank/platform';
+import { annotateSpan, type TokenVerifier } from '@bank/platform';
 import { authenticate, operatorOf } from './auth-token';
 import { expressPath, type Operation } from './operations';
 import { ProblemError, type FieldError } from './problem';
@@ -86,6 +86,9 @@ function idempotencyKeyOf(op: Operation, req: Request): string | undefined {
     const rule = `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters`;
     throw new ProblemError('IDEMPOTENCY_KEY_REQUIRED', `${op.idempotencyKey === 'required' ? 'an' : 'an optional'} Idempotency-Key header must be ${rule}`, [{ field: IDEMPOTENCY_KEY_HEADER, message: `must be ${rule}` }]);
   }
+  // The key a client retries with is how it asks after its request: the access line and the trace carry it.
+  if (req.res) req.res.locals.idempotencyKey = key;
+  annotateSpan({ 'bank.idempotency_key': key });
   return key;
 }
 

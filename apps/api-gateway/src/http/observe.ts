@@ -102,6 +102,8 @@ function accessLine(req: IncomingMessage, res: ServerResponse, responseTimeMs: n
     path: r.originalUrl.split('?')[0],
     status: res.statusCode,
     durationMs: responseTimeMs,
+    // The client's key for a retried request (validated printable ASCII, at most 255 characters).
+    ...(typeof (res as Response).locals.idempotencyKey === 'string' ? { idempotencyKey: (res as Response).locals.idempotencyKey as string } : {}),
     // The client hung up before the response was complete.
     ...(res.writableFinished ? {} : { aborted: true }),
   };

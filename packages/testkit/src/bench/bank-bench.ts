@@ -127,6 +127,30 @@ async function payers(bank: TestBank, operator: string): Promise<Payer[]> {
   return out;
 }
 
+/**
+ * Where a payment's time goes, from the services' own metrics: each RPC's calls and mean time
+ * (server side) and the gateway's routes, summed over everything the run did so far.
+ */
+async function timeBreakdown(bank: TestBank): Promise<string[]> {
+  const lines: string[] = [];
+  const urls = [...Object.values(bank.metricsUrls), `${bank.opsUrl}/metrics`];
+  for (const url of urls) {
+    const text = await (await fetch(url)).text();
+    const sums = new Map<string, { sum: number; count: number }>();
+    for (const m of text.matchAll(/^(grpc_server_handling_seconds|http_request_duration_seconds|ledger_batch_commit_seconds)_(sum|count)\{([^}]*)\} (\S+)$/gm)) {
+      const labels = m[3] as string;
+      const what = /method="([^"]+)"/.exec(labels)?.[1] ?? `${/route="([^"]+)"/.exec(labels)?.[1] ?? ''} ${/outcome="([^"]+)"/.exec(labels)?.[1] ?? ''}`.trim();
+      const key = `${m[1] === 'ledger_batch_commit_seconds' ? 'ledger batch ' : ''}${what}`;
+      const e = sums.get(key) ?? { sum: 0, count: 0 };
+      if (m[2] === 'sum') e.sum += Number(m[4]);
+      else e.count += Number(m[4]);
+      sums.set(key, e);
+    }
+    for (const [key, e] of sums) if (e.count > 0) lines.push(`  ${key.padEnd(58)} ${String(e.count).padStart(8)} calls ${((e.sum / e.count) * 1000).toFixed(2).padStart(8)} ms mean`);
+  }
+  return lines;
+}
+
 const fmt = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
 
 function table(rows: readonly Row[]): string {
@@ -183,6 +207,8 @@ async function main(): Promise<void> {
       if (!passed) break;
       best = r;
     }
+    console.log('where the time went (server side, whole run so far):');
+    for (const l of await timeBreakdown(bank)) console.log(l);
     console.log(`reads: GET /v1/accounts/{id}, ${READ_CONNECTIONS} connections, ${READ_SECONDS} s ...`);
     rows.push(row(`balance reads (${READ_CONNECTIONS} conns)`, null, await runLoad({ kind: 'read', gateway: bank.url, connections: READ_CONNECTIONS, seconds: READ_SECONDS, payers: people })));
     rss = Object.fromEntries(SERVICES.map((s) => [s, peakRssMib(bank.pidOf(s))]));
