@@ -78,6 +78,16 @@ const scrape = async (url: string) => {
   expect(res.headers.get('content-type')).toContain('text/plain');
   return res.text();
 };
+/** Alice with 10,000 in her account, and Bob's account to pay. */
+async function fundedPair() {
+  const alice = await signUpCustomer(bank.url);
+  const bob = await signUpCustomer(bank.url);
+  const from = (await callApi(bank.url, 'POST', '/v1/accounts', { currency: 'USD' }, alice.token)).body!.id as string;
+  const to = (await callApi(bank.url, 'POST', '/v1/accounts', { currency: 'USD' }, bob.token)).body!.id as string;
+  expect((await callApi(bank.url, 'POST', '/v1/admin/deposits', { accountId: from, amount: 10_000, currency: 'USD', reference: 'cash' }, operator, { 'Idempotency-Key': newId() })).status).toBe(201);
+  return { alice, from, to };
+}
+
 /** The value of one series (name and labels as Prometheus prints them), or undefined. */
 const sample = (text: string, series: RegExp) => {
   const line = text.split('\n').find((l) => series.test(l));
@@ -86,11 +96,7 @@ const sample = (text: string, series: RegExp) => {
 
 describe('metrics', () => {
   it('every service serves its RPCs, messaging, pool and process metrics after a payment', async () => {
-    const alice = await signUpCustomer(bank.url);
-    const bob = await signUpCustomer(bank.url);
-    const from = (await callApi(bank.url, 'POST', '/v1/accounts', { currency: 'USD' }, alice.token)).body!.id as string;
-    const to = (await callApi(bank.url, 'POST', '/v1/accounts', { currency: 'USD' }, bob.token)).body!.id as string;
-    expect((await callApi(bank.url, 'POST', '/v1/admin/deposits', { accountId: from, amount: 10_000, currency: 'USD', reference: 'cash' }, operator, { 'Idempotency-Key': newId() })).status).toBe(201);
+    const { alice, from, to } = await fundedPair();
     const paid = await callApi(bank.url, 'POST', '/v1/payments', { sourceAccountId: from, destinationAccountId: to, amount: 2_500, currency: 'USD', description: 'rent' }, alice.token, { 'Idempotency-Key': newId(), Prefer: 'wait=10' });
     expect(paid.body!.status).toBe('completed');
 
@@ -132,11 +138,7 @@ describe('metrics', () => {
 
 describe('tracing and logs', () => {
   it('follows one Idempotency-Key from the gateway through the saga, its events and its emails, in one trace', async () => {
-    const alice = await signUpCustomer(bank.url);
-    const bob = await signUpCustomer(bank.url);
-    const from = (await callApi(bank.url, 'POST', '/v1/accounts', { currency: 'USD' }, alice.token)).body!.id as string;
-    const to = (await callApi(bank.url, 'POST', '/v1/accounts', { currency: 'USD' }, bob.token)).body!.id as string;
-    expect((await callApi(bank.url, 'POST', '/v1/admin/deposits', { accountId: from, amount: 10_000, currency: 'USD', reference: 'cash' }, operator, { 'Idempotency-Key': newId() })).status).toBe(201);
+    const { alice, from, to } = await fundedPair();
     const key = `trace-me-${newId()}`;
     const paid = await callApi(bank.url, 'POST', '/v1/payments', { sourceAccountId: from, destinationAccountId: to, amount: 700, currency: 'USD', description: 'traced' }, alice.token, { 'Idempotency-Key': key, Prefer: 'wait=10' });
     expect(paid.body!.status).toBe('completed');
