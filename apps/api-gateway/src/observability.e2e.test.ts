@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { newId } from '@bank/kernel';
 import { callApi, signInOperator, signUpCustomer, startTestBank, startTestSmtp, waitFor, type BankService, type TestBank, type TestSmtp } from '@bank/testkit';
@@ -128,6 +130,20 @@ describe('metrics', () => {
     // The gateway counts the same payment per route template and status, on its operations port.
     const gateway = await scrape(`${bank.opsUrl}/metrics`);
     expect(sample(gateway, /^http_requests_total\{method="POST",route="\/v1\/payments",status="201",service="api-gateway"\}/)).toBe(1);
+  });
+
+  it('draws the Grafana dashboard only from series the services register', async () => {
+    const served = new Set<string>();
+    for (const url of [...Object.values(bank.metricsUrls), `${bank.opsUrl}/metrics`]) for (const m of (await scrape(url)).matchAll(/^(?:# TYPE )?([a-z_][a-z0-9_]*)[{ ]/gm)) {
+        // A histogram's TYPE line names the family; its series are name_bucket, _sum and _count.
+        const name = m[1] as string;
+        for (const suffix of ['', '_bucket', '_sum', '_count']) served.add(`${name}${suffix}`);
+      }
+    const dashboard = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'deploy', 'grafana', 'dashboards', 'bank-overview.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+    const FUNCTIONS = new Set(['histogram_quantile']);
+    const named = dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => [...t.expr.matchAll(/\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b/g)].map((m) => ({ panel: p.title, name: m[1] as string }))));
+    expect(named.length).toBeGreaterThan(20);
+    expect(named.filter((n) => !FUNCTIONS.has(n.name) && !served.has(n.name))).toEqual([]);
   });
 
   it('answers 404 off the metrics path', async () => {
