@@ -1,5 +1,7 @@
 import { InvariantViolation } from '@bank/kernel';
 import { captureLogger, createTestDatabase } from '@bank/testkit';
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration } from '@mikro-orm/migrations';
 import { Database, type Persistence } from './db';
 
 // The unit of work: what is built on a transaction's scope joins that transaction, so stores a
@@ -73,5 +75,43 @@ describe('Database units of work', () => {
       }),
     ).rejects.toThrow('the caller fails');
     expect(await notes()).toEqual([1]);
+  });
+});
+
+describe('Database migrations', () => {
+  class First extends Migration {
+    override async up(): Promise<void> {
+      this.addSql('CREATE TABLE first_table (id integer PRIMARY KEY)');
+    }
+  }
+  class Second extends Migration {
+    override async up(): Promise<void> {
+      this.addSql('CREATE TABLE second_table (id integer PRIMARY KEY)');
+    }
+  }
+  const first = { name: '0001_first', class: First };
+  const second = { name: '0002_second', class: Second };
+
+  it('applies what is pending at each start, and nothing when everything is applied', async () => {
+    const t = await createTestDatabase('platform_migrate');
+    const open = (migrations: MigrationObject[]) => Database.open({ clientUrl: t.url, migrations, logger });
+    try {
+      let d = await open([first]);
+      expect(await d.migrate()).toEqual(['0001_first']);
+      expect(await d.migrate()).toEqual([]);
+      await d.close();
+      // A release with a new migration: only that one runs.
+      d = await open([first, second]);
+      expect(await d.migrate()).toEqual(['0002_second']);
+      await d.close();
+      d = await open([first, second]);
+      expect(await d.migrate()).toEqual([]);
+      expect(await d.migrations()).toEqual({ applied: ['0001_first', '0002_second'], pending: [] });
+      const { rows } = await d.sql.query<{ n: string }>("SELECT count(*)::text AS n FROM information_schema.tables WHERE table_name IN ('first_table', 'second_table')");
+      expect(rows[0]?.n).toBe('2');
+      await d.close();
+    } finally {
+      await t.drop();
+    }
   });
 });

@@ -85,7 +85,7 @@ type ServiceEnv = Partial<Record<BankService, Record<string, string>>>;
  * `serviceEnv` may depend on where the services listen (known only once ports are chosen): a
  * fault harness puts a proxy in front of one and points its peers there.
  */
-export async function startTestBank(opts: { label: string; redisUrl?: string; smtpUrl?: string; gatewayEnv?: Record<string, string>; onOutput?: (app: string, line: string) => void; serviceEnv?: ServiceEnv | ((addresses: Readonly<Record<BankService, string>>) => Promise<ServiceEnv>) }): Promise<TestBank> {
+export async function startTestBank(opts: { label: string; redisUrl?: string; smtpUrl?: string; gatewayEnv?: Record<string, string>; onOutput?: (app: string, line: string) => void; nodeArgs?: readonly string[]; serviceEnv?: ServiceEnv | ((addresses: Readonly<Record<BankService, string>>) => Promise<ServiceEnv>) }): Promise<TestBank> {
   const dbs = await Promise.all(SERVICES.map((s) => createTestDatabase(`${opts.label}_${s}`)));
   const ports = await Promise.all([...SERVICES, 'gateway', 'gateway-ops'].map(() => freePort()));
   const metricsPorts = await Promise.all(SERVICES.map(() => freePort()));
@@ -114,8 +114,8 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
   let stopping = false;
   const start = (name: BankService | 'gateway', env: Record<string, string>) => {
     // BANK_TEST_LOGS=1 shows the services' own output (a service that will not start says why
-    // there); `onOutput` hands a test each line the service writes.
-    const child = spawn(process.execPath, [path.join(APPS, APP_OF[name], 'dist', 'main.js')], { env: { ...common, ...env }, stdio: opts.onOutput ? ['ignore', 'pipe', 'pipe'] : process.env.BANK_TEST_LOGS === '1' ? 'inherit' : 'ignore' });
+    // there); `onOutput` hands a test each line the service writes; `nodeArgs` go to node (a profiler).
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(APPS, APP_OF[name], 'dist', 'main.js')], { env: { ...common, ...env }, stdio: opts.onOutput ? ['ignore', 'pipe', 'pipe'] : process.env.BANK_TEST_LOGS === '1' ? 'inherit' : 'ignore' });
     const onOutput = opts.onOutput;
     if (onOutput) for (const stream of [child.stdout, child.stderr]) if (stream) createInterface({ input: stream }).on('line', (line) => onOutput(APP_OF[name], line));
     child.once('exit', (code, signal) => {

@@ -25,7 +25,7 @@ const PGBENCH_SECONDS = Number(env.BENCH_PGBENCH_SECONDS ?? 20);
 /** Each arrival rate is held this long. */
 const STEP_SECONDS = Number(env.BENCH_STEP_SECONDS ?? 15);
 /** Payments per second, stepped up until p99 passes the bound or errors appear. */
-const RATES = (env.BENCH_RATES ?? '25,50,100,150,200,250,300,400,500,650,800').split(',').map(Number);
+const RATES = (env.BENCH_RATES ?? '5,10,20,30,40,50,75,100,150,200,300,400,600').split(',').map(Number);
 const P99_BOUND_MS = 200;
 /** A step with more than this share of errors has failed, whatever its latency. */
 const MAX_ERROR_SHARE = 0.001;
@@ -42,6 +42,8 @@ const SERVICES: readonly (BankService | 'gateway')[] = ['gateway', 'auth', 'user
 /** BENCH_PROFILE=dir: every service writes a CPU profile there when it stops (node --cpu-prof). */
 const PROFILE_DIR = env.BENCH_PROFILE;
 const SKIP_LEDGER = env.BENCH_SKIP_LEDGER === '1';
+/** Linux's USER_HZ: /proc reports CPU time in these. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 interface Row {
   scenario: string;
@@ -52,6 +54,8 @@ interface Row {
   maxMs: number;
   errors: number;
   errorKinds: Record<string, number>;
+  /** Each service's CPU over the step, as a share of one core. */
+  cpu?: Record<string, number>;
   ratioToPgbench?: number;
   met?: boolean;
 }
@@ -90,6 +94,26 @@ function peakRssMib(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU time a process has used so far (user + system), milliseconds; Linux's /proc. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs `step` and says how much CPU each service spent on it, as a share of one core. */
+async function withCpu<T>(bank: TestBank, seconds: () => number, step: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+  const before = SERVICES.map((s) => cpuMs(bank.pidOf(s)));
+  const result = await step();
+  const elapsedMs = seconds() * 1000;
+  return { result, cpu: Object.fromEntries(SERVICES.map((s, i) => [s, (cpuMs(bank.pidOf(s)) - (before[i] ?? 0)) / elapsedMs])) };
 }
 
 /** The ledger benchmark as its own process, given pgbench's figure so that it does not measure it again. */
@@ -139,7 +163,9 @@ async function timeBreakdown(bank: TestBank): Promise<string[]> {
     const sums = new Map<string, { sum: number; count: number }>();
     for (const m of text.matchAll(/^(grpc_server_handling_seconds|http_request_duration_seconds|ledger_batch_commit_seconds)_(sum|count)\{([^}]*)\} (\S+)$/gm)) {
       const labels = m[3] as string;
-      const what = /method="([^"]+)"/.exec(labels)?.[1] ?? `${/route="([^"]+)"/.exec(labels)?.[1] ?? ''} ${/outcome="([^"]+)"/.exec(labels)?.[1] ?? ''}`.trim();
+      const route = /route="([^"]+)"/.exec(labels)?.[1];
+      const method = /method="([^"]+)"/.exec(labels)?.[1] ?? '';
+      const what = route !== undefined ? `${method} ${route}` : m[1] === 'ledger_batch_commit_seconds' ? (/outcome="([^"]+)"/.exec(labels)?.[1] ?? '') : method;
       const key = `${m[1] === 'ledger_batch_commit_seconds' ? 'ledger batch ' : ''}${what}`;
       const e = sums.get(key) ?? { sum: 0, count: 0 };
       if (m[2] === 'sum') e.sum += Number(m[4]);
@@ -174,11 +200,12 @@ async function main(): Promise<void> {
     },
   });
   // The services as they run in production: info logs, no test shortcuts but the SMTP sink's speed.
-  const profile: Record<string, string> = PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(PROFILE_DIR)}` } : {};
-  const own: Record<string, string> = { LOG_LEVEL: 'info', ...profile };
+  const own: Record<string, string> = { LOG_LEVEL: 'info' };
   const bank = await startTestBank({
     label: 'bench',
     smtpUrl: smtp.url,
+    // node refuses --cpu-prof in NODE_OPTIONS: it goes on the command line, with BENCH_NODE_ARGS (V8 flags to try).
+    nodeArgs: [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR)}`] : []), ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     gatewayEnv: { ...own, GATEWAY_AUTH_RATE_LIMIT_PER_MIN: '1000000', GATEWAY_RATE_LIMIT_PER_MIN: '1000000' },
     serviceEnv: {
       auth: own,
@@ -199,18 +226,22 @@ async function main(): Promise<void> {
     await runLoad({ kind: 'pay', gateway: bank.url, ratePerSecond: 20, seconds: 5, payers: people, waitSeconds: WAIT_SECONDS });
     let best: Row | undefined;
     for (const rate of RATES) {
-      const r = row('payments e2e', rate, await runLoad({ kind: 'pay', gateway: bank.url, ratePerSecond: rate, seconds: STEP_SECONDS, payers: people, waitSeconds: WAIT_SECONDS }));
+      const measured = await withCpu(bank, () => STEP_SECONDS, () => runLoad({ kind: 'pay', gateway: bank.url, ratePerSecond: rate, seconds: STEP_SECONDS, payers: people, waitSeconds: WAIT_SECONDS }));
+      const r = { ...row('payments e2e', rate, measured.result), cpu: measured.cpu };
       const passed = r.p99Ms <= P99_BOUND_MS && r.errors <= MAX_ERROR_SHARE * (r.achievedPerSecond * STEP_SECONDS + r.errors);
       r.met = passed;
       rows.push(r);
       console.log(`  ${rate}/s: ${fmt(r.achievedPerSecond, 0)} completed/s, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms, ${r.errors} errors ${passed ? '' : '(past the bound)'}`);
+      console.log(`    CPU (cores): ${Object.entries(r.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
       if (!passed) break;
       best = r;
     }
     console.log('where the time went (server side, whole run so far):');
     for (const l of await timeBreakdown(bank)) console.log(l);
     console.log(`reads: GET /v1/accounts/{id}, ${READ_CONNECTIONS} connections, ${READ_SECONDS} s ...`);
-    rows.push(row(`balance reads (${READ_CONNECTIONS} conns)`, null, await runLoad({ kind: 'read', gateway: bank.url, connections: READ_CONNECTIONS, seconds: READ_SECONDS, payers: people })));
+    const reads = await withCpu(bank, () => READ_SECONDS, () => runLoad({ kind: 'read', gateway: bank.url, connections: READ_CONNECTIONS, seconds: READ_SECONDS, payers: people }));
+    rows.push({ ...row(`balance reads (${READ_CONNECTIONS} conns)`, null, reads.result), cpu: reads.cpu });
+    console.log(`    CPU (cores): ${Object.entries(reads.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     rss = Object.fromEntries(SERVICES.map((s) => [s, peakRssMib(bank.pidOf(s))]));
     if (best) rows.push({ ...best, scenario: 'payments e2e: best rate with p99 <= 200 ms' });
     const v = await bank.cli<{ problems?: number }>('verify');
