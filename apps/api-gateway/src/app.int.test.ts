@@ -220,9 +220,9 @@ describe('operability', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
-    expect(text).toMatch(/^http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+$/m);
-    expect(text).toMatch(/^http_requests_total\{method="GET",route="\(unmatched\)",status="404"\} \d+$/m);
-    expect(text).toMatch(/^http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/healthz",status="200"\} \d+$/m);
+    expect(text).toMatch(/^http_requests_total\{method="GET",route="\/healthz",status="200",service="api-gateway"\} \d+$/m);
+    expect(text).toMatch(/^http_requests_total\{method="GET",route="\(unmatched\)",status="404",service="api-gateway"\} \d+$/m);
+    expect(text).toMatch(/^http_request_duration_seconds_bucket\{le="0.005",service="api-gateway",method="GET",route="\/healthz",status="200"\} \d+$/m);
     expect(text).toContain('process_cpu_user_seconds_total');
     expect(text).not.toContain('secret-path');
   });

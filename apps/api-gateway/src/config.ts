@@ -4,12 +4,13 @@ import { defaultGrpcAddress } from '@bank/contracts';
 
 export const SERVICE_NAME = 'api-gateway';
 /** Prometheus's customary exporter port. */
+export const DEFAULT_PORT = 8080;
 export const DEFAULT_OPS_PORT = 9464;
 
 export const schema = {
   ...commonSchema,
   ...tokenVerifierSchema,
-  GATEWAY_PORT: v.port('HTTP port of the api-gateway', 8080),
+  GATEWAY_PORT: v.port('HTTP port of the api-gateway', DEFAULT_PORT),
   // Metrics and the detailed readiness: for Prometheus and the operators' network, not the public.
   GATEWAY_OPS_PORT: v.port('HTTP port of the api-gateway\'s operations endpoints (/metrics, /readyz with detail); 0 picks a free one', DEFAULT_OPS_PORT),
   // Behind a load balancer every client would otherwise share one rate-limit counter (the proxy's

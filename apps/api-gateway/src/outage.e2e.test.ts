@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'pg';
 import { ledgerV1 } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { systemAccountId } from '@bank/ledger-core';
 import { GrpcCaller } from '@bank/platform';
-import { blockDatabase, callApi, signUpCustomer, startTestBank, startTestRedis, waitFor, type TestBank, type TestRedis, testClient } from '@bank/testkit';
+import { blockDatabase, callApi, querySql, signUpCustomer, startTestBank, startTestRedis, waitFor, type TestBank, type TestRedis, testClient } from '@bank/testkit';
 
 // The bank as real processes, each with its own database, on a redis-server of the test's own:
 // parts are taken away for real while customers keep using it through the gateway.
@@ -31,17 +30,8 @@ afterAll(async () => {
   await redis?.dispose();
 });
 
-async function sql<R extends Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
-const count = async (url: string, text: string, values: unknown[] = []) => Number((await sql<{ n: string }>(url, text, values))[0]?.n);
+const count = async (url: string, text: string, values: unknown[] = []) => Number((await querySql<{ n: string }>(url, text, values))[0]?.n);
 
 async function openAccount(token: string): Promise<string> {
   const res = await callApi(bank.url, 'POST', '/v1/accounts', { currency: 'USD' }, token);

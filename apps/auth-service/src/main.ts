@@ -4,4 +4,4 @@ import { authMigrations } from './migrations';
 import { loadServiceConfig, SERVICE_NAME } from './config';
 import { buildContainer } from './container';
 
-serviceMain(SERVICE_NAME, { databaseUrlVar: 'AUTH_DATABASE_URL', migrations: authMigrations, container: () => buildContainer(loadServiceConfig()), flush: tracing.shutdown });
+serviceMain(SERVICE_NAME, { databaseUrlVar: 'AUTH_DATABASE_URL', grpcPortVar: 'AUTH_GRPC_PORT', migrations: authMigrations, container: () => buildContainer(loadServiceConfig()), flush: tracing.shutdown });

@@ -1,5 +1,6 @@
+import { hostname } from 'node:os';
 import type { Container } from 'inversify';
-import { CURRENCY_SCALES, type Clock, type Currency } from '@bank/kernel';
+import { CURRENCY_SCALES, newId, type Clock, type Currency } from '@bank/kernel';
 import { Ledger, type LedgerStore } from '@bank/ledger-core';
 import { PostgresLedgerStore, ledgerMigrations } from '@bank/ledger-postgres';
 import { ServiceRuntime, TYPES, createLogger, serviceContainer, type Logger, type Persistence, type StartedService, loadIdentity } from '@bank/platform';
@@ -8,6 +9,7 @@ import { accountEventHandlers, type LedgerIn } from './events';
 import { ledgerGrpcService } from './grpc';
 import { startHoldExpirySweeper } from './sweeper';
 import { ledgerBatchMetrics } from './metrics';
+import { WriterLease } from './lease';
 
 /** Enough connections for the batches in flight, the consumer, the sweeper and the reads. */
 const POOL_MAX = 16;
@@ -15,6 +17,9 @@ const POOL_MAX = 16;
 const LEDGER_STORE = Symbol.for('LedgerStore');
 const LEDGER = Symbol.for('Ledger');
 const LEDGER_IN = Symbol.for('LedgerIn');
+const LEASE = Symbol.for('WriterLease');
+/** The exit code of a process that lost the writer's lease to another (its orchestrator restarts it as a standby). */
+export const EXIT_LEASE_LOST = 75;
 
 /** The composition root of transaction-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
@@ -30,10 +35,24 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     poolMax: POOL_MAX,
     queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
   });
+  // The writer's lease: this process writes the ledger only while it holds it (see lease.ts). One
+  // that lost it to another exits at once; its writes in flight are fenced, and its orchestrator
+  // starts it again as a standby.
+  container
+    .bind<WriterLease>(LEASE)
+    .toResolvedValue(
+      (runtime: ServiceRuntime) =>
+        new WriterLease(runtime.db, `${SERVICE_NAME}/${hostname()}/${process.pid}/${newId()}`, logger, () => {
+          logger.flush();
+          process.exit(EXIT_LEASE_LOST);
+        }),
+      [TYPES.Runtime],
+    )
+    .inSingletonScope();
   // A batch with events wakes the outbox relay, so events leave without waiting for its poll.
   container
     .bind<LedgerStore>(LEDGER_STORE)
-    .toResolvedValue((runtime: ServiceRuntime) => new PostgresLedgerStore(runtime.db, { onEventsCommitted: () => runtime.relay.nudge() }), [TYPES.Runtime])
+    .toResolvedValue((runtime: ServiceRuntime, lease: WriterLease) => new PostgresLedgerStore(runtime.db, { onEventsCommitted: () => runtime.relay.nudge(), fence: () => lease.current() }), [TYPES.Runtime, LEASE])
     .inSingletonScope();
   const batching = {
     windowMs: config.LEDGER_BATCH_WINDOW_MS,
@@ -47,20 +66,25 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     .toResolvedValue((store: LedgerStore, clock: Clock, runtime: ServiceRuntime) => new Ledger(store, clock, { ...batching, onBatch: ledgerBatchMetrics(runtime.metrics) }), [LEDGER_STORE, TYPES.Clock, TYPES.Runtime])
     .inSingletonScope();
   // The account consumer's ledger: its store joins the consumer's transaction.
-  container.bind<LedgerIn>(LEDGER_IN).toResolvedValue((clock: Clock) => (tx: Persistence) => new Ledger(new PostgresLedgerStore(tx), clock, batching), [TYPES.Clock]);
+  container
+    .bind<LedgerIn>(LEDGER_IN)
+    .toResolvedValue((clock: Clock, lease: WriterLease) => (tx: Persistence) => new Ledger(new PostgresLedgerStore(tx, { fence: () => lease.current() }), clock, batching), [TYPES.Clock, LEASE]);
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
-    (runtime: ServiceRuntime, ledger: Ledger, ledgerIn: LedgerIn) => () =>
-      runtime.start(async () => {
-        // System accounts exist before the first CreateTransfers can name them.
-        await ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]);
-        return {
-          grpc: { host: config.BIND_HOST, port: config.LEDGER_GRPC_PORT },
-          services: [ledgerGrpcService(ledger, { logger })],
-          consumer: { name: 'transaction-service', handlers: accountEventHandlers(ledgerIn) },
-          background: [() => startHoldExpirySweeper(ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
-        };
+    (runtime: ServiceRuntime, ledger: Ledger, ledgerIn: LedgerIn, lease: WriterLease) => () =>
+      runtime.start({
+        grpc: { host: config.BIND_HOST, port: config.LEDGER_GRPC_PORT },
+        services: [ledgerGrpcService(ledger, { logger, isActive: () => lease.isActive() })],
+        consumer: { name: 'transaction-service', handlers: accountEventHandlers(ledgerIn) },
+        // A standby answers NOT_SERVING and neither consumes nor sweeps until it holds the lease.
+        activation: async () => {
+          await lease.acquire();
+          // System accounts exist before the first CreateTransfers can name them.
+          await ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]);
+        },
+        // Stopped once calls have drained: the lease is given up then, so a standby takes over at once.
+        background: [() => lease.running(), () => startHoldExpirySweeper(ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
       }),
-    [TYPES.Runtime, LEDGER, LEDGER_IN],
+    [TYPES.Runtime, LEDGER, LEDGER_IN, LEASE],
   );
   return container;
 }

@@ -1,6 +1,6 @@
 import { ledgerV1 } from '@bank/contracts';
-import { fieldError } from '@bank/kernel';
-import { accountBalance, type AccountKind, type AccountState, type Ledger, type LedgerAccount, type StatementLine, type Transfer, type TransferRequest, type TransferStatus } from '@bank/ledger-core';
+import { DomainError, fieldError } from '@bank/kernel';
+import { LEDGER_NOT_ACTIVE, accountBalance, type AccountKind, type AccountState, type Ledger, type LedgerAccount, type StatementLine, type Transfer, type TransferRequest, type TransferStatus } from '@bank/ledger-core';
 import { implement, type Logger, type ServiceBinding } from '@bank/platform';
 import { authorizeTransfers } from './authorize';
 
@@ -119,10 +119,15 @@ function lineToProto(l: StatementLine): ledgerV1.StatementEntry {
 export const MAX_EXPIRY_BATCHES_PER_CALL = 100;
 
 /** The LedgerService gRPC adapter: translation only, every decision is the core's. */
-export function ledgerGrpcService(ledger: Ledger, opts: { logger: Logger }): ServiceBinding {
+/**
+ * The LedgerService. `isActive`: whether this process holds the writer's lease; a standby (or a
+ * former writer) refuses every call with LEDGER_NOT_ACTIVE (UNAVAILABLE), so callers go to the
+ * active one, and reads cannot be served from a process that may be behind.
+ */
+export function ledgerGrpcService(ledger: Ledger, opts: { logger: Logger; isActive: () => boolean }): ServiceBinding {
   return implement(
     ledgerV1.LedgerServiceService,
-    {
+    onlyWhenActive(opts.isActive, {
       createAccounts: async (req) => {
         const results = await ledger.createAccounts(
           req.accounts.map((a) => {
@@ -163,7 +168,20 @@ export function ledgerGrpcService(ledger: Ledger, opts: { logger: Logger }): Ser
           transfersChecked: BigInt(report.transfersChecked),
         };
       },
-    },
-    opts,
+    }),
+    { logger: opts.logger },
   );
+}
+
+function onlyWhenActive<H extends Record<string, (req: never, ctx: never) => Promise<unknown>>>(isActive: () => boolean, handlers: H): H {
+  const refuse = () => new DomainError(LEDGER_NOT_ACTIVE, 'this transaction-service is a standby: the ledger is written by the one holding the lease');
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, handle]) => [
+      name,
+      (req: never, ctx: never) => {
+        if (!isActive()) return Promise.reject(refuse());
+        return handle(req, ctx);
+      },
+    ]),
+  ) as H;
 }

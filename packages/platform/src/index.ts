@@ -56,3 +56,4 @@ export type { MigrateAction, MigrateReport } from './migrate-command';
 export { LATENCY_BUCKETS_SECONDS, METRICS_PATH, METRICS_QUERY_TIMEOUT_MS, createMetricsRegistry, databaseGauge, secondsOf, startMetricsServer } from './metrics';
 export type { MetricsServer } from './metrics';
 export { annotateSpan, currentTraceparent, inSpan, traceFields } from './trace';
+export { HEALTH_ARGUMENT, isHealthCommand } from './health-command';

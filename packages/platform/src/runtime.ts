@@ -1,5 +1,5 @@
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
-import { typesConsumedBy, type Consumer } from '@bank/contracts';
+import { DEFAULT_GRPC_PORTS, typesConsumedBy, type Consumer, type ServiceName } from '@bank/contracts';
 import { Container } from 'inversify';
 import type { Registry } from 'prom-client';
 import { InvariantViolation, systemClock, type Clock } from '@bank/kernel';
@@ -9,6 +9,7 @@ import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from './
 import type { WorkloadIdentity } from './identity';
 import { EventConsumer, type EventHandlers } from './inbox';
 import { TYPES, runService, type Running } from './lifecycle';
+import { isHealthCommand, runHealthCommand } from './health-command';
 import { isMigrateCommand, runMigrateCommand } from './migrate-command';
 import type { Logger } from './logger';
 import { consumerMetrics, createMetricsRegistry, instrumentBindings, registerDatabaseMetrics, startMetricsServer, type MetricsServer } from './metrics';
@@ -42,6 +43,12 @@ export interface ServiceParts {
   background?: readonly (() => Running)[];
   /** Released last, after the pool: peer clients, mail transports. */
   close?(): Promise<void> | void;
+  /**
+   * Resolves when this process may do its work (the ledger's writer lease): until then the gRPC
+   * server answers NOT_SERVING on grpc.health, and neither the consumer nor the background work
+   * runs. Absent: at once.
+   */
+  activation?: () => Promise<void>;
 }
 
 export interface StartedService extends Running {
@@ -127,14 +134,15 @@ export class ServiceRuntime {
       parts = typeof build === 'function' ? await build() : build;
       checkEventRouting(parts.consumer?.name ?? opts.name, parts.consumer?.handlers);
       relay.start();
+      metricsServer = await startMetricsServer({ registry: metrics, host: opts.metricsHost, port: opts.metricsPort, logger: opts.logger });
+      server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: instrumentBindings(metrics, parts.services), identity: opts.identity, logger: opts.logger });
+      await parts.activation?.();
       if (parts.consumer) {
         const name = parts.consumer.name;
         const c: EventConsumer = new EventConsumer(name, db, parts.consumer.handlers, opts.queues, opts.logger, health, parts.consumer.concurrency, consumerMetrics(metrics, name, () => c.backlog()));
         consumer = c;
       }
       consumer?.start();
-      metricsServer = await startMetricsServer({ registry: metrics, host: opts.metricsHost, port: opts.metricsPort, logger: opts.logger });
-      server = await startGrpcServer({ host: parts.grpc.host, port: parts.grpc.port, services: instrumentBindings(metrics, parts.services), identity: opts.identity, logger: opts.logger });
       for (const begin of parts.background ?? []) background.push(begin());
       server.setServing(true);
     } catch (e) {
@@ -170,11 +178,19 @@ export async function startContainer<T>(container: { getAsync<V>(id: symbol): Pr
 
 /**
  * A gRPC service's entry point: `main.js` serves; `main.js migrate status|up|down [steps]` only
- * migrates its database (bank-cli migrate runs it so), reading nothing but `databaseUrlVar`.
+ * migrates its database (bank-cli migrate runs it so), reading nothing but `databaseUrlVar`;
+ * `main.js health` is its container's probe (exit 0 when it serves on `grpcPortVar`).
  */
-export function serviceMain(name: string, opts: { databaseUrlVar: string; migrations: readonly MigrationObject[]; container: () => Container; flush?: () => Promise<void> }): void {
+export function serviceMain(
+  name: ServiceName,
+  opts: { databaseUrlVar: string; grpcPortVar: string; migrations: readonly MigrationObject[]; container: () => Container; flush?: () => Promise<void> },
+): void {
   if (isMigrateCommand()) {
     void runMigrateCommand(name, opts.databaseUrlVar, opts.migrations);
+    return;
+  }
+  if (isHealthCommand()) {
+    void runHealthCommand(name, Number(process.env[opts.grpcPortVar] || DEFAULT_GRPC_PORTS[name]));
     return;
   }
   const container = opts.container();

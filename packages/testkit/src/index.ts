@@ -6,6 +6,7 @@ export {
   configProblems,
   createTestDatabase,
   openTestDatabase,
+  querySql,
   freePort,
   remoteFailure,
   testQueuePrefix,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { Client } from 'pg';
 import { ConfigError, Database, KNOWN_ENV_VARS, RemoteCallError, createLogger, dropDatabase, ensureDatabase, loadConfig, type DatabaseOptions, type Logger, type Schema } from '@bank/platform';
 
 /** The server integration tests use; CI and the dev machines run one on loopback with trust auth. */
@@ -99,4 +100,18 @@ export function configProblems(schema: Schema, env: NodeJS.ProcessEnv): string[]
     throw e;
   }
   return [];
+}
+
+/**
+ * One statement on a connection of its own, closed after: what a test asks of a database behind
+ * the services' backs (counts, the rows a check needs), or does to it (a deliberate corruption).
+ */
+export async function querySql<T extends Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(text, values)).rows;
+  } finally {
+    await c.end();
+  }
 }

@@ -6,6 +6,8 @@ import { DomainError, type Clock } from '@bank/kernel';
 
 /** The code of a call refused because the batcher's queue is full: the ledger is behind, retry later. */
 export const LEDGER_OVERLOADED = 'LEDGER_OVERLOADED';
+/** The code of a call to a transaction-service that is not the ledger's writer (a standby, or one fenced out): retry against the active one. */
+export const LEDGER_NOT_ACTIVE = 'LEDGER_NOT_ACTIVE';
 
 export interface BatcherOptions {
   /** How long the first request of a batch waits for company; 0 = the batch forms while the previous one commits. */

@@ -30,7 +30,7 @@ export type {
 } from './model';
 export { applyTransfers, batchFootprint, expireHolds } from './apply';
 export type { ApplyOptions, BatchChanges, BatchState, LedgerEvent, LedgerEventType } from './apply';
-export { LEDGER_OVERLOADED, TransferBatcher } from './batcher';
+export { LEDGER_NOT_ACTIVE, LEDGER_OVERLOADED, TransferBatcher } from './batcher';
 export type { BatchReport, BatcherOptions } from './batcher';
 export {
   CREATE_ACCOUNTS_MAX,

@@ -31,9 +31,10 @@ function toEvent(e: LedgerEvent): NewEvent {
  * whatever its size. All CTEs see one snapshot, so a hold created and resolved in the same batch
  * is settled here rather than inserted into and deleted from open_holds. The balance update
  * applies only to accounts that still carry the version the batch was decided on, and the final
- * check turns a shortfall into a serialization failure that undoes the whole statement.
+ * check turns a shortfall into a serialization failure that undoes the whole statement; the fence
+ * (ledger_fence) undoes it when this process no longer holds the writer's lease.
  */
-export function batchWrite(ch: BatchChanges, versions: ReadonlyMap<string, string>, version: string): QueryConfig {
+export function batchWrite(ch: BatchChanges, versions: ReadonlyMap<string, string>, version: string, fenceToken: bigint | undefined): QueryConfig {
   const t = ch.transfers;
   const e = ch.entries;
   const a = ch.accounts;
@@ -72,7 +73,7 @@ export function batchWrite(ch: BatchChanges, versions: ReadonlyMap<string, strin
       ins_outbox AS (
         INSERT INTO outbox (id, type, aggregate_id, occurred_at, traceparent, payload)
         SELECT $39::uuid, '${BATCH_ROW_TYPE}', '', $40::timestamptz, '', $41::json WHERE $39::uuid IS NOT NULL)
-    SELECT ledger_expect_updated($42::int, (SELECT count(*) FROM upd_accounts))`,
+    SELECT ledger_expect_updated($42::int, (SELECT count(*) FROM upd_accounts)), ledger_fence($44::bigint)`,
     values: [
       uuids(t.map((x) => x.id)),
       uuids(t.map((x) => x.debitAccountId)),
@@ -117,6 +118,7 @@ export function batchWrite(ch: BatchChanges, versions: ReadonlyMap<string, strin
       outbox?.payload ?? null,
       a.length,
       version,
+      fenceToken === undefined ? null : fenceToken.toString(),
     ],
   };
 }

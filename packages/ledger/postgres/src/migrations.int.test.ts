@@ -50,11 +50,11 @@ describe('ledger migrations', () => {
     }
     const db = await Database.open({ clientUrl: t.url, migrations: ledgerMigrations, logger });
     try {
-      expect(await db.migrate()).toEqual(['0001_ledger_schema', '0002_ledger_account_version', '0003_ledger_checks_without_overflow']);
+      expect(await db.migrate()).toEqual(['0001_ledger_schema', '0002_ledger_account_version', '0003_ledger_checks_without_overflow', '0004_ledger_writer_lease']);
       const { rows } = await db.transaction((c) => c.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE type = 'account.opened'"));
       expect(rows[0]?.n).toBe('1');
       const tables = await db.transaction((c) => c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"));
-      expect(tables.rows.map((r) => r.t)).toEqual(['dead_letter', 'entries', 'inbox', 'ledger_accounts', 'open_holds', 'operator_audit', 'outbox', 'pending_resolutions', 'schema_migrations', 'transfers']);
+      expect(tables.rows.map((r) => r.t)).toEqual(['dead_letter', 'entries', 'inbox', 'ledger_accounts', 'ledger_lease', 'open_holds', 'operator_audit', 'outbox', 'pending_resolutions', 'schema_migrations', 'transfers']);
     } finally {
       await db.close();
       await t.drop();

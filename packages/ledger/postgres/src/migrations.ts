@@ -7,6 +7,9 @@ import { platformMigrations } from '@bank/platform';
  * transfers and entries are append-only. CHECK constraints repeat the core's rules so that even
  * a bug in the application cannot store a negative or flag-breaking balance.
  */
+/** The SQLSTATE of a write refused by the fence: its process no longer holds the writer's lease. */
+export const LEDGER_FENCED_SQLSTATE = 'BKF01';
+
 class LedgerSchema extends Migration {
   override async up(): Promise<void> {
     this.addSql(`
@@ -155,9 +158,48 @@ class LedgerChecksWithoutOverflow extends Migration {
   }
 }
 
+/**
+ * The writer's lease: one row, held by one transaction-service process at a time, with a fencing
+ * token that grows at each takeover. Every ledger write calls ledger_fence with the token its
+ * process holds, under a share lock of the row, so a takeover (which updates the row) waits for
+ * writes in flight and every write after it from the former holder fails: two writers cannot
+ * interleave. A NULL token writes unfenced (the ledger's own tests and tools without a lease).
+ */
+class LedgerWriterLease extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE ledger_lease (
+        id         smallint PRIMARY KEY CHECK (id = 1),
+        holder     text NOT NULL,
+        token      bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+      )`);
+    this.addSql("INSERT INTO ledger_lease (id, holder, token, expires_at) VALUES (1, '', 0, 'epoch')");
+    this.addSql(`
+      CREATE FUNCTION ledger_fence(held bigint) RETURNS integer
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        IF held IS NULL THEN
+          RETURN 0;
+        END IF;
+        PERFORM 1 FROM ledger_lease WHERE id = 1 AND token = held FOR SHARE;
+        IF NOT FOUND THEN
+          RAISE EXCEPTION 'ledger write fenced: the lease token % is no longer current', held USING ERRCODE = '${LEDGER_FENCED_SQLSTATE}';
+        END IF;
+        RETURN 0;
+      END $$`);
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('DROP FUNCTION ledger_fence(bigint)');
+    this.addSql('DROP TABLE ledger_lease');
+  }
+}
+
 export const ledgerMigrations: readonly MigrationObject[] = [
   ...platformMigrations,
   { name: '0001_ledger_schema', class: LedgerSchema },
   { name: '0002_ledger_account_version', class: LedgerAccountVersion },
   { name: '0003_ledger_checks_without_overflow', class: LedgerChecksWithoutOverflow },
+  { name: '0004_ledger_writer_lease', class: LedgerWriterLease },
 ];

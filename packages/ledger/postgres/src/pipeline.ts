@@ -83,6 +83,8 @@ export class BatchPipeline {
   constructor(
     private readonly db: Persistence,
     private readonly pipelinedAttempts: number = MAX_PIPELINED_ATTEMPTS,
+    /** The writer's lease token each write is fenced with (undefined: unfenced). */
+    private readonly fence: () => bigint | undefined = () => undefined,
   ) {}
 
   /** Forgets what this process remembers of an account that changed outside the pipeline. */
@@ -129,7 +131,7 @@ export class BatchPipeline {
       // nothing for the version check to catch. Such a batch is decided again from the database.
       if (remembered && changes.refusals > 0) throw new RecheckRefusals();
       const version = newVersion();
-      const statement = batchWrite(changes, versions, version);
+      const statement = batchWrite(changes, versions, version, this.fence());
       // One pipelined write at a time: two statements updating the same accounts at once could
       // lock them in opposite orders and deadlock. Deciding the next batch still overlaps
       // with this one's write.
@@ -193,7 +195,7 @@ export class BatchPipeline {
     const { value, changes } = await this.db.transaction(async (c) => {
       const { state, versions } = await this.lockAndLoad(c, footprint);
       const decided = decide(state);
-      await c.query(batchWrite(decided.changes, versions, newVersion()));
+      await c.query(batchWrite(decided.changes, versions, newVersion(), this.fence()));
       return decided;
     });
     // The database is now ahead of anything this process remembers about these accounts.

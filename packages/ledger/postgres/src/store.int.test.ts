@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { ManualClock, newId } from '@bank/kernel';
-import { BatchRefused, Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
+import { BatchRefused, LEDGER_NOT_ACTIVE, Ledger, TransferFlags, systemAccountId } from '@bank/ledger-core';
 import { Database } from '@bank/platform';
 import { captureLogger, createTestDatabase, ledgerStoreContract, transferRequest, waitFor } from '@bank/testkit';
 import { ledgerMigrations } from './migrations';
@@ -227,6 +227,56 @@ describe('verify on PostgreSQL', () => {
       expect(found).toEqual(new Set(['debits_equal_credits', 'balance_equals_entries', 'single_resolution']));
       // Breaking the account's flag is refused by the database itself.
       await expect(vdb.transaction((c) => c.query('UPDATE ledger_accounts SET debits_posted = credits_posted + 1 WHERE id = $1', [alice]))).rejects.toMatchObject({ code: '23514' });
+    });
+  });
+});
+
+describe("the writer's fence", () => {
+  it('refuses every write of a store whose lease token is no longer current, and a takeover waits for writes in flight', async () => {
+    await withLedgerDatabase('ledger_fence', async (fdb, url) => {
+      const setToken = (t: number) => fdb.sql.query('UPDATE ledger_lease SET token = $1', [t]);
+      await setToken(1);
+      const held = { token: 1n };
+      const store = new PostgresLedgerStore(fdb, { fence: () => held.token });
+      const ledger = new Ledger(store, new ManualClock(), { windowMs: 0, maxTransfers: 100, maxInFlight: 2, maxQueuedTransfers: 10_000, defaultTimeoutSeconds: 60 });
+      await ledger.ensureSystemAccounts(['USD']);
+      const a = newId();
+      const b = newId();
+      await ledger.createAccounts([a, b].map((id) => ({ id, currency: 'USD', kind: 'customer' as const, flags: 0, overdraftLimit: 0n, ownerId: null })));
+      const pay = () => ledger.createTransfers([transferRequest({ id: newId(), debitAccountId: systemAccountId('USD', 'settlement'), creditAccountId: a, amount: 5n })]);
+      expect((await pay())[0]).toBe('ok');
+
+      // Another process took the lease (token 2): this one's batches, accounts and state changes are refused.
+      await setToken(2);
+      await expect(pay()).rejects.toMatchObject({ code: LEDGER_NOT_ACTIVE });
+      await expect(ledger.createAccounts([{ id: newId(), currency: 'USD', kind: 'customer', flags: 0, overdraftLimit: 0n, ownerId: null }])).rejects.toMatchObject({ code: LEDGER_NOT_ACTIVE });
+      await expect(store.setAccountState(b, 'frozen', 5n)).rejects.toMatchObject({ code: LEDGER_NOT_ACTIVE });
+      const [count] = (await fdb.sql.query<{ n: string }>("SELECT count(*)::text AS n FROM transfers WHERE amount = 5")).rows;
+      expect(count?.n).toBe('1');
+
+      // Holding the current token again, it writes; and a takeover (the token's update) waits
+      // for a write in flight, which holds the fence's share lock until it commits.
+      held.token = 2n;
+      expect((await pay())[0]).toBe('ok');
+      const inFlight = new Client({ connectionString: url });
+      const taker = new Client({ connectionString: url });
+      await inFlight.connect();
+      await taker.connect();
+      try {
+        await inFlight.query('BEGIN');
+        await inFlight.query('SELECT ledger_fence(2)');
+        let taken = false;
+        const takeover = taker.query('UPDATE ledger_lease SET token = 3').then(() => (taken = true));
+        await new Promise((r) => setTimeout(r, 300));
+        expect(taken).toBe(false);
+        await inFlight.query('COMMIT');
+        await takeover;
+        expect(taken).toBe(true);
+        await expect(pay()).rejects.toMatchObject({ code: LEDGER_NOT_ACTIVE });
+      } finally {
+        await inFlight.end();
+        await taker.end();
+      }
     });
   });
 });

@@ -1,7 +1,9 @@
 import type { AccountState, Balances, BatchChanges, BatchState, CreateAccountResult, Footprint, InvariantReport, LedgerAccount, LedgerStore, LineStatus, NewAccount, Resolution, StatementLine, Transfer } from '@bank/ledger-core';
-import { postedBalance } from '@bank/ledger-core';
+import { LEDGER_NOT_ACTIVE, postedBalance } from '@bank/ledger-core';
+import { DomainError } from '@bank/kernel';
 import type { Persistence, SqlClient } from '@bank/platform';
 import { newVersion } from './batch-write';
+import { LEDGER_FENCED_SQLSTATE } from './migrations';
 import { BatchPipeline } from './pipeline';
 import { ACCOUNT_COLUMNS, RESOLUTION_COLUMNS, TRANSFER_COLUMNS, big, date, str, toAccount, toResolution, toTransfer } from './rows';
 import { verifyLedger } from './verify';
@@ -12,21 +14,35 @@ import { verifyLedger } from './verify';
  * the statements read and write the same arrays and columns as the batch write, and a statement
  * page or a point-in-time balance is one query.
  */
+/** A write the fence refused is the caller's UNAVAILABLE: another process is the ledger's writer now. */
+async function fenced<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (e) {
+    if ((e as { code?: string }).code === LEDGER_FENCED_SQLSTATE) throw new DomainError(LEDGER_NOT_ACTIVE, 'this transaction-service no longer holds the ledger\'s writer lease; retry against the active one');
+    throw e;
+  }
+}
+
 export class PostgresLedgerStore implements LedgerStore {
   private readonly pipeline: BatchPipeline;
   /** Called after a batch with events committed, so the outbox relay publishes without waiting. */
   private readonly onEventsCommitted: (() => void) | undefined;
 
+  /** The writer's lease token every write carries (transaction-service's lease); undefined: unfenced. */
+  private readonly fence: () => bigint | undefined;
+
   constructor(
     private readonly db: Persistence,
-    opts: { pipelinedAttempts?: number; onEventsCommitted?: () => void } = {},
+    opts: { pipelinedAttempts?: number; onEventsCommitted?: () => void; fence?: () => bigint | undefined } = {},
   ) {
-    this.pipeline = new BatchPipeline(db, opts.pipelinedAttempts);
+    this.fence = opts.fence ?? (() => undefined);
+    this.pipeline = new BatchPipeline(db, opts.pipelinedAttempts, this.fence);
     this.onEventsCommitted = opts.onEventsCommitted;
   }
 
   async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
-    const { value, events } = await this.pipeline.transact(footprint, decide);
+    const { value, events } = await fenced(this.pipeline.transact(footprint, decide));
     if (events > 0) this.onEventsCommitted?.();
     return value;
   }
@@ -38,7 +54,13 @@ export class PostgresLedgerStore implements LedgerStore {
 
   /** In its own transaction, or in the caller's when the store is built on a transaction's scope (the account consumer's). */
   createAccounts(accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
-    return this.db.transaction((c) => this.insertAccounts(c, accounts, now));
+    return fenced(
+      this.db.transaction(async (c) => {
+        // Held until the transaction ends: a takeover waits for it, and a former holder is refused.
+        await c.query('SELECT ledger_fence($1::bigint)', [this.fence()?.toString() ?? null]);
+        return this.insertAccounts(c, accounts, now);
+      }),
+    );
   }
 
   private async insertAccounts(c: SqlClient, accounts: readonly NewAccount[], now: Date): Promise<CreateAccountResult[]> {
@@ -66,11 +88,14 @@ export class PostgresLedgerStore implements LedgerStore {
   /** One statement: on its own, or in the caller's transaction when the store is built on its scope. */
   async setAccountState(id: string, state: AccountState, version: bigint): Promise<boolean> {
     this.pipeline.forget(id);
-    const res = await this.db.sql.query(
-      // `version` moves too: a batch that read the old state must not commit on top of the new one.
-      `UPDATE ledger_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = greatest(state_version, $3), version = $4
-        WHERE id = $1`,
-      [id, state, str(version), newVersion()],
+    const res = await fenced(
+      this.db.sql.query(
+        // `version` moves too: a batch that read the old state must not commit on top of the new one.
+        // The fence is in the statement: it commits only while this process holds the lease.
+        `UPDATE ledger_accounts SET state = CASE WHEN state_version < $3 THEN $2 ELSE state END, state_version = greatest(state_version, $3), version = $4
+          WHERE id = $1 AND ledger_fence($5::bigint) = 0`,
+        [id, state, str(version), newVersion(), this.fence()?.toString() ?? null],
+      ),
     );
     return res.rowCount === 1;
   }

@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { Client } from 'pg';
 import { CONSUMERS, typesConsumedBy } from '@bank/contracts';
 import { signInOperator, startTestBank, type BankService, type TestBank } from '../bank';
-import { waitFor } from '../infra';
+import { querySql, waitFor } from '../infra';
 import { blockDatabase, startTestRedis, type TestRedis } from '../outage';
 import { startTestSmtp } from '../smtp';
 import { startFaultProxy, type FaultProxy } from './proxy';
@@ -67,15 +66,6 @@ const MAIL_PER_SECOND = 500;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function query<T extends Record<string, unknown>>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql, values)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 /** The SMTP server the bank's emails go to: Message-IDs counted, so a duplicate shows. */
 async function startMailSink(): Promise<{ url: string; messageIds: Map<string, number>; close(): Promise<void> }> {
@@ -179,9 +169,9 @@ const INJECT: Record<Scenario, (w: World) => Promise<void>> = {
 
 /** The money a double-applied event would make: one deposit's credit again, straight in the ledger. */
 async function doubleApply(bank: TestBank, faults: string[]): Promise<void> {
-  const [t] = await query<{ credit_account_id: string; amount: string }>(bank.databases.ledger, "SELECT credit_account_id, amount::text AS amount FROM transfers WHERE reference LIKE 'deposit:%' LIMIT 1");
+  const [t] = await querySql<{ credit_account_id: string; amount: string }>(bank.databases.ledger, "SELECT credit_account_id, amount::text AS amount FROM transfers WHERE reference LIKE 'deposit:%' LIMIT 1");
   if (!t) return;
-  await query(bank.databases.ledger, 'UPDATE ledger_accounts SET credits_posted = credits_posted + $2 WHERE id = $1', [t.credit_account_id, t.amount]);
+  await querySql(bank.databases.ledger, 'UPDATE ledger_accounts SET credits_posted = credits_posted + $2 WHERE id = $1', [t.credit_account_id, t.amount]);
   faults.push(`SABOTAGE: a deposit's credit applied twice to ${t.credit_account_id}`);
 }
 
@@ -190,10 +180,10 @@ async function quiesce(bank: TestBank): Promise<string> {
   let last = '';
   try {
     await waitFor(async () => {
-      const [pending] = await query<{ n: number }>(bank.databases.payment, "SELECT (SELECT count(*) FROM payments WHERE status = 'pending')::int + (SELECT count(*) FROM deposits WHERE status = 'pending')::int AS n");
+      const [pending] = await querySql<{ n: number }>(bank.databases.payment, "SELECT (SELECT count(*) FROM payments WHERE status = 'pending')::int + (SELECT count(*) FROM deposits WHERE status = 'pending')::int AS n");
       let unpublished = 0;
-      for (const url of dbs) unpublished += (await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]?.n ?? 0;
-      const [mail] = await query<{ n: number }>(bank.databases.notification, "SELECT count(*)::int AS n FROM deliveries WHERE status IN ('queued', 'sending')");
+      for (const url of dbs) unpublished += (await querySql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]?.n ?? 0;
+      const [mail] = await querySql<{ n: number }>(bank.databases.notification, "SELECT count(*)::int AS n FROM deliveries WHERE status IN ('queued', 'sending')");
       const queues = (await bank.cli<{ queues: { waiting: number; active: number; delayed: number }[] }>('queues')).body.queues ?? [];
       const queued = queues.reduce((n, q) => n + q.waiting + q.active + q.delayed, 0);
       last = `pending sagas/deposits ${pending?.n}, unpublished events ${unpublished}, emails to send ${mail?.n}, queued jobs ${queued}`;
@@ -210,7 +200,7 @@ async function checks(bank: TestBank, ops: readonly Operation[], indeterminate: 
   const check = (name: string, ok: boolean, detail: string) => out.push({ name, ok, detail });
   check('the bank quiesced', quiet.startsWith('quiet'), quiet);
 
-  const [money] = await query<{ customers: string; settlement: string; negative: number }>(
+  const [money] = await querySql<{ customers: string; settlement: string; negative: number }>(
     bank.databases.ledger,
     `SELECT COALESCE(sum(credits_posted - debits_posted) FILTER (WHERE kind = 'customer'), 0)::text AS customers,
             COALESCE(sum(debits_posted - credits_posted) FILTER (WHERE kind = 'settlement'), 0)::text AS settlement,
@@ -218,25 +208,25 @@ async function checks(bank: TestBank, ops: readonly Operation[], indeterminate: 
        FROM ledger_accounts WHERE currency = $1`,
     [CURRENCY],
   );
-  const [deposits] = await query<{ total: string }>(bank.databases.payment, "SELECT COALESCE(sum(amount), 0)::text AS total FROM deposits WHERE status = 'completed' AND currency = $1", [CURRENCY]);
+  const [deposits] = await querySql<{ total: string }>(bank.databases.payment, "SELECT COALESCE(sum(amount), 0)::text AS total FROM deposits WHERE status = 'completed' AND currency = $1", [CURRENCY]);
   check('money: customers hold exactly the deposits', money?.customers === deposits?.total && money?.settlement === deposits?.total, `customers ${money?.customers}, settlement out ${money?.settlement}, completed deposits ${deposits?.total} (${CURRENCY})`);
   check('no negative balance', money?.negative === 0, `${money?.negative} customer account(s) below zero`);
 
   check('every indeterminate operation resolved by its key', unresolved === 0, `${indeterminate} indeterminate after the load, ${unresolved} still without an answer`);
 
   const acknowledged = ops.filter((o) => o.kind === 'payment' && o.outcome === 'ok' && o.resourceId !== undefined).map((o) => o.resourceId as string);
-  const stored = new Set((await query<{ id: string }>(bank.databases.payment, 'SELECT id FROM payments WHERE id = ANY($1::uuid[])', [acknowledged])).map((r) => r.id));
+  const stored = new Set((await querySql<{ id: string }>(bank.databases.payment, 'SELECT id FROM payments WHERE id = ANY($1::uuid[])', [acknowledged])).map((r) => r.id));
   check('every acknowledged payment exists', acknowledged.every((id) => stored.has(id)), `${acknowledged.length} acknowledged, ${acknowledged.filter((id) => !stored.has(id)).length} missing`);
 
-  const [sagas] = await query<{ pending: number; parked: number; total: number }>(bank.databases.payment, "SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE step = 'needs_attention')::int AS parked, count(*)::int AS total FROM payments");
+  const [sagas] = await querySql<{ pending: number; parked: number; total: number }>(bank.databases.payment, "SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE step = 'needs_attention')::int AS parked, count(*)::int AS total FROM payments");
   check('every saga terminal or parked', (sagas?.pending ?? 1) - (sagas?.parked ?? 0) === 0, `${sagas?.total} sagas: ${sagas?.pending} pending, ${sagas?.parked} parked`);
 
   let unpublished = 0;
   const published = new Map<string, number>();
   for (const url of Object.values(bank.databases)) {
-    unpublished += (await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]?.n ?? 0;
+    unpublished += (await querySql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]?.n ?? 0;
     // A batch row (the ledger's) carries many events, each [id, type, ...].
-    const byType = await query<{ type: string; n: number }>(
+    const byType = await querySql<{ type: string; n: number }>(
       url,
       `SELECT type, count(*)::int AS n FROM outbox WHERE type <> 'batch' GROUP BY type
        UNION ALL SELECT e->>1 AS type, count(*)::int AS n FROM outbox, json_array_elements(payload) e WHERE type = 'batch' GROUP BY 1`,
@@ -252,20 +242,20 @@ async function checks(bank: TestBank, ops: readonly Operation[], indeterminate: 
   const dbOfConsumer: Record<string, string> = { 'user-service': bank.databases.user, 'transaction-service': bank.databases.ledger, 'payment-service': bank.databases.payment, 'notification-service': bank.databases.notification };
   for (const consumer of CONSUMERS) {
     const expected = typesConsumedBy(consumer).reduce((n, t) => n + (published.get(t) ?? 0), 0);
-    const [got] = await query<{ n: number }>(dbOfConsumer[consumer] as string, 'SELECT count(*)::int AS n FROM inbox WHERE consumer = $1', [consumer]);
+    const [got] = await querySql<{ n: number }>(dbOfConsumer[consumer] as string, 'SELECT count(*)::int AS n FROM inbox WHERE consumer = $1', [consumer]);
     if (got?.n !== expected) inboxOk = false;
     perConsumer.push(`${consumer} ${got?.n}/${expected}`);
   }
   check('each event applied once (inbox per consumer = events routed to it)', inboxOk, perConsumer.join(', '));
 
-  const emails = await query<{ payments: number; wrong: number }>(
+  const emails = await querySql<{ payments: number; wrong: number }>(
     bank.databases.notification,
     `WITH per AS (SELECT event_id, count(*) FILTER (WHERE status = 'sent' AND template = 'payment_sent') AS sent, count(*) FILTER (WHERE status = 'sent' AND template = 'payment_received') AS received
                     FROM deliveries WHERE template IN ('payment_sent', 'payment_received') GROUP BY event_id)
      SELECT count(*)::int AS payments, count(*) FILTER (WHERE sent <> 1 OR received <> 1)::int AS wrong FROM per`,
   );
-  const [completed] = await query<{ n: number }>(bank.databases.payment, "SELECT count(*)::int AS n FROM payments WHERE status = 'completed'");
-  const messageIds = (await query<{ message_id: string | null }>(bank.databases.notification, "SELECT message_id FROM deliveries WHERE status = 'sent'")).map((r) => r.message_id);
+  const [completed] = await querySql<{ n: number }>(bank.databases.payment, "SELECT count(*)::int AS n FROM payments WHERE status = 'completed'");
+  const messageIds = (await querySql<{ message_id: string | null }>(bank.databases.notification, "SELECT message_id FROM deliveries WHERE status = 'sent'")).map((r) => r.message_id);
   const duplicates = [...mail.values()].filter((n) => n > 1).length;
   // SMTP has no idempotency: notification-service killed (or cut from its database) between the
   // server's acceptance and recording it sends that one message again, with the same Message-ID,
