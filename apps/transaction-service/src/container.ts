@@ -20,6 +20,8 @@ const LEDGER_IN = Symbol.for('LedgerIn');
 const LEASE = Symbol.for('WriterLease');
 /** The exit code of a process that lost the writer's lease to another (its orchestrator restarts it as a standby). */
 export const EXIT_LEASE_LOST = 75;
+/** Far above a batch's pause between statements (milliseconds of deciding), well within a failover's bound. */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000;
 
 /** The composition root of transaction-service: the only place that wires its parts together. */
 export function buildContainer(config: Config, logger: Logger = createLogger(SERVICE_NAME, config.LOG_LEVEL)): Container {
@@ -33,6 +35,9 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
     databaseUrl: config.LEDGER_DATABASE_URL,
     migrations: ledgerMigrations,
     poolMax: POOL_MAX,
+    // A writer paused inside a transaction would hold the lease row's share lock, and a takeover
+    // would wait on it for ever: PostgreSQL ends such a session after this long.
+    idleInTransactionTimeoutMs: IDLE_IN_TRANSACTION_TIMEOUT_MS,
     queues: { redisUrl: config.REDIS_URL, prefix: config.REDIS_QUEUE_PREFIX },
   });
   // The writer's lease: this process writes the ledger only while it holds it (see lease.ts). One

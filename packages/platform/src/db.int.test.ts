@@ -115,3 +115,29 @@ describe('Database migrations', () => {
     }
   });
 });
+
+describe('Database sessions', () => {
+  it('are ended by PostgreSQL when a transaction sits idle past idleInTransactionTimeoutMs, releasing its locks', async () => {
+    const t = await createTestDatabase('platform_idle_tx');
+    const d = await Database.open({ clientUrl: t.url, migrations: [], logger, idleInTransactionTimeoutMs: 300 });
+    try {
+      await d.sql.query('CREATE TABLE held (id integer PRIMARY KEY)');
+      await d.sql.query('INSERT INTO held VALUES (1)');
+      const paused = d.transaction(async (c) => {
+        await c.query('SELECT 1 FROM held WHERE id = 1 FOR UPDATE');
+        await new Promise((r) => setTimeout(r, 1_000));
+        await c.query('SELECT 1');
+      });
+      // Past the limit, while the paused one still sleeps: its row lock went with its session.
+      await new Promise((r) => setTimeout(r, 600));
+      await d.transaction(async (c) => {
+        await c.query("SET LOCAL lock_timeout = '200ms'");
+        await c.query('SELECT 1 FROM held WHERE id = 1 FOR UPDATE');
+      });
+      await expect(paused).rejects.toThrow();
+    } finally {
+      await d.close();
+      await t.drop();
+    }
+  });
+});

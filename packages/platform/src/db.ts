@@ -122,6 +122,11 @@ export interface DatabaseOptions {
   entities?: readonly EntitySchema[];
   poolMax?: number;
   logger: Logger;
+  /**
+   * PostgreSQL ends a session whose transaction sits idle this long, releasing its locks (the
+   * ledger's: a paused writer must not hold the lease's share lock for ever). Unset: no limit.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -189,6 +194,7 @@ export class Database implements Persistence {
         log: { warn: toDebugLog, error: toDebugLog, deprecate: toDebugLog, debug: toDebugLog },
         connection: {
           statement_timeout: STATEMENT_TIMEOUT_MS,
+          ...(opts.idleInTransactionTimeoutMs !== undefined ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs } : {}),
           // A server that does not answer fails the connect instead of waiting for TCP to give up.
           connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
           // A peer that vanished (half-open socket) is noticed on idle pooled connections.

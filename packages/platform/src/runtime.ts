@@ -26,6 +26,8 @@ export interface ServiceRuntimeOptions {
   /** MikroORM entity schemas of the service's stores. */
   entities?: readonly EntitySchema[];
   poolMax?: number;
+  /** See DatabaseOptions.idleInTransactionTimeoutMs. */
+  idleInTransactionTimeoutMs?: number;
   queues: QueueConnection;
   /** The operations port with GET /metrics; 0 picks a free one. */
   metricsPort: number;
@@ -91,7 +93,7 @@ export class ServiceRuntime {
   ) {}
 
   static async open(opts: ServiceRuntimeOptions): Promise<ServiceRuntime> {
-    const db = await Database.open({ clientUrl: opts.databaseUrl, migrations: opts.migrations, entities: opts.entities, logger: opts.logger, poolMax: opts.poolMax });
+    const db = await Database.open({ clientUrl: opts.databaseUrl, migrations: opts.migrations, entities: opts.entities, logger: opts.logger, poolMax: opts.poolMax, idleInTransactionTimeoutMs: opts.idleInTransactionTimeoutMs });
     try {
       await db.migrate();
     } catch (e) {
