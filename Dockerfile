@@ -23,7 +23,7 @@ RUN npm ci --no-audit --no-fund \
 FROM ${NODE_IMAGE}
 ARG APP=api-gateway
 ENV NODE_ENV=production \
-    BANK_APP=${APP} \
+    APP_NAME=${APP} \
     BIND_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json ./package.json
@@ -35,6 +35,6 @@ USER node
 # `main.js health` asks the service's own health (gRPC health with its certificate; the
 # gateway's /healthz) and exits 0 or 1. Not for cli, whose image runs a job and exits.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["/bin/sh", "-c", "exec node \"apps/${BANK_APP}/dist/main.js\" health"]
+  CMD ["/bin/sh", "-c", "exec node \"apps/${APP_NAME}/dist/main.js\" health"]
 # exec: node is PID 1 and receives SIGTERM itself (no npm, no shell in between).
-ENTRYPOINT ["/bin/sh", "-c", "if [ \"$BANK_APP\" = cli ]; then exec node cli/dist/main.js \"$@\"; else exec node \"apps/$BANK_APP/dist/main.js\" \"$@\"; fi", "--"]
+ENTRYPOINT ["/bin/sh", "-c", "if [ \"$APP_NAME\" = cli ]; then exec node cli/dist/main.js \"$@\"; else exec node \"apps/$APP_NAME/dist/main.js\" \"$@\"; fi", "--"]

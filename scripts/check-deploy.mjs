@@ -26,6 +26,13 @@ const contracts = require(path.join(ROOT, 'packages', 'contracts', 'dist', 'inde
 const GRPC_SERVICES = Object.keys(contracts.DEFAULT_GRPC_PORTS);
 const APPS = [...GRPC_SERVICES, 'api-gateway'];
 const GATEWAY_OPS_PORT = 9464;
+// A variable with a bank prefix that no service reads makes the services refuse to start.
+const { KNOWN_ENV_VARS } = require(path.join(ROOT, 'packages', 'platform', 'dist', 'env.js'));
+const { BANK_PREFIXES } = require(path.join(ROOT, 'packages', 'platform', 'dist', 'config.js'));
+const KNOWN = new Set(KNOWN_ENV_VARS);
+function checkVariable(where, name) {
+  if (BANK_PREFIXES.test(name) && !KNOWN.has(name)) problem(where, `sets ${name}, a bank-prefixed variable no service reads: the services would refuse to start`);
+}
 
 function checkCompose() {
   const file = 'docker-compose.yml';
@@ -47,6 +54,7 @@ function checkCompose() {
       else if (how?.condition === 'service_healthy' && (!target.healthcheck || target.healthcheck.disable)) problem(where, `waits for ${dep} to be healthy, and ${dep} has no healthcheck`);
       else if (!['service_healthy', 'service_completed_successfully'].includes(how?.condition)) problem(where, `waits for ${dep} by ${how?.condition ?? 'nothing'}, not by health or completion`);
     }
+    for (const k of Object.keys(s.environment ?? {})) checkVariable(where, k);
     for (const [k, v] of Object.entries(s.environment ?? {})) {
       if (/PASSWORD|SECRET|PRIVATE_KEY/.test(k) && typeof v === 'string' && !v.includes('${')) problem(where, `${k} is written in the file: a default secret`);
     }
@@ -97,6 +105,12 @@ function checkKubernetes() {
     }
   }
   const of = (kind) => objects.filter((x) => x.o.kind === kind);
+  for (const { file, o } of [...of('Deployment'), ...of('Job')]) {
+    const pod = o.spec.template.spec;
+    // Kubernetes injects <SERVICE>_PORT, <SERVICE>_SERVICE_HOST, ... for every Service: bank prefixes.
+    if (pod.enableServiceLinks !== false) problem(`${base}/${file} ${o.kind}/${o.metadata.name}`, 'enableServiceLinks is not false: the service-link variables would make the services refuse to start');
+    for (const c of pod.containers) for (const e of c.env ?? []) checkVariable(`${base}/${file} ${o.metadata.name}/${c.name}`, e.name);
+  }
   for (const { file, o } of of('Deployment')) {
     for (const c of o.spec.template.spec.containers) {
       const where = `${base}/${file} ${o.metadata.name}/${c.name}`;
@@ -156,6 +170,7 @@ function checkDockerfile() {
   }
   if (copies === 0) problem(file, 'copies nothing from the context');
   const text = read(file);
+  for (const m of text.replace(/\\\n/g, ' ').matchAll(/^\s*ENV\s+(.*)$/gm)) for (const kv of m[1].trim().split(/\s+/)) checkVariable(file, kv.split('=')[0]);
   if (!/^\s*USER\s+(?!root)\S+/m.test(text)) problem(file, 'runs as root (no USER)');
   if (!/^\s*HEALTHCHECK\s/m.test(text)) problem(file, 'no HEALTHCHECK');
   if (!/NODE_ENV=production/.test(text)) problem(file, 'NODE_ENV is not production');

@@ -57,7 +57,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
   // A batch with events wakes the outbox relay, so events leave without waiting for its poll.
   container
     .bind<LedgerStore>(LEDGER_STORE)
-    .toResolvedValue((runtime: ServiceRuntime, lease: WriterLease) => new PostgresLedgerStore(runtime.db, { onEventsCommitted: () => runtime.relay.nudge(), fence: () => lease.current() }), [TYPES.Runtime, LEASE])
+    .toResolvedValue((runtime: ServiceRuntime, lease: WriterLease) => new PostgresLedgerStore(runtime.db, { onEventsCommitted: () => runtime.relay.nudge(), fence: () => lease.fenceToken() }), [TYPES.Runtime, LEASE])
     .inSingletonScope();
   const batching = {
     windowMs: config.LEDGER_BATCH_WINDOW_MS,
@@ -73,7 +73,7 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
   // The account consumer's ledger: its store joins the consumer's transaction.
   container
     .bind<LedgerIn>(LEDGER_IN)
-    .toResolvedValue((clock: Clock, lease: WriterLease) => (tx: Persistence) => new Ledger(new PostgresLedgerStore(tx, { fence: () => lease.current() }), clock, batching), [TYPES.Clock, LEASE]);
+    .toResolvedValue((clock: Clock, lease: WriterLease) => (tx: Persistence) => new Ledger(new PostgresLedgerStore(tx, { fence: () => lease.fenceToken() }), clock, batching), [TYPES.Clock, LEASE]);
   container.bind<() => Promise<StartedService>>(TYPES.Start).toResolvedValue(
     (runtime: ServiceRuntime, ledger: Ledger, ledgerIn: LedgerIn, lease: WriterLease) => () =>
       runtime.start({
@@ -86,8 +86,9 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
           // System accounts exist before the first CreateTransfers can name them.
           await ledger.ensureSystemAccounts(Object.keys(CURRENCY_SCALES) as Currency[]);
         },
-        // Stopped once calls have drained: the lease is given up then, so a standby takes over at once.
-        background: [() => lease.running(), () => startHoldExpirySweeper(ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger)],
+        // Stopped once calls have drained and the consumer has stopped: the sweeper, then the lease
+        // is given up, so a standby takes over at once.
+        background: [() => lease.running(startHoldExpirySweeper(ledger, config.LEDGER_EXPIRY_SWEEP_MS, logger))],
       }),
     [TYPES.Runtime, LEDGER, LEDGER_IN, LEASE],
   );

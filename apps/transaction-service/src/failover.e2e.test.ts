@@ -169,4 +169,16 @@ it('a standby takes over within 5 s of the writer dying, and a paused former wri
   const [late] = await sql<{ n: number }>('SELECT count(*)::int AS n FROM transfers WHERE created_at > $1 AND id <> $2', [takenOver[0]?.at, cId]);
   expect(late?.n).toBe(0);
   expect(await serving(c)).toBe(true);
+
+  // A standby stops at once on SIGTERM; the writer, stopped gracefully, gives its lease up.
+  const d = await startLedger();
+  await new Promise((r) => setTimeout(r, 1_000));
+  const termAt = Date.now();
+  d.child.kill('SIGTERM');
+  expect(await exited(d.child)).toBe(0);
+  expect(Date.now() - termAt).toBeLessThan(2_000);
+  c.child.kill('SIGTERM');
+  expect(await exited(c.child)).toBe(0);
+  const [released] = await sql<{ lapsed: boolean }>('SELECT expires_at <= now() AS lapsed FROM ledger_lease');
+  expect(released?.lapsed).toBe(true);
 }, 120_000);

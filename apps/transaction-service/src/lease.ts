@@ -16,12 +16,16 @@ export const LEASE_TTL_MS = 3_000;
 export const LEASE_RENEW_MS = 1_000;
 /** A standby looks this often whether the lease has lapsed. */
 export const LEASE_POLL_MS = 500;
+/** Tokens start at 0 and only grow: a write carrying this one is always refused. */
+const NOT_HELD = -1n;
 /** A takeover waits this long for writes in flight to finish, then tries again at the next poll. */
 const TAKEOVER_LOCK_TIMEOUT_MS = 1_000;
 
 export class WriterLease {
   private token: bigint | undefined;
   private renewing: ReturnType<typeof setInterval> | undefined;
+  /** A renewal still waiting for its answer: the next tick skips rather than piles up connections. */
+  private renewal: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -38,6 +42,14 @@ export class WriterLease {
     return this.token;
   }
 
+  /**
+   * The token every write is fenced with: the held one, else one no lease ever has, so that a
+   * write after the lease was lost or given up is refused rather than written unfenced.
+   */
+  fenceToken(): bigint {
+    return this.token ?? NOT_HELD;
+  }
+
   isActive(): boolean {
     return this.token !== undefined;
   }
@@ -51,7 +63,9 @@ export class WriterLease {
         if (token !== undefined) {
           this.token = token;
           this.logger.info({ token: token.toString(), holder: this.holder }, 'writer lease taken: this transaction-service is the ledger writer');
-          this.renewing = setInterval(() => void this.renew(), LEASE_RENEW_MS);
+          this.renewing = setInterval(() => {
+            this.renewal ??= this.renew().finally(() => (this.renewal = undefined));
+          }, LEASE_RENEW_MS);
           return;
         }
         if (!waiting) this.logger.info('standby: another transaction-service holds the writer lease');
@@ -67,6 +81,10 @@ export class WriterLease {
   private async tryTakeOver(): Promise<bigint | undefined> {
     return this.db.transaction(async (c) => {
       await c.query(`SET LOCAL lock_timeout = '${TAKEOVER_LOCK_TIMEOUT_MS}ms'`);
+      // FOR UPDATE waits for the holder's writes in flight (their fence's FOR KEY SHARE); the
+      // UPDATE alone, of non-key columns, would not.
+      const { rows: lapsed } = await c.query('SELECT 1 FROM ledger_lease WHERE id = 1 AND expires_at < now() FOR UPDATE');
+      if (lapsed.length === 0) return undefined;
       const { rows } = await c.query<{ token: string }>(
         `UPDATE ledger_lease SET holder = $1, token = token + 1, expires_at = now() + make_interval(secs => $2::double precision / 1000)
           WHERE id = 1 AND expires_at < now() RETURNING token::text AS token`,
@@ -107,8 +125,13 @@ export class WriterLease {
     await this.db.sql.query("UPDATE ledger_lease SET expires_at = 'epoch' WHERE id = 1 AND holder = $1 AND token = $2", [this.holder, token.toString()]).catch((err: unknown) => this.logger.warn({ err }, 'could not release the writer lease; it lapses by itself'));
   }
 
-  /** As background work of the runtime: stopping releases the lease. */
-  running(): Running {
-    return { stop: () => this.release() };
+  /** As background work of the runtime: stopping stops `writers` (the sweeper) first, then releases the lease. */
+  running(writers: Running): Running {
+    return {
+      stop: async () => {
+        await writers.stop();
+        await this.release();
+      },
+    };
   }
 }

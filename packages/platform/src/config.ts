@@ -30,7 +30,7 @@ export class ConfigError extends Error {
  * Prefixes that belong to this bank. A variable with one of them that no schema of the bank knows
  * is almost always a typo (`DATABSE_URL`), so it is refused rather than silently ignored.
  */
-const BANK_PREFIXES = /^(BANK|AUTH|USER|PAYMENT|LEDGER|TRANSACTION|NOTIFICATION|GATEWAY|DATABASE|REDIS|SMTP|JWT|OUTBOX|SERVICE|MAIL)_/;
+export const BANK_PREFIXES = /^(BANK|AUTH|USER|PAYMENT|LEDGER|TRANSACTION|NOTIFICATION|GATEWAY|DATABASE|REDIS|SMTP|JWT|OUTBOX|SERVICE|MAIL)_/;
 
 function fail(message: string): never {
   throw new Error(message);

@@ -28,20 +28,18 @@ export async function runService(name: string, logger: Logger, start: () => Prom
     logger.flush();
     process.exit(1);
   });
-  let running: Running;
-  try {
-    running = await start();
-  } catch (e) {
-    logger.fatal({ err: e }, `${name} failed to start`);
-    logger.flush();
-    process.exit(1);
-  }
-  logger.info(`${name} started`);
+  let running: Running | undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, `${name} stopping`);
+    // Still starting (a standby waiting for the ledger's lease): nothing is served yet, so it goes now.
+    if (running === undefined) {
+      logger.info(`${name} stopped before it had started`);
+      logger.flush();
+      process.exit(0);
+    }
     const timer = setTimeout(() => {
       logger.error('graceful shutdown timed out; exiting');
       logger.flush();
@@ -62,6 +60,15 @@ export async function runService(name: string, logger: Logger, start: () => Prom
       },
     );
   };
+  // Installed before starting: node as PID 1 (a container) ignores a signal it has no handler for.
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  try {
+    running = await start();
+  } catch (e) {
+    logger.fatal({ err: e }, `${name} failed to start`);
+    logger.flush();
+    process.exit(1);
+  }
+  logger.info(`${name} started`);
 }

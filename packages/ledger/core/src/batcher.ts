@@ -108,8 +108,13 @@ export class TransferBatcher {
   private async run(batch: readonly Waiting[]): Promise<void> {
     const groups = batch.map((w) => w.requests);
     const startedMs = performance.now();
-    const report = (outcome: BatchReport['outcome']) =>
-      this.opts.onBatch?.({ transfers: groups.reduce((n, g) => n + g.length, 0), calls: groups.length, durationMs: performance.now() - startedMs, outcome });
+    const report = (outcome: BatchReport['outcome']) => {
+      try {
+        this.opts.onBatch?.({ transfers: groups.reduce((n, g) => n + g.length, 0), calls: groups.length, durationMs: performance.now() - startedMs, outcome });
+      } catch {
+        // What observes a batch must never change its outcome for the callers.
+      }
+    };
     try {
       const results = await this.store.transact(batchFootprint(groups), (state) => {
         // The clock is read inside, so a retried batch gets a fresh time for its holds.

@@ -161,9 +161,12 @@ class LedgerChecksWithoutOverflow extends Migration {
 /**
  * The writer's lease: one row, held by one transaction-service process at a time, with a fencing
  * token that grows at each takeover. Every ledger write calls ledger_fence with the token its
- * process holds, under a share lock of the row, so a takeover (which updates the row) waits for
- * writes in flight and every write after it from the former holder fails: two writers cannot
- * interleave. A NULL token writes unfenced (the ledger's own tests and tools without a lease).
+ * process holds, under a FOR KEY SHARE lock of the row until it commits. A takeover first locks
+ * the row FOR UPDATE, which waits for the writes in flight, then raises the token, after which
+ * every write of the former holder fails: two writers cannot interleave. The holder's renewals
+ * (an UPDATE of expires_at, a non-key column) do not conflict with its own writes' locks, so they
+ * never queue behind them. A NULL token writes unfenced (the ledger's tests and tools without a
+ * lease; transaction-service never passes one).
  */
 class LedgerWriterLease extends Migration {
   override async up(): Promise<void> {
@@ -182,7 +185,7 @@ class LedgerWriterLease extends Migration {
         IF held IS NULL THEN
           RETURN 0;
         END IF;
-        PERFORM 1 FROM ledger_lease WHERE id = 1 AND token = held FOR SHARE;
+        PERFORM 1 FROM ledger_lease WHERE id = 1 AND token = held FOR KEY SHARE;
         IF NOT FOUND THEN
           RAISE EXCEPTION 'ledger write fenced: the lease token % is no longer current', held USING ERRCODE = '${LEDGER_FENCED_SQLSTATE}';
         END IF;

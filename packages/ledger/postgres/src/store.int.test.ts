@@ -254,8 +254,9 @@ describe("the writer's fence", () => {
       const [count] = (await fdb.sql.query<{ n: string }>("SELECT count(*)::text AS n FROM transfers WHERE amount = 5")).rows;
       expect(count?.n).toBe('1');
 
-      // Holding the current token again, it writes; and a takeover (the token's update) waits
-      // for a write in flight, which holds the fence's share lock until it commits.
+      // Holding the current token again, it writes. A write in flight holds the fence's lock until
+      // it commits: the holder's renewal (expires_at) passes it, a takeover (FOR UPDATE, as the
+      // lease takes it) waits for it, and the former holder's next write is refused.
       held.token = 2n;
       expect((await pay())[0]).toBe('ok');
       const inFlight = new Client({ connectionString: url });
@@ -265,8 +266,16 @@ describe("the writer's fence", () => {
       try {
         await inFlight.query('BEGIN');
         await inFlight.query('SELECT ledger_fence(2)');
+        await taker.query("SET lock_timeout = '2s'");
+        await taker.query("UPDATE ledger_lease SET expires_at = now() + interval '3 seconds' WHERE id = 1 AND token = 2");
         let taken = false;
-        const takeover = taker.query('UPDATE ledger_lease SET token = 3').then(() => (taken = true));
+        const takeover = (async () => {
+          await taker.query('BEGIN');
+          await taker.query('SELECT 1 FROM ledger_lease WHERE id = 1 FOR UPDATE');
+          await taker.query('UPDATE ledger_lease SET token = 3 WHERE id = 1');
+          await taker.query('COMMIT');
+          taken = true;
+        })();
         await new Promise((r) => setTimeout(r, 300));
         expect(taken).toBe(false);
         await inFlight.query('COMMIT');

@@ -60,12 +60,14 @@ interface Row {
   met?: boolean;
 }
 
-const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? 0;
+/** Nearest rank: the smallest value with at least p of the samples at or below it. */
+const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? 0;
 
-function row(scenario: string, rate: number | null, r: LoadReport): Row {
+/** `windowSeconds`: the arrivals' window (an open loop's answers drain after it; its rate is over the window). */
+function row(scenario: string, rate: number | null, r: LoadReport, windowSeconds = r.elapsedSeconds): Row {
   const sorted = Float64Array.from(r.latenciesMs).sort();
   const errors = Object.values(r.errors).reduce((n, x) => n + x, 0);
-  return { scenario, rate, achievedPerSecond: r.ok / r.elapsedSeconds, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? 0, errors, errorKinds: r.errors };
+  return { scenario, rate, achievedPerSecond: r.ok / windowSeconds, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? 0, errors, errorKinds: r.errors };
 }
 
 const dbUrl = (name: string) => {
@@ -108,11 +110,12 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-/** Runs `step` and says how much CPU each service spent on it, as a share of one core. */
-async function withCpu<T>(bank: TestBank, seconds: () => number, step: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+/** Runs `step` and says how much CPU each service spent on it, as a share of one core over the step's wall time. */
+async function withCpu<T>(bank: TestBank, step: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = SERVICES.map((s) => cpuMs(bank.pidOf(s)));
+  const startedMs = performance.now();
   const result = await step();
-  const elapsedMs = seconds() * 1000;
+  const elapsedMs = performance.now() - startedMs;
   return { result, cpu: Object.fromEntries(SERVICES.map((s, i) => [s, (cpuMs(bank.pidOf(s)) - (before[i] ?? 0)) / elapsedMs])) };
 }
 
@@ -226,9 +229,9 @@ async function main(): Promise<void> {
     await runLoad({ kind: 'pay', gateway: bank.url, ratePerSecond: 20, seconds: 5, payers: people, waitSeconds: WAIT_SECONDS });
     let best: Row | undefined;
     for (const rate of RATES) {
-      const measured = await withCpu(bank, () => STEP_SECONDS, () => runLoad({ kind: 'pay', gateway: bank.url, ratePerSecond: rate, seconds: STEP_SECONDS, payers: people, waitSeconds: WAIT_SECONDS }));
-      const r = { ...row('payments e2e', rate, measured.result), cpu: measured.cpu };
-      const passed = r.p99Ms <= P99_BOUND_MS && r.errors <= MAX_ERROR_SHARE * (r.achievedPerSecond * STEP_SECONDS + r.errors);
+      const measured = await withCpu(bank, () => runLoad({ kind: 'pay', gateway: bank.url, ratePerSecond: rate, seconds: STEP_SECONDS, payers: people, waitSeconds: WAIT_SECONDS }));
+      const r = { ...row('payments e2e', rate, measured.result, STEP_SECONDS), cpu: measured.cpu };
+      const passed = r.p99Ms <= P99_BOUND_MS && r.errors <= MAX_ERROR_SHARE * measured.result.sent;
       r.met = passed;
       rows.push(r);
       console.log(`  ${rate}/s: ${fmt(r.achievedPerSecond, 0)} completed/s, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms, ${r.errors} errors ${passed ? '' : '(past the bound)'}`);
@@ -239,8 +242,9 @@ async function main(): Promise<void> {
     console.log('where the time went (server side, whole run so far):');
     for (const l of await timeBreakdown(bank)) console.log(l);
     console.log(`reads: GET /v1/accounts/{id}, ${READ_CONNECTIONS} connections, ${READ_SECONDS} s ...`);
-    const reads = await withCpu(bank, () => READ_SECONDS, () => runLoad({ kind: 'read', gateway: bank.url, connections: READ_CONNECTIONS, seconds: READ_SECONDS, payers: people }));
-    rows.push({ ...row(`balance reads (${READ_CONNECTIONS} conns)`, null, reads.result), cpu: reads.cpu });
+    const reads = await withCpu(bank, () => runLoad({ kind: 'read', gateway: bank.url, connections: READ_CONNECTIONS, seconds: READ_SECONDS, payers: people }));
+    // A closed loop, as wrk measures: its latency is the service time a connection sees, not from when a request was due.
+    rows.push({ ...row(`balance reads (${READ_CONNECTIONS} conns, closed loop)`, null, reads.result), cpu: reads.cpu });
     console.log(`    CPU (cores): ${Object.entries(reads.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     rss = Object.fromEntries(SERVICES.map((s) => [s, peakRssMib(bank.pidOf(s))]));
     if (best) rows.push({ ...best, scenario: 'payments e2e: best rate with p99 <= 200 ms' });
