@@ -34,7 +34,7 @@ describe('bank-cli verify and dead-letters against a running transaction-service
     const prefix = testQueuePrefix('cli');
     env = { BANK_TLS_DIR: TEST_TLS_DIR, LEDGER_DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_QUEUE_PREFIX: prefix, LEDGER_GRPC_ADDR: `127.0.0.1:${port}` };
     service = spawn(process.execPath, [path.join(ROOT, 'apps', 'transaction-service', 'dist', 'main.js')], {
-      env: { PATH: process.env.PATH ?? '', ...env, LEDGER_GRPC_ADDR: '', LEDGER_GRPC_PORT: String(port), LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH ?? '', ...env, LEDGER_GRPC_ADDR: '', LEDGER_GRPC_PORT: String(port), LEDGER_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
     await waitFor(() => checkHealth(`127.0.0.1:${port}`, testIdentity('bank-cli'), 500), 30_000, 100);

@@ -61,6 +61,7 @@ async function startService(databaseUrl: string): Promise<ChildProcess> {
       PATH: process.env.PATH,
       LEDGER_DATABASE_URL: databaseUrl,
       LEDGER_GRPC_PORT: String(SERVICE_PORT),
+      LEDGER_METRICS_PORT: '0',
       BANK_TLS_DIR: TLS_DIR,
       REDIS_URL,
       REDIS_QUEUE_PREFIX: QUEUE_PREFIX,

@@ -7,7 +7,8 @@ export const SERVICE_STARTUP_TIMEOUT_MS = 30_000;
 /** Starts the built transaction-service (dist/main.js) as a real process and waits for health. */
 export async function startLedgerProcess(env: Record<string, string>, port: number): Promise<ChildProcess> {
   const main = path.resolve(__dirname, '..', '..', 'dist', 'main.js');
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH ?? '', ...env, LEDGER_GRPC_PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Metrics on a free port: the default one may be another test's, or a running stack's.
+  const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH ?? '', LEDGER_METRICS_PORT: '0', ...env, LEDGER_GRPC_PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const until = Date.now() + SERVICE_STARTUP_TIMEOUT_MS;
