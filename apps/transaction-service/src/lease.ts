@@ -62,7 +62,7 @@ export class WriterLease {
         const token = await this.tryTakeOver();
         if (token !== undefined) {
           this.token = token;
-          this.logger.info({ token: token.toString(), holder: this.holder }, 'writer lease taken: this transaction-service is the ledger writer');
+          this.logger.info({ leaseToken: token.toString(), holder: this.holder }, 'writer lease taken: this transaction-service is the ledger writer');
           this.renewing = setInterval(() => {
             this.renewal ??= this.renew().finally(() => (this.renewal = undefined));
           }, LEASE_RENEW_MS);
@@ -105,7 +105,7 @@ export class WriterLease {
       if (rowCount === 0 && this.token === token) {
         this.token = undefined;
         clearInterval(this.renewing);
-        this.logger.error({ token: token.toString() }, 'writer lease lost: another transaction-service took it; this one writes no more');
+        this.logger.error({ leaseToken: token.toString() }, 'writer lease lost: another transaction-service took it; this one writes no more');
         this.onLost();
       }
     } catch (err) {
