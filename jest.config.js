@@ -36,7 +36,7 @@ module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.faults\\.test\\.ts$'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.int.test.ts'], testTimeout: 60_000 },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.e2e.test.ts'], testTimeout: 120_000 },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/{packages,apps,cli}/**/src/**/*.e2e.test.ts'], testTimeout: 120_000, setupFilesAfterEnv: ['<rootDir>/packages/testkit/src/e2e-setup.ts'] },
     // The fault harness (npm run test:faults): minutes per seed, so only when asked for.
     ...(process.env.BANK_FAULTS === '1' ? [{ ...common, displayName: 'faults', testMatch: ['<rootDir>/packages/testkit/src/faults/*.faults.test.ts'] }] : []),
   ],
