@@ -2,7 +2,7 @@ import type { Container } from 'inversify';
 import { isUuid, paymentIdOfReference, type Clock } from '@bank/kernel';
 import { Payments, Waiters, accountProjection, type AccountDirectory } from '@bank/payments-core';
 import { PAYMENT_ENTITIES, PAYMENT_SETTLED_CHANNEL, PostgresAccountDirectory, PostgresPaymentStore, paymentsMigrations } from '@bank/payments-postgres';
-import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Persistence, type Running, type StartedService, authTokenVerifier, loadIdentity } from '@bank/platform';
+import { ServiceRuntime, TYPES, createLogger, serviceContainer, listen, type EventHandlers, type Logger, type Persistence, type Running, type StartedService, authTokenVerifier, loadIdentity, wakeUp } from '@bank/platform';
 import { SERVICE_NAME, type Config } from './config';
 import { paymentGrpcService } from './grpc';
 import { PaymentTimeline } from './timeline';
@@ -22,21 +22,22 @@ const POOL_MAX = 16;
 export function paymentEventHandlers(payments: Pick<Payments, 'onLedgerTransfer' | 'kick'>, directoryIn: (tx: Persistence) => AccountDirectory, onDriveError: (paymentId: string, err: unknown) => void): EventHandlers {
   const setState = (state: 'active' | 'frozen' | 'closed') => (p: { accountId: string }, envelope: { sequence: number }, tx: Persistence) =>
     accountProjection.stateChanged(directoryIn(tx), p.accountId, state, envelope.sequence);
-  const ledgerEvent = async (p: { reference: string }) => {
+  // Wake-ups: a saga's drive reads its own state and is idempotent, so these events need no inbox row.
+  const ledgerEvent = (p: { reference: string }) => {
     const paymentId = paymentIdOfReference(p.reference);
     if (paymentId === undefined || !isUuid(paymentId)) return;
-    return () => void payments.onLedgerTransfer(paymentId).catch((err: unknown) => onDriveError(paymentId, err));
+    payments.onLedgerTransfer(paymentId).catch((err: unknown) => onDriveError(paymentId, err));
   };
   return {
     'account.opened': (p, _e, tx) => accountProjection.opened(directoryIn(tx), { id: p.accountId, ownerId: p.ownerId, currency: p.currency, state: 'active' }),
     'account.frozen': setState('frozen'),
     'account.unfrozen': setState('active'),
     'account.closed': setState('closed'),
-    'transfer.pending': ledgerEvent,
-    'transfer.posted': ledgerEvent,
-    'transfer.voided': ledgerEvent,
-    'transfer.expired': ledgerEvent,
-    'payment.requested': async (p) => () => payments.kick(p.paymentId),
+    'transfer.pending': wakeUp<'transfer.pending'>(ledgerEvent),
+    'transfer.posted': wakeUp<'transfer.posted'>(ledgerEvent),
+    'transfer.voided': wakeUp<'transfer.voided'>(ledgerEvent),
+    'transfer.expired': wakeUp<'transfer.expired'>(ledgerEvent),
+    'payment.requested': wakeUp<'payment.requested'>((p) => payments.kick(p.paymentId)),
   };
 }
 

@@ -35,6 +35,25 @@ export type AfterCommit = () => void;
 export type EventHandler<T extends EventType> = (payload: EventPayload<T>, envelope: EventEnvelope, tx: Persistence) => Promise<void | AfterCommit>;
 export type EventHandlers = { [T in EventType]?: EventHandler<T> };
 
+const WAKE_UP = Symbol('wake-up');
+type WakeUpHandler = EventHandler<EventType> & { readonly [WAKE_UP]: (payload: never, envelope: EventEnvelope) => void };
+
+/**
+ * A handler with no effect to commit: the event only wakes work that reads its own state and is
+ * idempotent (a saga's drive). It runs without a transaction, an inbox row or a delivery count:
+ * applying it twice is harmless by construction, and the inbox would only cost three round trips
+ * and a row per event (for payment-service, three events of every payment). What it wakes must
+ * be found again by a sweep if the process dies first, as with AfterCommit work.
+ */
+export function wakeUp<T extends EventType>(fn: (payload: EventPayload<T>, envelope: EventEnvelope) => void): EventHandler<T> {
+  const handler = async (payload: EventPayload<T>, envelope: EventEnvelope): Promise<AfterCommit> => () => fn(payload, envelope);
+  return Object.assign(handler, { [WAKE_UP]: fn });
+}
+
+function wakeUpOf(handler: unknown): WakeUpHandler[typeof WAKE_UP] | undefined {
+  return typeof handler === 'function' ? (handler as Partial<WakeUpHandler>)[WAKE_UP] : undefined;
+}
+
 /**
  * Claims an event for a consumer inside the caller's transaction. False means it was processed
  * before: the effect is already committed and must not be applied again.
@@ -145,6 +164,14 @@ export class EventConsumer {
   }
 
   private async handle(job: Job<EventEnvelope>): Promise<HandleOutcome> {
+    const wake = isEventType(job.data.type) ? wakeUpOf(this.handlers[job.data.type]) : undefined;
+    if (wake) {
+      // Nothing to commit and nothing to count: a payload that does not decode fails the job,
+      // and bee-queue's retries end with its removal (it only ever woke work a sweep also finds).
+      wake(decodePayload(job.data.type, job.data.payload) as never, job.data);
+      this.metrics?.handled(job.data.type, 'applied');
+      return 'applied';
+    }
     for (let attempt = 0; ; attempt++) {
       await this.outage;
       // Held until the process goes: the job stays active in Redis, and a peer's stall check puts it back.

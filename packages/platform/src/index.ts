@@ -36,7 +36,7 @@ export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, PUBLISH_TIMEOUT_MS, QUE
 export { DependencyHealth, backoffMs } from './dependency';
 export type { DependencyHealths } from './dependency';
 export type { EventPublisher, EventQueue, QueueBacklog, QueueConnection } from './queue';
-export { DEAD_LETTER_PAGE_SIZE, EventConsumer, claimInbox, dropDeadLetter, handleEvent, listDeadLetters, requeueDeadLetter } from './inbox';
+export { DEAD_LETTER_PAGE_SIZE, EventConsumer, claimInbox, dropDeadLetter, handleEvent, listDeadLetters, requeueDeadLetter, wakeUp } from './inbox';
 export type { AfterCommit, DeadLetterRow, EventHandler, EventHandlers, HandleOutcome } from './inbox';
 export { SHUTDOWN_TIMEOUT_MS, TYPES, runService } from './lifecycle';
 export type { Running } from './lifecycle';

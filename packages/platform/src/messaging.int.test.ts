@@ -3,7 +3,7 @@ import { newId } from '@bank/kernel';
 import { TEST_REDIS_URL, captureLogger, createTestDatabase, testQueuePrefix, waitFor } from '@bank/testkit';
 import { Database } from './db';
 import { DependencyHealth } from './dependency';
-import { EventConsumer, handleEvent, listDeadLetters, requeueDeadLetter, type EventHandlers } from './inbox';
+import { EventConsumer, handleEvent, listDeadLetters, requeueDeadLetter, wakeUp, type EventHandlers } from './inbox';
 import { platformMigrations } from './migrations';
 import { BATCH_ROW_TYPE, OutboxRelay, appendToOutbox, outboxBatchRow, type NewEvent } from './outbox';
 import IORedis from 'ioredis';
@@ -231,6 +231,36 @@ describe('inbox', () => {
     const accountId = newId();
     return { id: newId(), type: 'account.opened', aggregateId: accountId, sequence: 1, occurredAt: new Date().toISOString(), traceparent: '', payload: { accountId, ownerId: newId(), currency: 'USD' } };
   };
+
+  it('runs a wake-up handler for every delivery, duplicates included, and writes no inbox row', async () => {
+    const prefix = testQueuePrefix('wakeup');
+    const conn: QueueConnection = { redisUrl: TEST_REDIS_URL, prefix };
+    const redis = new IORedis(TEST_REDIS_URL);
+    const publisher = new BeeQueuePublisher(conn, health.redis);
+    const woken: string[] = [];
+    const consumer = new EventConsumer('transaction-service', db, { 'account.opened': wakeUp<'account.opened'>((p, e) => void woken.push(`${e.id}:${p.accountId}`)) }, conn, logger, health, 2);
+    consumer.start();
+    try {
+      const events = opened(3);
+      await append(events);
+      // Published twice (a relay's crash between publish and mark): a wake-up runs for each copy.
+      const relay = new OutboxRelay(db, new RecordingPublisher(publisher), health, 100);
+      const rows = await db.transaction((c) => c.query<{ position: string }>('SELECT position FROM outbox'));
+      expect(await relay.relayOnce()).toBe(3);
+      await db.transaction((c) => c.query('UPDATE outbox SET published_at = NULL WHERE position = ANY($1::bigint[])', [rows.rows.map((r) => r.position)]));
+      expect(await relay.relayOnce()).toBe(3);
+      await waitFor(async () => woken.length === 6);
+      expect(new Set(woken.map((w) => w.split(':')[1]))).toEqual(new Set(events.map((e) => e.payload.accountId)));
+      const { rows: inbox } = await db.transaction((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM inbox'));
+      expect(Number(inbox[0]?.n)).toBe(0);
+      await waitFor(async () => (await redis.hlen(`${prefix}:events:transaction-service:jobs`)) === 0);
+    } finally {
+      await consumer.stop();
+      await publisher.close();
+      await dropQueueNamespace(conn);
+      redis.disconnect();
+    }
+  });
 
   it('applies a duplicate event once, also when both copies arrive at the same time', async () => {
     const e = envelope();

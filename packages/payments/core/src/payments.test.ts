@@ -92,6 +92,23 @@ describe('a payment saga over a ledger that answers', () => {
     expect((await payments.drive(fourth.payment.id))?.status).toBe('completed');
   });
 
+  it('saves a placed hold and its check as one transition, and a refusal at the check voids that hold', async () => {
+    const { payments, ledger, store, input, from } = setUp({ dailyLimitMinor: 2_000n });
+    const saves: string[] = [];
+    const save = store.savePayment.bind(store);
+    store.savePayment = (before, after, limit) => (saves.push(`${before.step}>${after.step}`), save(before, after, limit));
+    const ok = await payments.create(alice, input({ amount: 1_000n }));
+    expect((await payments.drive(ok.payment.id))?.status).toBe('completed');
+    expect(saves).toEqual(['accepted>checked', 'checked>captured']);
+    saves.length = 0;
+    const over = await payments.create(alice, input({ amount: 1_500n }));
+    expect(await payments.drive(over.payment.id)).toMatchObject({ status: 'failed', failureCode: 'LIMIT_EXCEEDED' });
+    // The refused reservation saves nothing; the compensation knows its hold and voids it (no barrier).
+    expect(saves).toEqual(['accepted>checked', 'accepted>compensating', 'compensating>compensated']);
+    expect(ledger.calls.filter((c) => c.paymentId === over.payment.id).map((c) => c.op)).toEqual(['hold', 'void']);
+    expect([ledger.balances.get(from), ledger.openHolds()]).toEqual([9_000n, 0]);
+  });
+
   it('takes the ledger as the arbiter: a void that finds the hold posted completes the payment', async () => {
     const { payments, ledger, input } = setUp();
     const { payment } = await payments.create(alice, input());

@@ -1,3 +1,5 @@
+import type { Payment } from './model';
+
 /** The most callers that may wait for payments at once in one process; more are answered at once. */
 export const MAX_WAITERS = 10_000;
 
@@ -7,30 +9,34 @@ export const MAX_WAITERS = 10_000;
  * that another replica ended (payment-service wires that to `notify`).
  */
 export class Waiters {
-  private readonly waiting = new Map<string, Set<() => void>>();
+  private readonly waiting = new Map<string, Set<(ended?: Payment) => void>>();
   private count = 0;
 
-  /** Resolves when `notify(id)` is called or after `timeoutMs`, whichever is first. */
-  wait(id: string, timeoutMs: number): Promise<void> {
-    if (this.count >= MAX_WAITERS) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const set = this.waiting.get(id) ?? new Set<() => void>();
+  /**
+   * Resolves when `notify(id)` is called or after `timeoutMs`, whichever is first: with the
+   * payment as saved when the notifier had it, else undefined (look it up).
+   */
+  wait(id: string, timeoutMs: number): Promise<Payment | undefined> {
+    if (this.count >= MAX_WAITERS) return Promise.resolve(undefined);
+    return new Promise<Payment | undefined>((resolve) => {
+      const set = this.waiting.get(id) ?? new Set<(ended?: Payment) => void>();
       this.waiting.set(id, set);
       this.count++;
-      const done = () => {
+      const done = (ended?: Payment) => {
         clearTimeout(timer);
         if (set.delete(done)) this.count--;
         if (set.size === 0) this.waiting.delete(id);
-        resolve();
+        resolve(ended);
       };
-      const timer = setTimeout(done, timeoutMs);
+      const timer = setTimeout(() => done(), timeoutMs);
       set.add(done);
     });
   }
 
-  notify(id: string): void {
+  /** `ended`: the payment as just saved, when the caller has it (the saga in this process). */
+  notify(id: string, ended?: Payment): void {
     const set = this.waiting.get(id);
-    if (set) for (const done of [...set]) done();
+    if (set) for (const done of [...set]) done(ended);
   }
 
   /** Wakes every waiter: each looks at its payment again (after notifications may have been lost). */
