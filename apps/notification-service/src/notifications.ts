@@ -1,6 +1,5 @@
 import type BeeQueue from 'bee-queue';
 import type { Transporter } from 'nodemailer';
-import { LockMode } from '@mikro-orm/core';
 import { deterministicId, type Clock } from '@bank/kernel';
 import { backoffMs, currentTraceparent, inSpan, type AfterCommit, type Database, type EntityManager, type EventHandlers, type Logger, type Persistence } from '@bank/platform';
 import { AccountOwnerSchema, DeliverySchema, RecipientSchema, type DeliveryRow } from './entities';
@@ -161,6 +160,9 @@ export class EmailDispatcher {
   }
 }
 
+/** What sending a claimed delivery needs of its row. */
+type ClaimedDelivery = Pick<DeliveryRow, 'eventId' | 'template' | 'email' | 'data' | 'attempts' | 'traceparent'>;
+
 export type SendOutcome = 'sent' | 'already-done' | 'in-flight-elsewhere' | 'transient' | 'permanent' | 'dead';
 
 /** SMTP 5xx is permanent (the address does not exist, the message is refused); anything else may pass later. */
@@ -215,20 +217,21 @@ export class EmailSender {
 
   /**
    * Takes the delivery for this worker (queued → sending, counting the attempt), or says why not.
-   * The row is locked for the check, so of two workers claiming it only one sees it claimable.
+   * One conditional UPDATE is the claim (of two workers claiming at once, the row lock lets one
+   * through and the other finds the row no longer claimable): raw SQL, because the ORM's update
+   * answers no row, and a locked read, a flush and a commit cost each email three round trips more.
    */
-  private async claim(id: string): Promise<DeliveryRow | 'already-done' | 'in-flight-elsewhere'> {
-    return this.db.transaction(async (_c, em) => {
-      const row = await em.findOne(DeliverySchema, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (!row) return 'already-done';
-      const now = this.clock.now();
-      const leaseExpired = row.claimedAt !== null && row.claimedAt.getTime() < now.getTime() - this.opts.leaseMs;
-      if (row.status === 'sending' && !leaseExpired) return 'in-flight-elsewhere';
-      if (row.status !== 'queued' && row.status !== 'sending') return 'already-done';
-      em.assign(row, { status: 'sending', attempts: row.attempts + 1, claimedAt: now });
-      await em.flush();
-      return row;
-    });
+  private async claim(id: string): Promise<ClaimedDelivery | 'already-done' | 'in-flight-elsewhere'> {
+    const now = this.clock.now();
+    const { rows } = await this.db.sql.query<ClaimedDelivery>(
+      `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, claimed_at = $2
+        WHERE id = $1 AND (status = 'queued' OR (status = 'sending' AND claimed_at < $3))
+        RETURNING event_id AS "eventId", template, email, data, attempts, traceparent`,
+      [id, now, new Date(now.getTime() - this.opts.leaseMs)],
+    );
+    if (rows[0]) return rows[0];
+    const { rows: seen } = await this.db.sql.query<{ status: string }>('SELECT status FROM deliveries WHERE id = $1', [id]);
+    return seen[0]?.status === 'sending' ? 'in-flight-elsewhere' : 'already-done';
   }
 
   /** The last attempt failed for a reason that may pass: the email is dead-lettered. */

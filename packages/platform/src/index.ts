@@ -30,7 +30,7 @@ export { CONNECT_TIMEOUT_MS, DEFAULT_POOL_MAX, POOL_ACQUIRE_TIMEOUT_MS, Database
 export type { DatabaseOptions, Isolation, Persistence, SqlClient, SqlStatement } from './db';
 export type { EntityManager } from '@mikro-orm/postgresql';
 export { platformMigrations } from './migrations';
-export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OUTBOX_PAGE_SIZE, OutboxRelay, RELAY_LOCK_HOLD_MAX_MS, appendToOutbox, listOutbox, outboxBatchRow, replayOutbox, toEnvelopes } from './outbox';
+export { BATCH_ROW_TYPE, MAX_EVENTS_PER_ROW, OUTBOX_BATCH_SIZE, OUTBOX_PAGE_SIZE, OutboxRelay, RELAY_LOCK_HOLD_MAX_MS, appendToOutbox, listOutbox, outboxBatchRow, outboxInsert, replayOutbox, toEnvelopes } from './outbox';
 export type { NewEvent, OutboxEntry, OutboxSelection } from './outbox';
 export { BeeQueuePublisher, MAX_DELIVERIES, MAX_RETRIES, PUBLISH_TIMEOUT_MS, QUEUE_PREFIX, STALL_INTERVAL_MS, createEventQueue, createQueue, deliveryCounterKey, dropQueueNamespace, queueBacklogs } from './queue';
 export { DependencyHealth, backoffMs } from './dependency';

@@ -247,6 +247,8 @@ describe('inbox', () => {
       const relay = new OutboxRelay(db, new RecordingPublisher(publisher), health, 100);
       const rows = await db.transaction((c) => c.query<{ position: string }>('SELECT position FROM outbox'));
       expect(await relay.relayOnce()).toBe(3);
+      // The copies are published once the first ones are done (a job id still in Redis is not queued twice).
+      await waitFor(async () => woken.length === 3 && (await redis.hlen(`${prefix}:events:transaction-service:jobs`)) === 0);
       await db.transaction((c) => c.query('UPDATE outbox SET published_at = NULL WHERE position = ANY($1::bigint[])', [rows.rows.map((r) => r.position)]));
       expect(await relay.relayOnce()).toBe(3);
       await waitFor(async () => woken.length === 6);
