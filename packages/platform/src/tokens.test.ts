@@ -1,6 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { JWKS_MAX_AGE_MS, JWKS_MAX_STALE_MS, JWKS_REFRESH_MIN_INTERVAL_MS, TokenVerifier, type Jwk } from './tokens';
+import { JWKS_MAX_AGE_MS, JWKS_MAX_STALE_MS, JWKS_REFRESH_MIN_INTERVAL_MS, TokenVerifier, VERIFIED_TOKEN_CACHE_MS, type Jwk } from './tokens';
 
 // Every service verifies tokens with auth-service's keys. While auth-service is down, the keys it
 // already knows keep working for a bounded time; a key it has never seen does not.
@@ -9,7 +9,8 @@ const EXPECTED = { issuer: 'https://bank.local', audience: 'bank-api' };
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = publicKey.export({ format: 'jwk' });
 const KEY: Jwk = { kty: 'RSA', kid: 'k1', alg: 'RS256', use: 'sig', n: String(jwk.n), e: String(jwk.e) };
-const token = (kid = 'k1') => jwt.sign({ roles: ['customer'] }, privateKey, { algorithm: 'RS256', keyid: kid, issuer: EXPECTED.issuer, audience: EXPECTED.audience, subject: 'user-1', expiresIn: '15m' });
+// Each token is a new one (its own jwtid), so it is verified with the keys rather than answered from the cache of verified tokens.
+const token = (kid = 'k1') => jwt.sign({ roles: ['customer'] }, privateKey, { algorithm: 'RS256', keyid: kid, jwtid: randomUUID(), issuer: EXPECTED.issuer, audience: EXPECTED.audience, subject: 'user-1', expiresIn: '15m' });
 
 /** A verifier over a fake auth-service that can be taken down, on a clock the test moves. */
 function fakeAuth(startMs: number) {
@@ -85,5 +86,40 @@ describe('the published key set (GET /.well-known/jwks.json)', () => {
   it('has nothing to serve before auth has ever answered', async () => {
     const verifier = new TokenVerifier(async () => Promise.reject(new Error('auth-service unavailable')), EXPECTED, () => 1);
     await expect(verifier.publishedKeys()).rejects.toThrow('auth-service unavailable');
+  });
+});
+
+describe('TokenVerifier: verified tokens', () => {
+  it('verifies a token once per cache lifetime, never past its expiry, and again after a key is retired', async () => {
+    let keys: Jwk[] = [KEY];
+    let nowMs = Date.now();
+    const verifier = new TokenVerifier(async () => keys, EXPECTED, () => nowMs);
+    const t = token();
+    const verifySpy = jest.spyOn(jwt, 'verify');
+    try {
+      await verifier.verify(t);
+      await verifier.verify(t);
+      expect(verifySpy).toHaveBeenCalledTimes(1);
+      nowMs += VERIFIED_TOKEN_CACHE_MS + 1;
+      await verifier.verify(t);
+      expect(verifySpy).toHaveBeenCalledTimes(2);
+      // A token that expires sooner than the cache's lifetime is verified again once it has.
+      const brief = jwt.sign({ roles: [] }, privateKey, { algorithm: 'RS256', keyid: 'k1', issuer: EXPECTED.issuer, audience: EXPECTED.audience, subject: 'user-2', expiresIn: 2 });
+      nowMs = Date.now();
+      await verifier.verify(brief);
+      await verifier.verify(brief);
+      expect(verifySpy).toHaveBeenCalledTimes(3);
+      nowMs += 2_001;
+      await verifier.verify(brief).catch(() => undefined);
+      expect(verifySpy).toHaveBeenCalledTimes(4);
+    } finally {
+      verifySpy.mockRestore();
+    }
+    // auth-service retires k1 for k2: once the set is read again, a token of k1 no longer passes.
+    expect((await verifier.verify(t)).userId).toBe('user-1');
+    keys = [{ ...KEY, kid: 'k2' }];
+    nowMs += JWKS_MAX_AGE_MS + 1;
+    await expect(verifier.verify(token('k2'))).resolves.toMatchObject({ userId: 'user-1' });
+    await expect(verifier.verify(t)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });

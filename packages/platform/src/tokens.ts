@@ -19,6 +19,9 @@ export const JWKS_MAX_STALE_MS = 60 * 60_000;
 /** One read of the key set from auth-service. */
 export const JWKS_FETCH_TIMEOUT_MS = 5_000;
 const CLOCK_TOLERANCE_S = 5;
+/** Verified tokens remembered per process (an access token is about a kilobyte), and for how long at most. */
+export const VERIFIED_TOKEN_CACHE_SIZE = 5_000;
+export const VERIFIED_TOKEN_CACHE_MS = 60_000;
 
 export interface Jwk {
   kty: string;
@@ -74,6 +77,7 @@ export const tokenVerifierSchema = {
  */
 export class TokenVerifier {
   private keys = new Map<string, KeyObject>();
+  private readonly verified = new Map<string, { user: VerifiedUser; untilMs: number }>();
   private published: readonly Jwk[] = [];
   // Never read yet: older than any age, so the first use reads the set.
   private fetchedAtMs = Number.NEGATIVE_INFINITY;
@@ -95,8 +99,11 @@ export class TokenVerifier {
     this.inflight ??= this.fetchJwks()
       .then((jwks) => {
         this.failedAtMs = Number.NEGATIVE_INFINITY;
+        const before = JSON.stringify(this.published);
         this.published = jwks.map((k) => ({ kty: k.kty, kid: k.kid, alg: k.alg, use: k.use, n: k.n, e: k.e }));
         this.keys = new Map(jwks.filter((k) => k.kty === 'RSA').map((k) => [k.kid, createPublicKey({ key: { kty: k.kty, n: k.n, e: k.e }, format: 'jwk' })]));
+        // A key retired or replaced: what it verified must be verified again.
+        if (JSON.stringify(this.published) !== before) this.verified.clear();
         this.fetchedAtMs = this.now();
       })
       .catch((e: unknown) => {
@@ -139,7 +146,26 @@ export class TokenVerifier {
     return { keys: this.published, ageMs: this.now() - this.fetchedAtMs };
   }
 
+  /**
+   * A token verified lately answers from here: its signature is checked once per process and
+   * VERIFIED_TOKEN_CACHE_MS, not once per request and hop (an RS256 verification was a tenth of a
+   * millisecond of CPU on each of the gateway and the service behind it). An entry never outlives
+   * the token's expiry, and a change of the key set empties the cache, so a retired key stops
+   * verifying as soon as it is known to be retired.
+   */
   async verify(token: string): Promise<VerifiedUser> {
+    const nowMs = this.now();
+    const hit = this.verified.get(token);
+    if (hit !== undefined && nowMs < hit.untilMs) return hit.user;
+    if (hit !== undefined) this.verified.delete(token);
+    const { user, expiresAtMs } = await this.verifyNow(token);
+    this.verified.set(token, { user, untilMs: Math.min(nowMs + VERIFIED_TOKEN_CACHE_MS, expiresAtMs) });
+    // Oldest first (a Map keeps insertion order): the cache stays bounded.
+    if (this.verified.size > VERIFIED_TOKEN_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
+    return user;
+  }
+
+  private async verifyNow(token: string): Promise<{ user: VerifiedUser; expiresAtMs: number }> {
     const decoded = jwt.decode(token, { complete: true });
     const kid = decoded?.header.kid;
     if (!decoded || typeof kid !== 'string' || !ACCEPTED_ALGORITHMS.includes(decoded.header.alg as jwt.Algorithm)) throw unauthenticated('the access token is not valid');
@@ -154,7 +180,8 @@ export class TokenVerifier {
     const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
     // An empty subject would pass for no user at all (an operator's tool): it names nobody, so it is refused.
     if (typeof claims.sub !== 'string' || claims.sub === '') throw unauthenticated('the access token is not valid');
-    return { userId: claims.sub, roles };
+    // jsonwebtoken has checked exp (on the system clock); a token without one is cached for the cache's own lifetime.
+    return { user: { userId: claims.sub, roles }, expiresAtMs: typeof claims.exp === 'number' ? claims.exp * 1000 : Number.POSITIVE_INFINITY };
   }
 }
 
