@@ -19,7 +19,9 @@ export class PostgresAccountDirectory implements AccountDirectory {
   ) {}
 
   async find(ids: readonly string[]): Promise<Map<string, AccountInfo>> {
-    const rows = await this.db.em().find(PaymentAccountSchema, { id: { $in: [...ids] } });
+    // Raw SQL: every payment looks its accounts up twice (accept, check), and the ORM's find cost
+    // more CPU than the statement (npm run bench, profiled).
+    const { rows } = await this.db.sql.query<PaymentAccountRow>('SELECT id, owner_id AS "ownerId", currency, state FROM payment_accounts WHERE id = ANY($1::uuid[])', [[...ids]]);
     const found = new Map(rows.map((r) => [r.id, toInfo(r)]));
     for (const id of ids.filter((i) => !found.has(i))) {
       const info = await this.source(id);
