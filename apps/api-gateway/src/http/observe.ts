@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
-import { pinoHttp } from 'pino-http';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@bank/platform';
 import { requestIdOf } from './request-id';
@@ -110,22 +109,21 @@ function accessLine(req: IncomingMessage, res: ServerResponse, responseTimeMs: n
 }
 
 /**
- * One access-log line per request (pino-http), written when the response is done. The line
- * is built field by field: no headers, bodies or query strings, so tokens and personal data
- * stay out of the logs whatever a client sends; the request id binds it to the rest.
+ * One access-log line per request, written when the response is done (or the client went
+ * away). The line is built field by field: no headers, bodies or query strings, so tokens and
+ * personal data stay out of the logs whatever a client sends; the request id binds it to the
+ * rest. Written directly rather than through pino-http, which made a child logger and serialised
+ * each request for a line that uses none of it: a tenth of the gateway's CPU per request
+ * (npm run bench, profiled).
  */
 export function accessLog(logger: Logger): RequestHandler {
-  return pinoHttp({
-    logger,
-    genReqId: (_req, res) => requestIdOf(res as Response),
-    customAttributeKeys: { reqId: 'requestId' },
-    // Only the request id is bound to the request's logger; the line itself is accessLine's.
-    quietReqLogger: true,
-    quietResLogger: true,
-    customLogLevel: (_req, res, err) => (err !== undefined || res.statusCode >= 500 ? 'warn' : 'info'),
-    customSuccessMessage: () => ACCESS_LOG_MESSAGE,
-    customErrorMessage: () => ACCESS_LOG_MESSAGE,
-    customSuccessObject: (req, res, value: { responseTime: number }) => accessLine(req, res, value.responseTime),
-    customErrorObject: (req, res, _err, value: { responseTime: number }) => accessLine(req, res, value.responseTime),
-  }) as unknown as RequestHandler;
+  return (req, res, next) => {
+    const startedMs = performance.now();
+    res.once('close', () => {
+      const line = { requestId: requestIdOf(res), ...accessLine(req, res, Math.round(performance.now() - startedMs)) };
+      if (res.statusCode >= 500 || !res.writableFinished) logger.warn(line, ACCESS_LOG_MESSAGE);
+      else logger.info(line, ACCESS_LOG_MESSAGE);
+    });
+    next();
+  };
 }

@@ -6,7 +6,7 @@
  * (rate, p50/p99/max, errors, ratio to pgbench, peak RSS per service), writes it as JSON, and ends
  * with bank-cli verify: a broken invariant fails the run. */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { newId } from '@bank/kernel';
@@ -110,13 +110,40 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-/** Runs `step` and says how much CPU each service spent on it, as a share of one core over the step's wall time. */
+/** CPU used so far by every live process of a program (PostgreSQL's backends, redis-server), and by this process (the load). */
+function programCpuMs(): Record<'postgres' | 'redis' | 'load', number> {
+  const total = { postgres: 0, redis: 0, load: cpuMs(process.pid) };
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      if (comm === 'postgres') total.postgres += cpuMs(Number(pid));
+      else if (comm === 'redis-server') total.redis += cpuMs(Number(pid));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return total;
+}
+
+/**
+ * Runs `step` and says how much CPU each service spent on it, as a share of one core over the
+ * step's wall time; PostgreSQL, Redis and the load generator (this process) too, so that the sum
+ * shows how much of the machine a step took. Backends that ended during the step are missed.
+ */
 async function withCpu<T>(bank: TestBank, step: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = SERVICES.map((s) => cpuMs(bank.pidOf(s)));
+  const programsBefore = programCpuMs();
   const startedMs = performance.now();
   const result = await step();
   const elapsedMs = performance.now() - startedMs;
-  return { result, cpu: Object.fromEntries(SERVICES.map((s, i) => [s, (cpuMs(bank.pidOf(s)) - (before[i] ?? 0)) / elapsedMs])) };
+  const programsAfter = programCpuMs();
+  return {
+    result,
+    cpu: {
+      ...Object.fromEntries(SERVICES.map((s, i) => [s, (cpuMs(bank.pidOf(s)) - (before[i] ?? 0)) / elapsedMs])),
+      ...Object.fromEntries((['postgres', 'redis', 'load'] as const).map((k) => [k, (programsAfter[k] - programsBefore[k]) / elapsedMs])),
+    },
+  };
 }
 
 /** The ledger benchmark as its own process, given pgbench's figure so that it does not measure it again. */
