@@ -1,3 +1,4 @@
+import { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { notificationV1, userV1 } from '@bank/contracts';
 import { DomainError } from '@bank/kernel';
@@ -72,6 +73,27 @@ describe('gRPC server and client helpers', () => {
     }
     expect(seen).toHaveLength(1);
     expect(lines.filter((l) => l.includes('call refused') && l.includes('"caller":"api-gateway"'))).toHaveLength(1);
+  });
+
+  it('reads the certificate of a connection once, and tells the workloads of two connections apart on every call', async () => {
+    const peerCertificate = jest.spyOn(TLSSocket.prototype, 'getPeerCertificate');
+    const cli = testClient(notificationV1.NotificationServiceClient, address, 'bank-cli');
+    const gateway = testClient(notificationV1.NotificationServiceClient, address, 'api-gateway');
+    const caller = new GrpcCaller();
+    const call = (client: typeof cli) => caller.unary<notificationV1.ListNotificationsResponse>((md, o, cb) => client.listNotifications({ userId: 'u1', limit: 0, cursor: '' }, md, o, cb));
+    try {
+      for (let i = 0; i < 5; i++) {
+        expect((await call(cli)).nextCursor).toBe('bank-cli for nobody');
+        expect((await remoteFailure(call(gateway))).code).toBe('SERVICE_CREDENTIAL_REJECTED');
+      }
+      // Two connections, ten calls: the server read each client's certificate once.
+      const serverReads = peerCertificate.mock.contexts.filter((socket) => (socket as { server?: unknown }).server !== undefined);
+      expect(serverReads.length).toBe(2);
+    } finally {
+      peerCertificate.mockRestore();
+      cli.close();
+      gateway.close();
+    }
   });
 
   it('refuses a caller without a client certificate, or with one from another CA', async () => {

@@ -48,8 +48,37 @@ export function channelCredentials(identity: WorkloadIdentity, opts: { anyWorklo
   return grpc.credentials.createSsl(identity.ca, identity.key, identity.cert, opts.anyWorkload ? { checkServerIdentity: () => undefined } : {});
 }
 
+/** How many wrappers (grpc-js interceptors) are looked through for a call's HTTP/2 stream. */
+const MAX_CALL_WRAPPERS = 8;
+
+/**
+ * The HTTP/2 session (one per TLS connection) a grpc-js server call came on, through the pinned
+ * grpc-js's internals (call → interceptors → stream); undefined if their shape is not that.
+ */
+function sessionOf(call: object): object | undefined {
+  let inner: unknown = (call as { call?: unknown }).call;
+  for (let depth = 0; typeof inner === 'object' && inner !== null && depth < MAX_CALL_WRAPPERS; depth++) {
+    const session = (inner as { stream?: { session?: unknown } }).stream?.session;
+    if (typeof session === 'object' && session !== null) return session;
+    inner = (inner as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
+/**
+ * Workloads by connection: a connection's client certificate cannot change (TLS 1.3, and Node's
+ * HTTP/2 refuses renegotiation), and reading it (getPeerCertificate builds the whole certificate
+ * as an object) was a twentieth of the ledger's CPU per call. Keyed by the session object, never
+ * by an address a later connection could reuse; gone with the connection.
+ */
+const workloadOfSession = new WeakMap<object, Workload | undefined>();
+
 /** The caller's workload, from the certificate it presented; undefined when it presented none we know. */
 export function callerWorkload(call: { getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } }): Workload | undefined {
+  const session = sessionOf(call);
+  if (session !== undefined && workloadOfSession.has(session)) return workloadOfSession.get(session);
   const name = call.getAuthContext().sslPeerCertificate?.subject?.CN;
-  return isWorkload(name) ? name : undefined;
+  const workload = isWorkload(name) ? name : undefined;
+  if (session !== undefined) workloadOfSession.set(session, workload);
+  return workload;
 }
