@@ -54,10 +54,12 @@ export function buildContainer(config: Config, logger: Logger = createLogger(SER
       [TYPES.Runtime],
     )
     .inSingletonScope();
-  // A batch with events wakes the outbox relay, so events leave without waiting for its poll.
+  // A batch's events do not wake the outbox relay: they are the sagas' backup path (each step has
+  // the ledger's gRPC reply), so the relay's poll carries many batches per round rather than
+  // costing a round (six statements and a publish) per batch.
   container
     .bind<LedgerStore>(LEDGER_STORE)
-    .toResolvedValue((runtime: ServiceRuntime, lease: WriterLease) => new PostgresLedgerStore(runtime.db, { onEventsCommitted: () => runtime.relay.nudge(), fence: () => lease.fenceToken() }), [TYPES.Runtime, LEASE])
+    .toResolvedValue((runtime: ServiceRuntime, lease: WriterLease) => new PostgresLedgerStore(runtime.db, { fence: () => lease.fenceToken() }), [TYPES.Runtime, LEASE])
     .inSingletonScope();
   const batching = {
     windowMs: config.LEDGER_BATCH_WINDOW_MS,

@@ -26,25 +26,19 @@ async function fenced<T>(write: Promise<T>): Promise<T> {
 
 export class PostgresLedgerStore implements LedgerStore {
   private readonly pipeline: BatchPipeline;
-  /** Called after a batch with events committed, so the outbox relay publishes without waiting. */
-  private readonly onEventsCommitted: (() => void) | undefined;
-
   /** The writer's lease token every write carries (transaction-service's lease); undefined: unfenced. */
   private readonly fence: () => bigint | undefined;
 
   constructor(
     private readonly db: Persistence,
-    opts: { pipelinedAttempts?: number; onEventsCommitted?: () => void; fence?: () => bigint | undefined } = {},
+    opts: { pipelinedAttempts?: number; fence?: () => bigint | undefined } = {},
   ) {
     this.fence = opts.fence ?? (() => undefined);
     this.pipeline = new BatchPipeline(db, opts.pipelinedAttempts, this.fence);
-    this.onEventsCommitted = opts.onEventsCommitted;
   }
 
   async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
-    const { value, events } = await fenced(this.pipeline.transact(footprint, decide));
-    if (events > 0) this.onEventsCommitted?.();
-    return value;
+    return (await fenced(this.pipeline.transact(footprint, decide))).value;
   }
 
   async dueHolds(now: Date, limit: number): Promise<string[]> {
