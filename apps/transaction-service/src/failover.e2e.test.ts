@@ -31,9 +31,25 @@ let db: { url: string; drop: () => Promise<void> };
 let env: Record<string, string>;
 const ledgers: Ledger[] = [];
 
-async function startLedger(): Promise<Ledger> {
+/** `untilLogged`: resolves once the process has logged this (at info), i.e. it is up and has its signal handlers. */
+async function startLedger(untilLogged?: string): Promise<Ledger> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env, LEDGER_GRPC_PORT: String(port) }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', ...env, LEDGER_GRPC_PORT: String(port), ...(untilLogged ? { LOG_LEVEL: 'info' } : {}) },
+    stdio: ['ignore', untilLogged ? 'pipe' : 'ignore', 'ignore'],
+  });
+  if (untilLogged) {
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      // Read to the end, so that the child never blocks on a full pipe.
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (seen.includes(untilLogged)) return;
+        seen += chunk.toString();
+        if (seen.includes(untilLogged)) resolve();
+      });
+      child.once('exit', (code, signal) => reject(new Error(`the ledger exited (${code ?? signal}) before logging "${untilLogged}"`)));
+    });
+  }
   // payment-service is the workload that makes transfers in production.
   const l = { port, child, client: new LedgerClient(`127.0.0.1:${port}`, testIdentity('payment-service')) };
   ledgers.push(l);
@@ -171,8 +187,8 @@ it('a standby takes over within 5 s of the writer dying, and a paused former wri
   expect(await serving(c)).toBe(true);
 
   // A standby stops at once on SIGTERM; the writer, stopped gracefully, gives its lease up.
-  const d = await startLedger();
-  await new Promise((r) => setTimeout(r, 1_000));
+  // Once it says it is a standby (on a loaded machine a fixed wait could end before its signal handlers exist).
+  const d = await startLedger('standby: another transaction-service holds the writer lease');
   const termAt = Date.now();
   d.child.kill('SIGTERM');
   expect(await exited(d.child)).toBe(0);

@@ -91,6 +91,30 @@ export function paymentStoreContract(name: string, open: () => Promise<PaymentSt
       expect((await checkOne(5_000n)).outcome).toBe('saved');
     });
 
+    it('reserves once per transition under concurrency: racing checks of one owner fit the limit, a payment raced with itself counts once', async () => {
+      const owner = newId();
+      const heldPayment = async (amount: bigint) => {
+        const p = paymentFixture({ initiatorId: owner, amount, step: 'hold_placed' });
+        await store.createPayment(p, recordFor(owner, p.id));
+        return (await store.getPayment(p.id)) as Payment;
+      };
+      const checked = (v1: Payment): Payment => ({ ...v1, step: 'checked', stepTimes: { ...v1.stepTimes, checked: new Date(T0).toISOString() } });
+      const held = await Promise.all(Array.from({ length: 8 }, () => heldPayment(1_000n)));
+      const outcomes = await Promise.all(held.map((v1) => store.savePayment(v1, checked(v1), 5_000n)));
+      expect(outcomes.filter((o) => o === 'saved')).toHaveLength(5);
+      expect(outcomes.filter((o) => o === 'limit_exceeded')).toHaveLength(3);
+      const refused = held.filter((_, i) => outcomes[i] === 'limit_exceeded');
+      for (const v1 of refused) expect(await store.getPayment(v1.id)).toMatchObject({ step: 'hold_placed', version: 1 });
+      // A release of one reservation frees its amount; the same transition saved twice at once reserves once.
+      const first = held[outcomes.indexOf('saved')] as Payment;
+      expect(await store.savePayment({ ...checked(first), version: 2 }, { ...checked(first), version: 2, step: 'compensated', status: 'failed', failureCode: 'ACCOUNT_CLOSED' }, 5_000n)).toBe('saved');
+      const twice = refused[0] as Payment;
+      expect((await Promise.all([store.savePayment(twice, checked(twice), 5_000n), store.savePayment(twice, checked(twice), 5_000n)])).sort()).toEqual(['conflict', 'saved']);
+      // 5 reserved, 1 released, 1 reserved once: the total is 5,000, so nothing more fits.
+      const last = await heldPayment(1n);
+      expect(await store.savePayment(last, checked(last), 5_000n)).toBe('limit_exceeded');
+    });
+
     it('lists the payments of an account newest first, in pages', async () => {
       const account = newId();
       const ids: string[] = [];

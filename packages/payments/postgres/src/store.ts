@@ -25,8 +25,6 @@ export const PAYMENT_SETTLED_CHANNEL = 'payment_settled';
 /** PostgreSQL's unique_violation, as a raw statement reports it (the ORM wraps its own). */
 const UNIQUE_VIOLATION = '23505';
 
-/** Thrown inside a transaction to roll it back when the daily total would pass its limit. */
-class LimitExceeded extends Error {}
 
 /** A timestamp as MikroORM's pg settings return it to raw SQL (a string), or as the ORM hydrates it. */
 const date = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
@@ -61,16 +59,6 @@ const PAYMENT_COLUMNS = `id, initiator_id AS "initiatorId", source_account_id AS
   destination_owner_id AS "destinationOwnerId", amount, currency, description, status, failure_code AS "failureCode", step, step_times AS "stepTimes",
   attempts, deadline_at AS "deadlineAt", hold_expires_at AS "holdExpiresAt", cancel_requested AS "cancelRequested", created_at AS "createdAt",
   completed_at AS "completedAt", version`;
-
-/** A saga transition as one UPDATE that only applies to the payment at `before.version`. */
-function transitionUpdate(before: Payment, after: Payment): { text: string; values: unknown[] } {
-  return {
-    text: `UPDATE payments SET status = $3, failure_code = $4, step = $5, step_times = $6::jsonb, attempts = $7, deadline_at = $8, hold_expires_at = $9,
-                  cancel_requested = $10, completed_at = $11, version = $2::int + 1
-            WHERE id = $1 AND version = $2::int`,
-    values: [before.id, before.version, after.status, after.failureCode, after.step, JSON.stringify(after.stepTimes), after.attempts, after.deadlineAt, after.holdExpiresAt, after.cancelRequested, after.completedAt],
-  };
-}
 
 function toRecord(r: IdempotencyRow): IdempotencyRecord {
   return { ...r, scope: r.scope as IdempotencyScope, lockedUntil: date(r.lockedUntil), createdAt: date(r.createdAt) };
@@ -175,61 +163,52 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   /**
-   * Raw SQL: a transition is one UPDATE by version, and one without a change to the daily total
-   * is one statement with its settlement event and pg_notify (CTEs), committed in one round trip
-   * instead of the four or five of a transaction. A reservation against the daily limit may have
-   * to undo the update, so it keeps its transaction.
+   * A transition as one statement (raw SQL, CTEs), committed in one round trip instead of the
+   * four or five of a transaction: the payment's row is locked at `before.version` (none: a
+   * conflict), the daily total changes if the transition reserves or releases (a reservation past
+   * the limit changes nothing and saves nothing), the row is updated only if that went through,
+   * and a terminal status brings its event and pg_notify. Holding the row lock from the first
+   * clause is what makes the reservation and the update both-or-neither: no concurrent transition
+   * can slip between them. The reservation is one conditional upsert, so two payments checked at
+   * once cannot both pass a limit only one fits under; a release never takes the total below zero.
    */
   async savePayment(before: Payment, after: Payment, dailyLimit: bigint): Promise<SaveOutcome> {
-    const update = transitionUpdate(before, after);
-    const event = settlementEvent(before, after);
     const change = spendChange(before, after);
-    if (change === 0n) {
-      const events = event ? outboxInsert([settledEvent(event, after)], update.values.length + 2, 'EXISTS (SELECT 1 FROM saved)') : undefined;
-      const { rows } = await this.db.sql.query<{ saved: number }>(
-        events
-          ? `WITH saved AS (${update.text} RETURNING id), events AS (${events.text}), notified AS (SELECT pg_notify($${update.values.length + 1}, id::text) FROM saved)
-             SELECT (SELECT count(*) FROM saved)::int AS saved, (SELECT count(*) FROM notified)::int AS notified`
-          : `WITH saved AS (${update.text} RETURNING id) SELECT count(*)::int AS saved FROM saved`,
-        events ? [...update.values, PAYMENT_SETTLED_CHANNEL, ...events.values] : update.values,
-      );
-      return rows[0]?.saved === 1 ? 'saved' : 'conflict';
+    if (change > dailyLimit) return 'limit_exceeded';
+    const event = settlementEvent(before, after);
+    const values: unknown[] = [before.id, before.version];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    let spend = '';
+    if (change !== 0n) {
+      const [owner, currency, day, delta, limit] = [after.initiatorId, after.currency, spendDay(after), change.toString(), dailyLimit.toString()].map(param);
+      spend = `, spend AS (
+          INSERT INTO daily_spend AS s (owner_id, currency, day, total)
+          SELECT ${owner}, ${currency}, ${day}::date, GREATEST(${delta}::bigint, 0) FROM target
+          ON CONFLICT (owner_id, currency, day) DO UPDATE SET total = GREATEST(s.total + ${delta}::bigint, 0)
+          WHERE ${delta}::bigint <= 0 OR s.total + ${delta}::bigint <= ${limit}::bigint
+          RETURNING total)`;
     }
-    try {
-      return await this.db.transaction(async (client) => {
-        const { rowCount } = await client.query(update.text, update.values);
-        if (rowCount === 0) return 'conflict' as const;
-        await this.changeDailyTotal(client, after, change, dailyLimit);
-        if (event) {
-          await appendToOutbox(client, [settledEvent(event, after)]);
-          await client.query('SELECT pg_notify($1, $2)', [PAYMENT_SETTLED_CHANNEL, after.id]);
-        }
-        return 'saved' as const;
-      });
-    } catch (e) {
-      if (e instanceof LimitExceeded) return 'limit_exceeded';
-      throw e;
+    const saved = `, saved AS (
+        UPDATE payments SET status = ${param(after.status)}, failure_code = ${param(after.failureCode)}, step = ${param(after.step)},
+               step_times = ${param(JSON.stringify(after.stepTimes))}::jsonb, attempts = ${param(after.attempts)}, deadline_at = ${param(after.deadlineAt)},
+               hold_expires_at = ${param(after.holdExpiresAt)}, cancel_requested = ${param(after.cancelRequested)}, completed_at = ${param(after.completedAt)},
+               version = $2::int + 1
+         WHERE id IN (SELECT id FROM target)${spend === '' ? '' : ' AND EXISTS (SELECT 1 FROM spend)'}
+        RETURNING id)`;
+    let settled = '';
+    if (event) {
+      const channel = param(PAYMENT_SETTLED_CHANNEL);
+      const events = outboxInsert([settledEvent(event, after)], values.length + 1, 'EXISTS (SELECT 1 FROM saved)');
+      values.push(...events.values);
+      settled = `, events AS (${events.text}), notified AS (SELECT pg_notify(${channel}, id::text) FROM saved)`;
     }
-  }
-
-  /**
-   * A conditional increment: the reservation and the limit check are one statement, so two
-   * payments checked at once cannot both pass a limit only one fits under. A release never
-   * takes the total below zero.
-   */
-  private async changeDailyTotal(client: SqlClient, p: Payment, change: bigint, limit: bigint): Promise<void> {
-    if (change > limit) throw new LimitExceeded();
-    // One statement: the first payment of the day inserts the row; a later one adds to it only
-    // while the total stays within the limit (no row returned otherwise). A release (change < 0)
-    // never takes the total below zero.
-    const { rowCount } = await client.query(
-      `INSERT INTO daily_spend AS s (owner_id, currency, day, total) VALUES ($1, $2, $3, GREATEST($4::bigint, 0))
-       ON CONFLICT (owner_id, currency, day) DO UPDATE SET total = GREATEST(s.total + $4::bigint, 0)
-       WHERE $4::bigint <= 0 OR s.total + $4::bigint <= $5::bigint
-       RETURNING total`,
-      [p.initiatorId, p.currency, spendDay(p), change.toString(), limit.toString()],
+    const { rows } = await this.db.sql.query<{ found: number; saved: number }>(
+      `WITH target AS (SELECT id FROM payments WHERE id = $1 AND version = $2::int FOR UPDATE)${spend}${saved}${settled}
+       SELECT (SELECT count(*) FROM target)::int AS found, (SELECT count(*) FROM saved)::int AS saved${event ? ', (SELECT count(*) FROM notified)::int AS notified' : ''}`,
+      values,
     );
-    if (rowCount === 0) throw new LimitExceeded();
+    if (rows[0]?.found !== 1) return 'conflict';
+    return rows[0].saved === 1 ? 'saved' : 'limit_exceeded';
   }
 
   async listPayments(accountId: string, limit: number, cursor: string): Promise<PaymentPage> {
