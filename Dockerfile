@@ -36,5 +36,6 @@ USER node
 # gateway's /healthz) and exits 0 or 1. Not for cli, whose image runs a job and exits.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["/bin/sh", "-c", "exec node \"apps/${APP_NAME}/dist/main.js\" health"]
-# exec: node is PID 1 and receives SIGTERM itself (no npm, no shell in between).
-ENTRYPOINT ["/bin/sh", "-c", "if [ \"$APP_NAME\" = cli ]; then exec node cli/dist/main.js \"$@\"; else exec node \"apps/$APP_NAME/dist/main.js\" \"$@\"; fi", "--"]
+# exec: node is PID 1 and receives SIGTERM itself (no npm, no shell in between). The V8 flags
+# are contracts' SERVICE_NODE_FLAGS (npm run check:deploy holds them equal).
+ENTRYPOINT ["/bin/sh", "-c", "if [ \"$APP_NAME\" = cli ]; then exec node cli/dist/main.js \"$@\"; else exec node --max-semi-space-size=2 \"apps/$APP_NAME/dist/main.js\" \"$@\"; fi", "--"]

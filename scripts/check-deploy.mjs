@@ -173,6 +173,8 @@ function checkDockerfile() {
   for (const m of text.replace(/\\\n/g, ' ').matchAll(/^\s*ENV\s+(.*)$/gm)) for (const kv of m[1].trim().split(/\s+/)) checkVariable(file, kv.split('=')[0]);
   if (!/^\s*USER\s+(?!root)\S+/m.test(text)) problem(file, 'runs as root (no USER)');
   if (!/^\s*HEALTHCHECK\s/m.test(text)) problem(file, 'no HEALTHCHECK');
+  const serviceStart = `exec node ${contracts.SERVICE_NODE_FLAGS.join(' ')} \\"apps/$APP_NAME/dist/main.js\\"`;
+  if (!text.includes(serviceStart)) problem(file, `the entrypoint does not start a service as ${serviceStart} (contracts' SERVICE_NODE_FLAGS)`);
   if (!/NODE_ENV=production/.test(text)) problem(file, 'NODE_ENV is not production');
   if (/^\s*(CMD|ENTRYPOINT)\s.*\bnpm\b/m.test(text)) problem(file, 'npm as the process: signals would not reach node');
 }

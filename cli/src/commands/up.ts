@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { WORKLOADS } from '@bank/contracts';
+import { SERVICE_NODE_FLAGS, WORKLOADS } from '@bank/contracts';
 import { ensureDatabase, ensureServiceRole, issueLocalIdentities, loadIdentity, QUEUE_PREFIX, SHUTDOWN_TIMEOUT_MS } from '@bank/platform';
 import { describeExit, startChild, type Child, type ChildExit } from '../stack/children';
 import { describeError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, redactUrl, StackError, withTimeout } from '../stack/errors';
@@ -466,7 +466,7 @@ function startApp(run: Run, name: string, env: NodeJS.ProcessEnv): Child {
   const child = startChild({
     name,
     command: process.execPath,
-    args: [appEntry(name)],
+    args: [...SERVICE_NODE_FLAGS, appEntry(name)],
     env,
     cwd: REPO_ROOT,
     onLine: (line) => {

@@ -17,7 +17,7 @@ export {
   isEventType,
 } from './events';
 export type { Consumer, EventEnvelope, EventPayload, EventType } from './events';
-export { DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS, defaultGrpcAddress } from './services';
+export { DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS, SERVICE_NODE_FLAGS, defaultGrpcAddress } from './services';
 export type { ServiceName } from './services';
 export { WORKLOADS, authorizedRpcs, callersOf, isWorkload, rolesOfWorkload, serverOf, speaksForUsers } from './trust';
 export type { Workload } from './trust';

@@ -24,6 +24,14 @@ export const DEFAULT_METRICS_PORTS = {
 
 export type ServiceName = keyof typeof DEFAULT_GRPC_PORTS;
 
+/**
+ * V8 flags every bank service runs with, wherever it is started (bank-cli up, the test bank, the
+ * image's entrypoint, which check:deploy holds to this list): a young generation of 2 MiB
+ * semi-spaces instead of V8's 16 MiB. Under npm run bench that took 25 to 30 MiB off each
+ * service's peak RSS, with no change in latency or CPU the run could tell from its noise.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+
 /** A service's default gRPC address on this machine (host:port). */
 export function defaultGrpcAddress(service: ServiceName): string {
   return `127.0.0.1:${DEFAULT_GRPC_PORTS[service]}`;

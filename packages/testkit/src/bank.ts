@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { SERVICE_NODE_FLAGS } from '@bank/contracts';
 import { newId } from '@bank/kernel';
 import { checkHealth } from '@bank/platform';
 import { TEST_TLS_DIR, testIdentity } from './identities';
@@ -115,7 +116,7 @@ export async function startTestBank(opts: { label: string; redisUrl?: string; sm
   const start = (name: BankService | 'gateway', env: Record<string, string>) => {
     // BANK_TEST_LOGS=1 shows the services' own output (a service that will not start says why
     // there); `onOutput` hands a test each line the service writes; `nodeArgs` go to node (a profiler).
-    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(APPS, APP_OF[name], 'dist', 'main.js')], { env: { ...common, ...env }, stdio: opts.onOutput ? ['ignore', 'pipe', 'pipe'] : process.env.BANK_TEST_LOGS === '1' ? 'inherit' : 'ignore' });
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(opts.nodeArgs ?? []), path.join(APPS, APP_OF[name], 'dist', 'main.js')], { env: { ...common, ...env }, stdio: opts.onOutput ? ['ignore', 'pipe', 'pipe'] : process.env.BANK_TEST_LOGS === '1' ? 'inherit' : 'ignore' });
     const onOutput = opts.onOutput;
     if (onOutput) for (const stream of [child.stdout, child.stderr]) if (stream) createInterface({ input: stream }).on('line', (line) => onOutput(APP_OF[name], line));
     child.once('exit', (code, signal) => {
