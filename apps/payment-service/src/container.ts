@@ -26,7 +26,8 @@ export function paymentEventHandlers(payments: Pick<Payments, 'onLedgerTransfer'
   const ledgerEvent = (p: { reference: string }) => {
     const paymentId = paymentIdOfReference(p.reference);
     if (paymentId === undefined || !isUuid(paymentId)) return;
-    payments.onLedgerTransfer(paymentId).catch((err: unknown) => onDriveError(paymentId, err));
+    // Resolves once the saga's state is read and its drive started (not finished).
+    return payments.onLedgerTransfer(paymentId).catch((err: unknown) => onDriveError(paymentId, err));
   };
   return {
     'account.opened': (p, _e, tx) => accountProjection.opened(directoryIn(tx), { id: p.accountId, ownerId: p.ownerId, currency: p.currency, state: 'active' }),

@@ -36,7 +36,9 @@ export type EventHandler<T extends EventType> = (payload: EventPayload<T>, envel
 export type EventHandlers = { [T in EventType]?: EventHandler<T> };
 
 const WAKE_UP = Symbol('wake-up');
-type WakeUpHandler = EventHandler<EventType> & { readonly [WAKE_UP]: (payload: never, envelope: EventEnvelope) => void };
+/** What a wake-up does; a promise it answers is awaited, so the consumer's concurrency bounds the work it starts. */
+type WakeUp<T extends EventType> = (payload: EventPayload<T>, envelope: EventEnvelope) => void | Promise<unknown>;
+type WakeUpHandler = EventHandler<EventType> & { readonly [WAKE_UP]: WakeUp<never> };
 
 /**
  * A handler with no effect to commit: the event only wakes work that reads its own state and is
@@ -45,8 +47,8 @@ type WakeUpHandler = EventHandler<EventType> & { readonly [WAKE_UP]: (payload: n
  * and a row per event (for payment-service, three events of every payment). What it wakes must
  * be found again by a sweep if the process dies first, as with AfterCommit work.
  */
-export function wakeUp<T extends EventType>(fn: (payload: EventPayload<T>, envelope: EventEnvelope) => void): EventHandler<T> {
-  const handler = async (payload: EventPayload<T>, envelope: EventEnvelope): Promise<AfterCommit> => () => fn(payload, envelope);
+export function wakeUp<T extends EventType>(fn: WakeUp<T>): EventHandler<T> {
+  const handler = async (payload: EventPayload<T>, envelope: EventEnvelope): Promise<AfterCommit> => () => void fn(payload, envelope);
   return Object.assign(handler, { [WAKE_UP]: fn });
 }
 
@@ -166,9 +168,13 @@ export class EventConsumer {
   private async handle(job: Job<EventEnvelope>): Promise<HandleOutcome> {
     const wake = isEventType(job.data.type) ? wakeUpOf(this.handlers[job.data.type]) : undefined;
     if (wake) {
-      // Nothing to commit and nothing to count: a payload that does not decode fails the job,
-      // and bee-queue's retries end with its removal (it only ever woke work a sweep also finds).
-      wake(decodePayload(job.data.type, job.data.payload) as never, job.data);
+      // Held like any job while stopping: it stays in Redis for the next process.
+      if (this.stopping) return new Promise<never>(() => undefined);
+      // Nothing to commit and nothing to count: a payload that does not decode (or a wake-up that
+      // fails) fails the job, and bee-queue's retries end with its removal; it only ever woke
+      // work a sweep also finds. Awaited, so that a queue drained after a restart starts at most
+      // the consumer's concurrency of look-ups at once rather than all of them.
+      await wake(decodePayload(job.data.type, job.data.payload) as never, job.data);
       this.metrics?.handled(job.data.type, 'applied');
       return 'applied';
     }

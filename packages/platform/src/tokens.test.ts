@@ -93,7 +93,8 @@ describe('TokenVerifier: verified tokens', () => {
   it('verifies a token once per cache lifetime, never past its expiry, and again after a key is retired', async () => {
     let keys: Jwk[] = [KEY];
     let nowMs = Date.now();
-    const verifier = new TokenVerifier(async () => keys, EXPECTED, () => nowMs);
+    let fetches = 0;
+    const verifier = new TokenVerifier(async () => (fetches++, keys), EXPECTED, () => nowMs);
     const t = token();
     const verifySpy = jest.spyOn(jwt, 'verify');
     try {
@@ -115,11 +116,13 @@ describe('TokenVerifier: verified tokens', () => {
     } finally {
       verifySpy.mockRestore();
     }
-    // auth-service retires k1 for k2: once the set is read again, a token of k1 no longer passes.
+    // auth-service retires k1 for k2: a remembered token of k1 makes the due re-read happen, and no longer passes.
     expect((await verifier.verify(t)).userId).toBe('user-1');
     keys = [{ ...KEY, kid: 'k2' }];
+    const fetchesBefore = fetches;
     nowMs += JWKS_MAX_AGE_MS + 1;
-    await expect(verifier.verify(token('k2'))).resolves.toMatchObject({ userId: 'user-1' });
     await expect(verifier.verify(t)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(fetches).toBe(fetchesBefore + 1);
+    await expect(verifier.verify(token('k2'))).resolves.toMatchObject({ userId: 'user-1' });
   });
 });

@@ -78,6 +78,8 @@ export const tokenVerifierSchema = {
 export class TokenVerifier {
   private keys = new Map<string, KeyObject>();
   private readonly verified = new Map<string, { user: VerifiedUser; untilMs: number }>();
+  /** Counts key-set changes: a verification that straddles one is not remembered. */
+  private keySetGeneration = 0;
   private published: readonly Jwk[] = [];
   // Never read yet: older than any age, so the first use reads the set.
   private fetchedAtMs = Number.NEGATIVE_INFINITY;
@@ -103,7 +105,11 @@ export class TokenVerifier {
         this.published = jwks.map((k) => ({ kty: k.kty, kid: k.kid, alg: k.alg, use: k.use, n: k.n, e: k.e }));
         this.keys = new Map(jwks.filter((k) => k.kty === 'RSA').map((k) => [k.kid, createPublicKey({ key: { kty: k.kty, n: k.n, e: k.e }, format: 'jwk' })]));
         // A key retired or replaced: what it verified must be verified again.
-        if (JSON.stringify(this.published) !== before) this.verified.clear();
+        // (The first read changes nothing remembered: nothing was verified before it.)
+        if (before !== '[]' && JSON.stringify(this.published) !== before) {
+          this.verified.clear();
+          this.keySetGeneration += 1;
+        }
         this.fetchedAtMs = this.now();
       })
       .catch((e: unknown) => {
@@ -156,9 +162,13 @@ export class TokenVerifier {
   async verify(token: string): Promise<VerifiedUser> {
     const nowMs = this.now();
     const hit = this.verified.get(token);
-    if (hit !== undefined && nowMs < hit.untilMs) return hit.user;
+    // A key set due for its re-read is read (through verifyNow) before a remembered token passes again.
+    if (hit !== undefined && nowMs < hit.untilMs && nowMs - this.fetchedAtMs <= JWKS_MAX_AGE_MS) return hit.user;
     if (hit !== undefined) this.verified.delete(token);
+    const generation = this.keySetGeneration;
     const { user, expiresAtMs } = await this.verifyNow(token);
+    // Verified with a key set that changed meanwhile: answered, but not remembered.
+    if (generation !== this.keySetGeneration) return user;
     this.verified.set(token, { user, untilMs: Math.min(nowMs + VERIFIED_TOKEN_CACHE_MS, expiresAtMs) });
     // Oldest first (a Map keeps insertion order): the cache stays bounded.
     if (this.verified.size > VERIFIED_TOKEN_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);

@@ -174,6 +174,9 @@ export class PostgresPaymentStore implements PaymentStore {
    */
   async savePayment(before: Payment, after: Payment, dailyLimit: bigint): Promise<SaveOutcome> {
     const change = spendChange(before, after);
+    // A reservation larger than the whole limit can never fit; it is refused without asking (and
+    // so without the version check: the saga saves the refusal next, which then checks it). The
+    // statement's upsert could not refuse it on the day's first row, which it inserts.
     if (change > dailyLimit) return 'limit_exceeded';
     const event = settlementEvent(before, after);
     const values: unknown[] = [before.id, before.version];
