@@ -143,19 +143,20 @@ export class EmailDispatcher {
       });
   }
 
+  // Raw SQL here and in the sender's updates: each email passes through them (a dispatch, a
+  // claim, an outcome), and the ORM's find and update cost a tenth of this service's CPU under
+  // npm run bench, more than the statements.
   async dispatchOnce(): Promise<number> {
-    const em = this.db.em();
     const lostBefore = new Date(this.clock.now().getTime() - REENQUEUE_AFTER_MS);
-    const rows = await em.find(
-      DeliverySchema,
-      { status: 'queued', $or: [{ enqueuedAt: null }, { enqueuedAt: { $lt: lostBefore } }] },
-      { fields: ['id'], orderBy: { createdAt: 'asc' }, limit: DISPATCH_BATCH_SIZE },
+    const { rows } = await this.db.sql.query<{ id: string }>(
+      "SELECT id FROM deliveries WHERE status = 'queued' AND (enqueued_at IS NULL OR enqueued_at < $1) ORDER BY created_at LIMIT $2",
+      [lostBefore, DISPATCH_BATCH_SIZE],
     );
     if (rows.length === 0) return 0;
     const jobs = rows.map((r) => this.queue.createJob({ deliveryId: r.id }).setId(r.id).retries(this.maxAttempts - 1).backoff(RETRY_STRATEGY, EMAIL_RETRY_BASE_MS));
     const errors = await this.queue.saveAll(jobs);
     const saved = rows.filter((r, i) => !errors.has(jobs[i] as BeeQueue.Job<EmailJob>)).map((r) => r.id);
-    if (saved.length > 0) await em.nativeUpdate(DeliverySchema, { id: { $in: saved } }, { enqueuedAt: this.clock.now() });
+    if (saved.length > 0) await this.db.sql.query('UPDATE deliveries SET enqueued_at = $2 WHERE id = ANY($1::uuid[])', [saved, this.clock.now()]);
     return saved.length;
   }
 
@@ -213,10 +214,10 @@ export class EmailSender {
         this.logger.warn({ deliveryId: id, reason }, 'email refused permanently');
         return 'permanent';
       }
-      await this.db.em().nativeUpdate(DeliverySchema, { id, status: 'sending' }, { status: 'queued', error: reason });
+      await this.db.sql.query("UPDATE deliveries SET status = 'queued', error = $2 WHERE id = $1 AND status = 'sending'", [id, reason]);
       return 'transient';
     }
-    await this.db.em().nativeUpdate(DeliverySchema, { id }, { status: 'sent', sentAt: this.clock.now(), messageId: messageIdOf(id), error: null });
+    await this.db.sql.query("UPDATE deliveries SET status = 'sent', sent_at = $2, message_id = $3, error = NULL WHERE id = $1", [id, this.clock.now(), messageIdOf(id)]);
     return 'sent';
   }
 
@@ -245,7 +246,7 @@ export class EmailSender {
   }
 
   private async finish(id: string, status: 'failed' | 'dead', reason: string): Promise<void> {
-    await this.db.em().nativeUpdate(DeliverySchema, { id }, { status, error: reason });
+    await this.db.sql.query('UPDATE deliveries SET status = $2, error = $3 WHERE id = $1', [id, status, reason]);
   }
 }
 

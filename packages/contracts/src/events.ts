@@ -63,6 +63,19 @@ export function consumersOf(type: EventType): readonly Consumer[] {
   return EVENT_CATALOGUE[type].consumers;
 }
 
+/**
+ * The event types a consumer takes as wake-ups (platform's `wakeUp`): they only wake idempotent
+ * work that reads its own state, and leave no inbox row. Each service's handlers are held to this
+ * table at start (checkEventRouting), and the fault harness counts inbox rows by it.
+ */
+export const WAKE_UP_EVENTS: Readonly<Partial<Record<Consumer, readonly EventType[]>>> = {
+  'payment-service': ['transfer.posted', 'transfer.pending', 'transfer.voided', 'transfer.expired', 'payment.requested'],
+};
+
+export function isWakeUpFor(consumer: string, type: EventType): boolean {
+  return (WAKE_UP_EVENTS[consumer as Consumer] ?? []).includes(type);
+}
+
 /** The event types routed to a consumer's queue, in catalogue order. */
 export function typesConsumedBy(consumer: string): EventType[] {
   return (Object.keys(EVENT_CATALOGUE) as EventType[]).filter((t) => (consumersOf(t) as readonly string[]).includes(consumer));

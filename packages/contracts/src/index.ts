@@ -12,6 +12,8 @@ export {
   EVENT_CATALOGUE,
   consumersOf,
   typesConsumedBy,
+  isWakeUpFor,
+  WAKE_UP_EVENTS,
   decodePayload,
   encodePayload,
   isEventType,

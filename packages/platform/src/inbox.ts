@@ -52,6 +52,11 @@ export function wakeUp<T extends EventType>(fn: WakeUp<T>): EventHandler<T> {
   return Object.assign(handler, { [WAKE_UP]: fn });
 }
 
+/** Whether a handler was made by `wakeUp`. */
+export function isWakeUp(handler: unknown): boolean {
+  return wakeUpOf(handler) !== undefined;
+}
+
 function wakeUpOf(handler: unknown): WakeUpHandler[typeof WAKE_UP] | undefined {
   return typeof handler === 'function' ? (handler as Partial<WakeUpHandler>)[WAKE_UP] : undefined;
 }

@@ -1,5 +1,5 @@
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
-import { DEFAULT_GRPC_PORTS, typesConsumedBy, type Consumer, type ServiceName } from '@bank/contracts';
+import { DEFAULT_GRPC_PORTS, isWakeUpFor, typesConsumedBy, type Consumer, type ServiceName } from '@bank/contracts';
 import { Container } from 'inversify';
 import type { Registry } from 'prom-client';
 import { InvariantViolation, systemClock, type Clock } from '@bank/kernel';
@@ -7,7 +7,7 @@ import { Database } from './db';
 import { DependencyHealth, type DependencyHealths } from './dependency';
 import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from './grpc';
 import type { WorkloadIdentity } from './identity';
-import { EventConsumer, type EventHandlers } from './inbox';
+import { EventConsumer, isWakeUp, type EventHandlers } from './inbox';
 import { TYPES, runService, type Running } from './lifecycle';
 import { isHealthCommand, runHealthCommand } from './health-command';
 import { isMigrateCommand, runMigrateCommand } from './migrate-command';
@@ -71,6 +71,9 @@ export function checkEventRouting(service: string, handlers: EventHandlers | und
   if (JSON.stringify([...routed].sort()) !== JSON.stringify(handled)) {
     throw new InvariantViolation(`${service} handles [${handled.join(', ')}] but the event catalogue routes [${routed.join(', ')}] to it`);
   }
+  // A wake-up leaves no inbox row: the catalogue says which types may be one, for this service.
+  const mismatched = routed.filter((t) => isWakeUp(handlers?.[t]) !== isWakeUpFor(service, t));
+  if (mismatched.length > 0) throw new InvariantViolation(`${service} takes [${mismatched.join(', ')}] as wake-ups where the catalogue's WAKE_UP_EVENTS says otherwise, or the reverse`);
 }
 
 /**
