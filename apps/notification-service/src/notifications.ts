@@ -2,7 +2,7 @@ import type BeeQueue from 'bee-queue';
 import type { Transporter } from 'nodemailer';
 import { deterministicId, type Clock } from '@bank/kernel';
 import { backoffMs, currentTraceparent, inSpan, type AfterCommit, type Database, type EntityManager, type EventHandlers, type Logger, type Persistence, type SqlClient } from '@bank/platform';
-import { AccountOwnerSchema, DeliverySchema, RecipientSchema, type DeliveryRow } from './entities';
+import { AccountOwnerSchema, RecipientSchema, type DeliveryRow } from './entities';
 import { render, type TemplateData, type TemplateName } from './templates';
 
 // notification-service as a transaction script: events become delivery rows (one per event,
