@@ -104,7 +104,7 @@ export class BatchPipeline {
    * once every write before it has finished; one that keeps losing locks its accounts in id order,
    * which always makes progress.
    */
-  async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<{ value: T; events: number }> {
+  async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return attempt < this.pipelinedAttempts ? await this.pipelined(footprint, decide, attempt > 0) : await this.lockedInTurn(footprint, decide);
@@ -117,7 +117,7 @@ export class BatchPipeline {
   }
 
   /** `fresh`: read the database even when every account is remembered (a replay). */
-  private async pipelined<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }, fresh: boolean): Promise<{ value: T; events: number }> {
+  private async pipelined<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }, fresh: boolean): Promise<T> {
     // The turn is taken before anything is awaited, so batches are decided and sent in the order
     // they arrive here: a replay goes behind the batches already decided.
     const sent = this.turn.then(async () => {
@@ -149,7 +149,7 @@ export class BatchPipeline {
       for (const a of changes.accounts) this.cache.delete(a.id);
       throw e;
     }
-    return { value, events: changes.events.length };
+    return value;
   }
 
   /** What a pipelined batch decides on: the remembered accounts when they suffice, else a read. */
@@ -181,7 +181,7 @@ export class BatchPipeline {
    * deadlock, and Postgres would break that only after deadlock_timeout, a second in which the
    * pipeline stalls. Batches lock only after repeated conflicts, so the pipeline seldom waits.
    */
-  private lockedInTurn<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<{ value: T; events: number }> {
+  private lockedInTurn<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
     const run = this.turn.then(async () => {
       await this.lastWrite;
       return this.locked(footprint, decide);
@@ -191,7 +191,7 @@ export class BatchPipeline {
   }
 
   /** The last resort of a batch that keeps losing: lock its accounts in id order, read, decide, write. */
-  private async locked<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<{ value: T; events: number }> {
+  private async locked<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
     const { value, changes } = await this.db.transaction(async (c) => {
       const { state, versions } = await this.lockAndLoad(c, footprint);
       const decided = decide(state);
@@ -200,7 +200,7 @@ export class BatchPipeline {
     });
     // The database is now ahead of anything this process remembers about these accounts.
     for (const a of changes.accounts) this.cache.delete(a.id);
-    return { value, events: changes.events.length };
+    return value;
   }
 
   /** The pipeline's read: accounts (with the holds' accounts), transfers and resolutions in one statement and one snapshot. */

@@ -38,7 +38,7 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async transact<T>(footprint: Footprint, decide: (state: BatchState) => { changes: BatchChanges; value: T }): Promise<T> {
-    return (await fenced(this.pipeline.transact(footprint, decide))).value;
+    return fenced(this.pipeline.transact(footprint, decide));
   }
 
   async dueHolds(now: Date, limit: number): Promise<string[]> {
