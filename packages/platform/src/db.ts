@@ -291,6 +291,14 @@ export class Database implements Persistence {
   }
 }
 
+/**
+ * A timestamptz column as a raw statement returns it: MikroORM sets pg to hand timestamps over
+ * as strings (so it can hydrate them itself), an ORM read gives a Date; either comes out a Date.
+ */
+export function sqlTimestamp(v: unknown): Date {
+  return v instanceof Date ? v : new Date(v as string);
+}
+
 /** The cursor of a list ordered newest first by (created_at, id): the last row's time in milliseconds and id. */
 export function timeIdCursor(createdAt: Date, id: string): string {
   return `${createdAt.getTime()}_${id}`;

@@ -26,7 +26,7 @@ export {
   toServiceError,
 } from './grpc';
 export type { CallContext, CallOptions, ClientCtor, GrpcClient, Handlers, RunningGrpcServer, ServiceBinding, UnaryInvoker } from './grpc';
-export { CONNECT_TIMEOUT_MS, DEFAULT_POOL_MAX, POOL_ACQUIRE_TIMEOUT_MS, Database, MAX_TRANSACTION_RETRIES, dropDatabase, ensureDatabase, ensureServiceRole, isDatabaseUnavailable, isRetryableSqlError, listen, parseTimeIdCursor, sqlClient, timeIdCursor } from './db';
+export { CONNECT_TIMEOUT_MS, DEFAULT_POOL_MAX, POOL_ACQUIRE_TIMEOUT_MS, Database, MAX_TRANSACTION_RETRIES, sqlTimestamp, dropDatabase, ensureDatabase, ensureServiceRole, isDatabaseUnavailable, isRetryableSqlError, listen, parseTimeIdCursor, sqlClient, timeIdCursor } from './db';
 export type { DatabaseOptions, Isolation, Persistence, SqlClient, SqlStatement } from './db';
 export type { EntityManager } from '@mikro-orm/postgresql';
 export { platformMigrations } from './migrations';

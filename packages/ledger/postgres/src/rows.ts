@@ -1,11 +1,11 @@
 import type { Currency } from '@bank/kernel';
+import { sqlTimestamp } from '@bank/platform';
 import type { AccountState, LedgerAccount, Resolution, Transfer } from '@bank/ledger-core';
 
 /** A row as pg returns it: column name to value (bigints as strings, timestamps as Dates). */
 export type Row = Record<string, unknown>;
 
 export const big = (v: unknown): bigint => BigInt(v as string);
-export const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string));
 export const str = (v: bigint): string => v.toString();
 
 export function toAccount(r: Row): LedgerAccount {
@@ -21,7 +21,7 @@ export function toAccount(r: Row): LedgerAccount {
     debitsPending: big(r.debits_pending),
     creditsPending: big(r.credits_pending),
     ownerId: (r.owner_id as string | null) ?? null,
-    createdAt: date(r.created_at),
+    createdAt: sqlTimestamp(r.created_at),
   };
 }
 
@@ -35,15 +35,15 @@ export function toTransfer(r: Row): Transfer {
     flags: Number(r.flags),
     pendingId: (r.pending_id as string | null) ?? null,
     timeoutSeconds: Number(r.timeout_seconds),
-    expiresAt: r.expires_at === null ? null : date(r.expires_at),
+    expiresAt: r.expires_at === null ? null : sqlTimestamp(r.expires_at),
     reference: r.reference as string,
     description: r.description as string,
-    createdAt: date(r.created_at),
+    createdAt: sqlTimestamp(r.created_at),
   };
 }
 
 export function toResolution(r: Row): Resolution {
-  return { pendingId: r.pending_id as string, kind: r.kind as Resolution['kind'], transferId: (r.transfer_id as string | null) ?? null, amount: big(r.amount), resolvedAt: date(r.resolved_at) };
+  return { pendingId: r.pending_id as string, kind: r.kind as Resolution['kind'], transferId: (r.transfer_id as string | null) ?? null, amount: big(r.amount), resolvedAt: sqlTimestamp(r.resolved_at) };
 }
 
 export const ACCOUNT_COLUMNS = 'id, currency, kind, state, flags, overdraft_limit, debits_posted, credits_posted, debits_pending, credits_pending, owner_id, created_at';

@@ -1,11 +1,11 @@
 import type { AccountState, Balances, BatchChanges, BatchState, CreateAccountResult, Footprint, InvariantReport, LedgerAccount, LedgerStore, LineStatus, NewAccount, Resolution, StatementLine, Transfer } from '@bank/ledger-core';
 import { LEDGER_NOT_ACTIVE, postedBalance } from '@bank/ledger-core';
 import { DomainError } from '@bank/kernel';
-import type { Persistence, SqlClient } from '@bank/platform';
+import { sqlTimestamp, type Persistence, type SqlClient } from '@bank/platform';
 import { newVersion } from './batch-write';
 import { LEDGER_FENCED_SQLSTATE } from './migrations';
 import { BatchPipeline } from './pipeline';
-import { ACCOUNT_COLUMNS, RESOLUTION_COLUMNS, TRANSFER_COLUMNS, big, date, str, toAccount, toResolution, toTransfer } from './rows';
+import { ACCOUNT_COLUMNS, RESOLUTION_COLUMNS, TRANSFER_COLUMNS, big, str, toAccount, toResolution, toTransfer } from './rows';
 import { verifyLedger } from './verify';
 
 /**
@@ -133,7 +133,7 @@ export class PostgresLedgerStore implements LedgerStore {
         balanceAfter: postedBalance(big(r.debits_posted_after), big(r.credits_posted_after)),
         reference: r.reference as string,
         description: r.description as string,
-        createdAt: date(r.created_at),
+        createdAt: sqlTimestamp(r.created_at),
         sequence: big(r.sequence),
       };
     });

@@ -16,7 +16,7 @@ import {
   type SagaStep,
   type SaveOutcome,
 } from '@bank/payments-core';
-import { appendToOutbox, outboxInsert, parseTimeIdCursor, sqlClient, timeIdCursor, type EntityManager, type NewEvent, type SqlClient, type Persistence } from '@bank/platform';
+import { appendToOutbox, outboxInsert, parseTimeIdCursor, sqlClient, sqlTimestamp, timeIdCursor, type EntityManager, type NewEvent, type Persistence } from '@bank/platform';
 import { DepositSchema, IdempotencySchema, PaymentSchema, type DepositRow, type IdempotencyRow, type PaymentRow } from './entities';
 
 /** The channel a terminal payment is announced on (pg_notify at commit): waiters in every replica wake. */
@@ -26,9 +26,7 @@ export const PAYMENT_SETTLED_CHANNEL = 'payment_settled';
 const UNIQUE_VIOLATION = '23505';
 
 
-/** A timestamp as MikroORM's pg settings return it to raw SQL (a string), or as the ORM hydrates it. */
-const date = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
-const dateOrNull = (v: Date | string | null): Date | null => (v === null ? null : date(v));
+const timestampOrNull = (v: Date | string | null): Date | null => (v === null ? null : sqlTimestamp(v));
 
 function toPayment(r: PaymentRow): Payment {
   return {
@@ -45,11 +43,11 @@ function toPayment(r: PaymentRow): Payment {
     step: r.step as SagaStep,
     stepTimes: r.stepTimes,
     attempts: r.attempts,
-    deadlineAt: date(r.deadlineAt),
-    holdExpiresAt: dateOrNull(r.holdExpiresAt),
+    deadlineAt: sqlTimestamp(r.deadlineAt),
+    holdExpiresAt: timestampOrNull(r.holdExpiresAt),
     cancelRequested: r.cancelRequested,
-    createdAt: date(r.createdAt),
-    completedAt: dateOrNull(r.completedAt),
+    createdAt: sqlTimestamp(r.createdAt),
+    completedAt: timestampOrNull(r.completedAt),
     version: r.version,
   };
 }
@@ -61,7 +59,7 @@ const PAYMENT_COLUMNS = `id, initiator_id AS "initiatorId", source_account_id AS
   completed_at AS "completedAt", version`;
 
 function toRecord(r: IdempotencyRow): IdempotencyRecord {
-  return { ...r, scope: r.scope as IdempotencyScope, lockedUntil: date(r.lockedUntil), createdAt: date(r.createdAt) };
+  return { ...r, scope: r.scope as IdempotencyScope, lockedUntil: sqlTimestamp(r.lockedUntil), createdAt: sqlTimestamp(r.createdAt) };
 }
 
 function toDeposit(r: DepositRow): Deposit {
@@ -88,9 +86,10 @@ function settledEvent(type: 'payment.completed' | 'payment.failed' | 'payment.ca
 }
 
 /**
- * Payments on PostgreSQL through MikroORM: an EntityManager fork per unit of work, entity inserts
- * and finds, optimistic saves by version. The raw client of the same transaction writes what the
- * ORM has no words for: the outbox rows, pg_notify, and the daily total's conditional increment.
+ * Payments on PostgreSQL. What every payment does (create it, read it and its key, save each saga
+ * transition by version, with its outbox event, pg_notify and the daily total's conditional
+ * increment) is raw SQL on MikroORM's connection, one statement each; deposits, lists and the
+ * sweeper's reads go through the ORM's EntityManager, a fork per unit of work.
  */
 export class PostgresPaymentStore implements PaymentStore {
   constructor(private readonly db: Persistence) {}
@@ -142,12 +141,12 @@ export class PostgresPaymentStore implements PaymentStore {
    * Inserts the key's record with what `write` adds, in one transaction. Concurrent requests with
    * one key queue on its primary key; the losers find the winner's record once it committed.
    */
-  private async createWithKey(record: IdempotencyRecord, write: (em: EntityManager, client: SqlClient) => Promise<void>): Promise<Created> {
+  private async createWithKey(record: IdempotencyRecord, write: (em: EntityManager) => Promise<void>): Promise<Created> {
     try {
       await this.db.transaction(async (_c, em) => {
         em.create(IdempotencySchema, { ...record });
         await em.flush();
-        await write(em, sqlClient(em));
+        await write(em);
       });
       return { created: true };
     } catch (e) {
