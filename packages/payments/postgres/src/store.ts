@@ -104,7 +104,13 @@ export class PostgresPaymentStore implements PaymentStore {
    * takes. A key already taken fails the whole statement on its primary key, as the ORM's insert would.
    */
   async createPayment(p: Payment, record: IdempotencyRecord): Promise<Created> {
-    const events = outboxInsert([{ type: 'payment.requested', aggregateId: p.id, payload: { paymentId: p.id } }], 29);
+    const recordValues = [record.userId, record.scope, record.key, record.fingerprint, record.resourceId, record.responseStatus, record.responseBody === null ? null : JSON.stringify(record.responseBody), record.lockedUntil, record.createdAt];
+    const paymentValues = [
+      p.id, p.initiatorId, p.sourceAccountId, p.destinationAccountId, p.destinationOwnerId, p.amount.toString(), p.currency, p.description,
+      p.status, p.failureCode, p.step, JSON.stringify(p.stepTimes), p.attempts, p.deadlineAt, p.holdExpiresAt, p.cancelRequested, p.createdAt, p.completedAt, 1,
+    ];
+    // The event's parameters follow the record's and the payment's.
+    const events = outboxInsert([{ type: 'payment.requested', aggregateId: p.id, payload: { paymentId: p.id } }], recordValues.length + paymentValues.length + 1);
     try {
       await this.db.sql.query(
         `WITH record AS (
@@ -116,12 +122,7 @@ export class PostgresPaymentStore implements PaymentStore {
            VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21::jsonb, $22, $23, $24, $25, $26, $27, $28)),
          events AS (${events.text})
          SELECT 1`,
-        [
-          record.userId, record.scope, record.key, record.fingerprint, record.resourceId, record.responseStatus, record.responseBody === null ? null : JSON.stringify(record.responseBody), record.lockedUntil, record.createdAt,
-          p.id, p.initiatorId, p.sourceAccountId, p.destinationAccountId, p.destinationOwnerId, p.amount.toString(), p.currency, p.description,
-          p.status, p.failureCode, p.step, JSON.stringify(p.stepTimes), p.attempts, p.deadlineAt, p.holdExpiresAt, p.cancelRequested, p.createdAt, p.completedAt, 1,
-          ...events.values,
-        ],
+        [...recordValues, ...paymentValues, ...events.values],
       );
       return { created: true };
     } catch (e) {
